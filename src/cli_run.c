@@ -1,0 +1,253 @@
+/* bcsim [run] [options]: one emulated module on a PTY until SIGINT/SIGTERM. */
+#include "cli.h"
+
+#include "core/clock.h"
+#include "core/events.h"
+#include "core/resolve.h"
+#include "core/statedir.h"
+#include "core/tlog.h"
+#include "ctl/control.h"
+#include "sim/module.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+const char cli_run_usage[] =
+    "usage: bcsim [run] [--model bc66|bc66-na|bc260y-cn] [--state DIR] [--link PATH]\n"
+    "             [--speed realtime|fast|FACTOR] [--control SOCKET] [--log FILE]\n"
+    "             [--resolve HOST:ADDR]... [--factory-reset]\n"
+    "\n"
+    "  --model M          module to emulate (default bc66)\n"
+    "  --state DIR        persistent state: NVRAM and flash\n"
+    "                     (default $XDG_STATE_HOME/bcsim/MODEL or ~/.local/state/bcsim/MODEL)\n"
+    "  --link PATH        keep a symlink to the PTY at PATH (removed on exit)\n"
+    "  --speed S          realtime (default), fast (no artificial delays, same order),\n"
+    "                     or a factor: 10 runs ten times faster, 0.5 twice slower\n"
+    "  --control SOCKET   UNIX socket for 'bcsim ctl' (mode 0600)\n"
+    "  --log FILE         append a timestamped transcript of the UART to FILE\n"
+    "  --resolve H:A      resolve host name H to address A for the module's downloads\n"
+    "  --factory-reset    rewrite the state with factory settings before starting\n";
+
+struct run_opts {
+    const char *model, *state, *link, *speed, *control, *log;
+    const char *resolve[RESOLVE_MAX];
+    int nresolve;
+    int factory_reset;
+};
+
+/* Matches "--name VALUE" or "--name=VALUE"; advances *i past what it used. */
+static int take(int argc, char **argv, int *i, const char *name, const char **value)
+{
+    size_t n = strlen(name);
+    if (strncmp(argv[*i], name, n) != 0)
+        return 0;
+    if (argv[*i][n] == '=') {
+        *value = argv[*i] + n + 1;
+        return 1;
+    }
+    if (argv[*i][n] != '\0')
+        return 0;
+    if (*i + 1 >= argc) {
+        fprintf(stderr, "bcsim: %s needs a value\n", name);
+        return -1;
+    }
+    *value = argv[++*i];
+    return 1;
+}
+
+static int parse(int argc, char **argv, struct run_opts *o)
+{
+    static const struct {
+        const char *name;
+        size_t offset;
+    } valued[] = {
+        {"--model", offsetof(struct run_opts, model)},
+        {"--state", offsetof(struct run_opts, state)},
+        {"--link", offsetof(struct run_opts, link)},
+        {"--speed", offsetof(struct run_opts, speed)},
+        {"--control", offsetof(struct run_opts, control)},
+        {"--log", offsetof(struct run_opts, log)},
+    };
+    for (int i = 0; i < argc; i++) {
+        if (strcmp(argv[i], "--factory-reset") == 0) {
+            o->factory_reset = 1;
+            continue;
+        }
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            fputs(cli_run_usage, stdout);
+            exit(CLI_OK);
+        }
+        const char *v = NULL;
+        int r = take(argc, argv, &i, "--resolve", &v);
+        if (r < 0)
+            return -1;
+        if (r > 0) {
+            if (o->nresolve == RESOLVE_MAX) {
+                fprintf(stderr, "bcsim: at most %d --resolve options\n", RESOLVE_MAX);
+                return -1;
+            }
+            o->resolve[o->nresolve++] = v;
+            continue;
+        }
+        size_t k;
+        for (k = 0; k < sizeof valued / sizeof valued[0]; k++) {
+            r = take(argc, argv, &i, valued[k].name, &v);
+            if (r < 0)
+                return -1;
+            if (r > 0) {
+                *(const char **)((char *)o + valued[k].offset) = v;
+                break;
+            }
+        }
+        if (k == sizeof valued / sizeof valued[0]) {
+            fprintf(stderr, "bcsim: unknown option '%s'; try 'bcsim --help'\n", argv[i]);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+struct emulator {
+    uv_loop_t loop;
+    struct clk clk;
+    struct evt_bus events;
+    struct tlog log;
+    struct resolver resolver;
+    struct statedir state;
+    struct module module;
+    struct ctl_server control;
+    uv_signal_t sigint, sigterm, sighup;
+};
+
+static void log_event(void *ctx, const char *line)
+{
+    /* Commands and URCs already show in the byte transcript. */
+    if (strstr(line, "\"type\":\"command\"") || strstr(line, "\"type\":\"urc\""))
+        return;
+    tlog_note(ctx, line);
+}
+
+static void on_signal(uv_signal_t *s, int signum)
+{
+    (void)signum;
+    struct emulator *em = s->data;
+    mod_power_off(&em->module);
+    ctl_server_stop(&em->control);
+    mod_close(&em->module);
+    uv_close((uv_handle_t *)&em->sigint, NULL);
+    uv_close((uv_handle_t *)&em->sigterm, NULL);
+    uv_close((uv_handle_t *)&em->sighup, NULL);
+}
+
+static const char *upper(const char *s, char *buf, size_t size)
+{
+    size_t i = 0;
+    for (; s[i] && i + 1 < size; i++)
+        buf[i] = (char)(s[i] >= 'a' && s[i] <= 'z' ? s[i] - 32 : s[i]);
+    buf[i] = '\0';
+    return buf;
+}
+
+int cli_run(int argc, char **argv)
+{
+    struct run_opts o = {.model = "bc66", .speed = "realtime"};
+    if (parse(argc, argv, &o) != 0)
+        return CLI_USAGE;
+
+    static struct emulator em; /* large (flash buffers later): not on the stack */
+    memset(&em, 0, sizeof em);
+    const struct profile *prof = prof_find(o.model);
+    if (!prof) {
+        fprintf(stderr, "bcsim: unknown model '%s' (bc66, bc66-na, bc260y-cn)\n", o.model);
+        return CLI_USAGE;
+    }
+    if (clk_parse(&em.clk, o.speed) != 0) {
+        fprintf(stderr, "bcsim: --speed %s: expected realtime, fast or a positive number\n",
+                o.speed);
+        return CLI_USAGE;
+    }
+    char why[512];
+    for (int i = 0; i < o.nresolve; i++) {
+        if (resolve_add(&em.resolver, o.resolve[i], why, sizeof why) != 0) {
+            fprintf(stderr, "bcsim: %s\n", why);
+            return CLI_USAGE;
+        }
+    }
+    char state_path[PATH_MAX];
+    if (o.state) {
+        snprintf(state_path, sizeof state_path, "%s", o.state);
+    } else if (statedir_default(state_path, sizeof state_path, prof->id) != 0) {
+        fprintf(stderr, "bcsim: cannot find a home for the state; pass --state DIR\n");
+        return CLI_USAGE;
+    }
+    if (statedir_open(&em.state, state_path, why, sizeof why) != 0) {
+        fprintf(stderr, "bcsim: %s\n", why);
+        return CLI_UNAVAILABLE;
+    }
+    char nvram[PATH_MAX];
+    if (statedir_file(&em.state, "nvram", nvram, sizeof nvram) != 0) {
+        fprintf(stderr, "bcsim: state directory path too long\n");
+        return CLI_USAGE;
+    }
+    int err;
+    if (o.factory_reset && (err = mod_factory_reset_nvram(prof, nvram)) != 0) {
+        fprintf(stderr, "bcsim: factory reset of %s failed: %s\n", nvram, strerror(-err));
+        return CLI_UNAVAILABLE;
+    }
+    if (o.log && (err = tlog_open(&em.log, o.log)) != 0) {
+        fprintf(stderr, "bcsim: cannot open log %s: %s\n", o.log, strerror(-err));
+        return CLI_UNAVAILABLE;
+    }
+
+    uv_loop_init(&em.loop);
+    em.clk.loop = &em.loop;
+    em.events.clk = &em.clk;
+    if (o.log)
+        evt_subscribe(&em.events, log_event, &em.log);
+    struct mod_config cfg = {
+        .prof = prof,
+        .clk = &em.clk,
+        .events = &em.events,
+        .log = o.log ? &em.log : NULL,
+        .link = o.link,
+        .nvram_path = nvram,
+    };
+    if (mod_open(&em.module, &em.loop, &cfg, why, sizeof why) != 0) {
+        fprintf(stderr, "bcsim: %s\n", why);
+        return CLI_UNAVAILABLE;
+    }
+    if (o.control && ctl_server_start(&em.control, &em.loop, o.control, &em.module, &em.events,
+                                      why, sizeof why) != 0) {
+        fprintf(stderr, "bcsim: %s\n", why);
+        mod_close(&em.module);
+        uv_run(&em.loop, UV_RUN_DEFAULT);
+        return CLI_UNAVAILABLE;
+    }
+    uv_signal_t *sigs[] = {&em.sigint, &em.sigterm, &em.sighup};
+    int signums[] = {SIGINT, SIGTERM, SIGHUP};
+    for (int i = 0; i < 3; i++) {
+        uv_signal_init(&em.loop, sigs[i]);
+        sigs[i]->data = &em;
+        uv_signal_start(sigs[i], on_signal, signums[i]);
+    }
+
+    char name[32];
+    printf("bcsim: %s revision %s on %s\n", upper(prof->id, name, sizeof name), prof->revision,
+           em.module.uart.pty.path);
+    fflush(stdout);
+    if (isatty(STDERR_FILENO))
+        fprintf(stderr, "bcsim: try 'socat -,rawer,escape=0x1d %s' (Ctrl-] quits), then type ATI\n",
+                o.link ? o.link : em.module.uart.pty.path);
+    tlog_note(&em.log, "bcsim started");
+    mod_power_on(&em.module);
+
+    uv_run(&em.loop, UV_RUN_DEFAULT);
+    tlog_note(&em.log, "bcsim stopped");
+    uv_loop_close(&em.loop);
+    tlog_close(&em.log);
+    statedir_close(&em.state);
+    return CLI_OK;
+}

@@ -1,0 +1,366 @@
+#include "control.h"
+
+#include "words.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#define CTL_LINE_MAX 8192
+#define CTL_BACKLOG_MAX (256 * 1024) /* an events reader this far behind is dropped */
+
+struct ctl_conn {
+    uv_pipe_t pipe;
+    struct ctl_server *server;
+    struct ctl_conn *next;
+    char line[CTL_LINE_MAX];
+    size_t len;
+    bool streaming, closing;
+};
+
+/* ---- Connections --------------------------------------------------------- */
+
+static void on_event(void *ctx, const char *line);
+
+static void on_conn_closed(uv_handle_t *h)
+{
+    free(h->data);
+}
+
+static void conn_close(struct ctl_conn *c)
+{
+    if (c->closing)
+        return;
+    c->closing = true;
+    if (c->streaming)
+        evt_unsubscribe(c->server->events, on_event, c);
+    for (struct ctl_conn **p = &c->server->conns; *p; p = &(*p)->next) {
+        if (*p == c) {
+            *p = c->next;
+            break;
+        }
+    }
+    uv_close((uv_handle_t *)&c->pipe, on_conn_closed);
+}
+
+static void on_written(uv_write_t *req, int status)
+{
+    (void)status;
+    free(req);
+}
+
+static void conn_send(struct ctl_conn *c, const char *text)
+{
+    if (c->closing)
+        return;
+    if (uv_stream_get_write_queue_size((uv_stream_t *)&c->pipe) > CTL_BACKLOG_MAX) {
+        conn_close(c);
+        return;
+    }
+    size_t n = strlen(text);
+    uv_write_t *req = malloc(sizeof *req + n + 1);
+    if (!req)
+        return;
+    char *copy = (char *)(req + 1);
+    memcpy(copy, text, n);
+    copy[n] = '\n';
+    uv_buf_t buf = uv_buf_init(copy, (unsigned)n + 1);
+    if (uv_write(req, (uv_stream_t *)&c->pipe, &buf, 1, on_written) != 0) {
+        free(req);
+        conn_close(c);
+    }
+}
+
+static void reply_ok(struct ctl_conn *c)
+{
+    conn_send(c, "{\"ok\":true}");
+}
+
+static void reply_error(struct ctl_conn *c, const char *fmt, const char *arg)
+{
+    char msg[256], buf[512];
+    snprintf(msg, sizeof msg, fmt, arg);
+    struct jw w;
+    jw_begin(&w, buf, sizeof buf);
+    jw_bool(&w, "ok", false);
+    jw_str(&w, "error", msg);
+    conn_send(c, jw_end(&w));
+}
+
+static void on_event(void *ctx, const char *line)
+{
+    conn_send(ctx, line);
+}
+
+/* ---- Commands ------------------------------------------------------------ */
+
+static void cmd_status(struct ctl_conn *c, int argc, char **argv)
+{
+    (void)argc;
+    (void)argv;
+    const struct module *m = c->server->m;
+    char buf[2048], speed[32];
+    struct jw w;
+    clk_describe(m->clk, speed, sizeof speed);
+    jw_begin(&w, buf, sizeof buf);
+    jw_bool(&w, "ok", true);
+    jw_str(&w, "model", m->prof->id);
+    jw_str(&w, "product", m->prof->model);
+    jw_str(&w, "revision", m->prof->revision);
+    jw_str(&w, "imei", m->imei);
+    jw_str(&w, "power", mod_power_name(m->power));
+    jw_str(&w, "network", net_stat_name(m->net.stat));
+    jw_bool(&w, "cell", m->net.cell);
+    jw_str(&w, "ip", m->net.pdn ? m->net.ip : "");
+    jw_str(&w, "fota", "idle");
+    jw_str(&w, "pty", m->uart.pty.path);
+    jw_bool(&w, "host_attached", uart_host_attached(&m->uart));
+    jw_int(&w, "baud", m->ipr);
+    jw_bool(&w, "autobaud_locked", m->uart.synced);
+    jw_str(&w, "speed", speed);
+    jw_int(&w, "uart_bytes_dropped", (int64_t)m->uart.dropped);
+    conn_send(c, jw_end(&w));
+}
+
+static void cmd_power(struct ctl_conn *c, int argc, char **argv)
+{
+    struct module *m = c->server->m;
+    const char *what = argc == 2 ? argv[1] : "";
+    if (strcmp(what, "on") == 0) {
+        mod_power_on(m);
+    } else if (strcmp(what, "off") == 0) {
+        mod_power_off(m);
+    } else if (strcmp(what, "cut") == 0) {
+        mod_power_cut(m);
+    } else if (strcmp(what, "cycle") == 0) {
+        mod_power_off(m);
+        mod_power_on(m);
+    } else {
+        reply_error(c, "usage: power on|off|cycle|cut%s", "");
+        return;
+    }
+    reply_ok(c);
+}
+
+static void cmd_net(struct ctl_conn *c, int argc, char **argv)
+{
+    struct module *m = c->server->m;
+    const char *what = argc == 2 ? argv[1] : "";
+    if (strcmp(what, "attach") == 0) {
+        m->net.cell = true;
+        m->net.deny = false;
+    } else if (strcmp(what, "detach") == 0) {
+        m->net.cell = false;
+    } else if (strcmp(what, "deny") == 0) {
+        m->net.cell = true;
+        m->net.deny = true;
+    } else {
+        reply_error(c, "usage: net attach|detach|deny%s", "");
+        return;
+    }
+    mod_event(m, "cell", "state", what);
+    if (m->power != MOD_POWER_OFF)
+        net_update(m);
+    reply_ok(c);
+}
+
+static void cmd_urc(struct ctl_conn *c, int argc, char **argv)
+{
+    struct module *m = c->server->m;
+    if (argc != 2) {
+        reply_error(c, "usage: urc TEXT%s", "");
+        return;
+    }
+    if (m->power == MOD_POWER_OFF) {
+        reply_error(c, "the module is powered off%s", "");
+        return;
+    }
+    mod_urc(m, "%s", argv[1]);
+    reply_ok(c);
+}
+
+static void cmd_override(struct ctl_conn *c, int argc, char **argv)
+{
+    struct module *m = c->server->m;
+    if (argc == 2 && strcmp(argv[1], "clear") == 0) {
+        at_override_clear(&m->at);
+        reply_ok(c);
+        return;
+    }
+    bool once = argc == 4 && strcmp(argv[3], "once") == 0;
+    if (argc != 3 && !once) {
+        reply_error(c, "usage: override \"AT-COMMAND\" \"REPLY\" [once] | override clear%s",
+                    "");
+        return;
+    }
+    if (at_override_add(&m->at, argv[1], argv[2], once) != 0) {
+        reply_error(c, "too many overrides (clear them with: override clear)%s", "");
+        return;
+    }
+    reply_ok(c);
+}
+
+static void cmd_events(struct ctl_conn *c, int argc, char **argv)
+{
+    (void)argc;
+    (void)argv;
+    if (evt_subscribe(c->server->events, on_event, c) != 0) {
+        reply_error(c, "too many event streams%s", "");
+        return;
+    }
+    c->streaming = true;
+    reply_ok(c);
+}
+
+static const struct {
+    const char *name;
+    void (*fn)(struct ctl_conn *c, int argc, char **argv);
+} commands[] = {
+    {"status", cmd_status}, {"power", cmd_power},       {"net", cmd_net},
+    {"urc", cmd_urc},       {"override", cmd_override}, {"events", cmd_events},
+};
+
+static void dispatch(struct ctl_conn *c, char *line)
+{
+    char *argv[WORDS_MAX];
+    int argc = words_split(line, argv);
+    if (argc < 0) {
+        reply_error(c, "cannot parse the command line (quotes or too many words)%s", "");
+        return;
+    }
+    if (argc == 0)
+        return;
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {
+        if (strcmp(commands[i].name, argv[0]) == 0) {
+            commands[i].fn(c, argc, argv);
+            return;
+        }
+    }
+    reply_error(c, "unknown command '%s' (status, power, net, urc, override, events)", argv[0]);
+}
+
+static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+    (void)suggested;
+    struct ctl_conn *c = h->data;
+    static char scratch[64];
+    if (c->len == sizeof c->line) /* full: read into scratch, the line is too long */
+        *buf = uv_buf_init(scratch, sizeof scratch);
+    else
+        *buf = uv_buf_init(c->line + c->len, (unsigned)(sizeof c->line - c->len));
+}
+
+static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
+{
+    struct ctl_conn *c = stream->data;
+    if (nread < 0) {
+        conn_close(c);
+        return;
+    }
+    if (buf->base != c->line + c->len) {
+        reply_error(c, "command line longer than %s bytes", "8191");
+        conn_close(c);
+        return;
+    }
+    c->len += (size_t)nread;
+    char *nl;
+    while (!c->closing && (nl = memchr(c->line, '\n', c->len))) {
+        *nl = '\0';
+        size_t used = (size_t)(nl - c->line) + 1;
+        if (nl > c->line && nl[-1] == '\r')
+            nl[-1] = '\0';
+        dispatch(c, c->line);
+        memmove(c->line, c->line + used, c->len - used);
+        c->len -= used;
+    }
+}
+
+static void on_connection(uv_stream_t *server, int status)
+{
+    struct ctl_server *s = server->data;
+    if (status < 0)
+        return;
+    struct ctl_conn *c = calloc(1, sizeof *c);
+    if (!c)
+        return;
+    c->server = s;
+    uv_pipe_init(server->loop, &c->pipe, 0);
+    c->pipe.data = c;
+    if (uv_accept(server, (uv_stream_t *)&c->pipe) != 0) {
+        uv_close((uv_handle_t *)&c->pipe, on_conn_closed);
+        return;
+    }
+    c->next = s->conns;
+    s->conns = c;
+    uv_read_start((uv_stream_t *)&c->pipe, on_alloc, on_read);
+}
+
+/* A socket file left by a crashed emulator is replaced; a live one is not. */
+static bool socket_in_use(const char *path)
+{
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return false;
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    snprintf(sa.sun_path, sizeof sa.sun_path, "%s", path);
+    bool live = connect(fd, (struct sockaddr *)&sa, sizeof sa) == 0;
+    close(fd);
+    return live;
+}
+
+int ctl_server_start(struct ctl_server *s, uv_loop_t *loop, const char *path, struct module *m,
+                     struct evt_bus *events, char *why, size_t why_size)
+{
+    memset(s, 0, sizeof *s);
+    s->m = m;
+    s->events = events;
+    struct sockaddr_un sa;
+    if (strlen(path) >= sizeof sa.sun_path) {
+        snprintf(why, why_size, "control socket path too long (max %zu bytes): %s",
+                 sizeof sa.sun_path - 1, path);
+        return -ENAMETOOLONG;
+    }
+    snprintf(s->path, sizeof s->path, "%s", path);
+    struct stat st;
+    if (lstat(path, &st) == 0) {
+        if (!S_ISSOCK(st.st_mode)) {
+            snprintf(why, why_size, "%s exists and is not a socket", path);
+            return -EEXIST;
+        }
+        if (socket_in_use(path)) {
+            snprintf(why, why_size, "control socket %s is in use by another process", path);
+            return -EADDRINUSE;
+        }
+        unlink(path);
+    }
+    uv_pipe_init(loop, &s->pipe, 0);
+    s->pipe.data = s;
+    mode_t old = umask(0177); /* the socket is born 0600: no window for others */
+    int err = uv_pipe_bind(&s->pipe, path);
+    umask(old);
+    if (!err)
+        err = uv_listen((uv_stream_t *)&s->pipe, 8, on_connection);
+    if (err) {
+        snprintf(why, why_size, "cannot listen on control socket %s: %s", path, uv_strerror(err));
+        uv_close((uv_handle_t *)&s->pipe, NULL);
+        return err;
+    }
+    s->open = true;
+    return 0;
+}
+
+void ctl_server_stop(struct ctl_server *s)
+{
+    if (!s->open)
+        return;
+    while (s->conns)
+        conn_close(s->conns);
+    uv_close((uv_handle_t *)&s->pipe, NULL);
+    unlink(s->path);
+    s->open = false;
+}

@@ -1,0 +1,15 @@
+/* The command tables. Each family lives in its own file as a table of
+ * {name, exec, test, read, write} handlers; a model answers the names its
+ * profile lists. */
+#ifndef BCSIM_COMMANDS_H
+#define BCSIM_COMMANDS_H
+
+#include "at_engine.h"
+#include "profile.h"
+
+extern const struct at_command cmd_general[]; /* identification, echo, errors, UART */
+extern const struct at_command cmd_network[]; /* power level, SIM, registration */
+
+const struct at_command *cmd_lookup(const struct profile *prof, const char *name);
+
+#endif

@@ -1,0 +1,138 @@
+#include "profile.h"
+
+#include <stddef.h>
+#include <string.h>
+
+/* The MT2625 boot ROM of BC66/BC66-NA prints these at every power-on (card 2, 6.1). */
+static const char *const mt2625_brom[] = {
+    "F1: 0000 0000", "V0: 0000 0000 [0001]", "00: 0006 000C",    "01: 0000 0000",
+    "U0: 0000 0001 [0000]", "T0: 0000 00B4",        "Leaving the BROM", NULL,
+};
+static const char *const no_brom[] = {NULL};
+
+/* Nominal realtime delays; the logs quoted in the README put a BC66 reboot at
+ * about 5 s from power-on to "+IP:". */
+static const struct prof_boot_step bc66_boot[] = {
+    {50, PROF_BOOT_BROM},  {1450, PROF_BOOT_RDY},    {20, PROF_BOOT_CFUN},
+    {600, PROF_BOOT_CPIN}, {10, PROF_BOOT_NETWORK}, {0, PROF_BOOT_END},
+};
+static const struct prof_boot_step bc260y_boot[] = {
+    {1200, PROF_BOOT_RDY},   {20, PROF_BOOT_CFUN}, {400, PROF_BOOT_CPIN},
+    {10, PROF_BOOT_NETWORK}, {0, PROF_BOOT_END},
+};
+
+static const uint32_t mt2625_bauds[] = {4800, 9600, 57600, 115200, 230400, 460800, 921600, 0};
+static const uint32_t bc260y_bauds[] = {2400,   4800,   9600,   19200, 38400,
+                                        57600,  115200, 230400, 460800, 0};
+
+/* Every model answers the same set today; a model that lacks one gets its own list. */
+static const char *const common_commands[] = {
+    "I",     "E",        "&W",     "+CGMI",  "+CGMM",  "+CGMR", "+CGSN",
+    "+CMEE", "+IPR",  "+CFUN",    "+QRST",  "+CPIN",  "+CESQ",  "+CSQ",  "+CEREG",
+    "+CREG", "+CGATT", "+CGPADDR", "+COPS", NULL,
+};
+
+static const struct profile bc66 = {
+    .id = "bc66",
+    .manufacturer = "Quectel_Ltd",
+    .model = "Quectel_BC66",
+    .revision = "BC66NBR01A07",
+    .tac_prefix = "86772503",
+    .svn = "01",
+    .brom_lines = mt2625_brom,
+    .boot = bc66_boot,
+    .registration_ms = 2500,
+    .pdn_ms = 500,
+    .baud_rates = mt2625_bauds,
+    .autobaud = true,
+    .default_baud = 115200,
+    .autosave = PROF_SAVE_IPR,
+    .pdn_cid = 1,
+    .quote_ip = false,
+    .plmn = "46011",
+    .tac = "5A1F",
+    .cell = "0E6C2F41",
+    .signal = {.rxlev = 47, .ber = 6, .rscp = 255, .ecno = 255, .rsrq = 0, .rsrp = 54,
+               .rssi = 21, .csq_ber = 0},
+    .commands = common_commands,
+};
+
+/* BC66-NA is the BC66 for North American bands: same firmware family and AT
+ * stack, its own identity strings. */
+static const struct profile bc66_na = {
+    .id = "bc66-na",
+    .manufacturer = "Quectel_Ltd",
+    .model = "Quectel_BC66NA",
+    .revision = "BC66NANBR01A02",
+    .tac_prefix = "86772504",
+    .svn = "01",
+    .brom_lines = mt2625_brom,
+    .boot = bc66_boot,
+    .registration_ms = 2500,
+    .pdn_ms = 500,
+    .baud_rates = mt2625_bauds,
+    .autobaud = true,
+    .default_baud = 115200,
+    .autosave = PROF_SAVE_IPR,
+    .pdn_cid = 1,
+    .quote_ip = false,
+    .plmn = "46011",
+    .tac = "5A1F",
+    .cell = "0E6C2F41",
+    .signal = {.rxlev = 47, .ber = 6, .rscp = 255, .ecno = 255, .rsrq = 0, .rsrp = 54,
+               .rssi = 21, .csq_ber = 0},
+    .commands = common_commands,
+};
+
+static const struct profile bc260y_cn = {
+    .id = "bc260y-cn",
+    .manufacturer = "Quectel_Ltd",
+    .model = "Quectel_BC260Y-CN",
+    .revision = "BC260YCNAAR02A02",
+    .tac_prefix = "86274506",
+    .svn = "02",
+    .brom_lines = no_brom,
+    .boot = bc260y_boot,
+    .registration_ms = 2000,
+    .pdn_ms = 400,
+    .baud_rates = bc260y_bauds,
+    .autobaud = true,
+    .default_baud = 115200,
+    .autosave = PROF_SAVE_ECHO | PROF_SAVE_CMEE | PROF_SAVE_IPR | PROF_SAVE_CEREG,
+    .pdn_cid = 0,
+    .quote_ip = true,
+    .plmn = "46011",
+    .tac = "5A1F",
+    .cell = "0E6C2F41",
+    .signal = {.rxlev = 99, .ber = 99, .rscp = 255, .ecno = 255, .rsrq = 23, .rsrp = 49,
+               .rssi = 18, .csq_ber = 0},
+    .commands = common_commands,
+};
+
+const struct profile *const prof_all[] = {&bc66, &bc66_na, &bc260y_cn, NULL};
+
+const struct profile *prof_find(const char *id)
+{
+    for (int i = 0; prof_all[i]; i++)
+        if (strcmp(prof_all[i]->id, id) == 0)
+            return prof_all[i];
+    return NULL;
+}
+
+bool prof_has_command(const struct profile *p, const char *name)
+{
+    for (int i = 0; p->commands[i]; i++)
+        if (strcmp(p->commands[i], name) == 0)
+            return true;
+    return false;
+}
+
+bool prof_baud_supported(const struct profile *p, uint32_t baud)
+{
+    if (baud == 0)
+        return p->autobaud;
+    for (int i = 0; p->baud_rates[i]; i++)
+        if (p->baud_rates[i] == baud)
+            return true;
+    return false;
+}

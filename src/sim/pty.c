@@ -1,0 +1,187 @@
+#include "pty.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/inotify.h>
+#include <termios.h>
+#include <unistd.h>
+
+static void update_master_poll(struct pty *p);
+
+static void on_master(uv_poll_t *h, int status, int events)
+{
+    struct pty *p = h->data;
+    if (status < 0)
+        return;
+    if ((events & UV_WRITABLE) && p->want_write) {
+        p->want_write = false;
+        update_master_poll(p);
+        p->ops->writable(p->ctx);
+    }
+    if ((events & UV_READABLE) && p->reading) {
+        char buf[4096];
+        ssize_t n = read(p->master, buf, sizeof buf);
+        if (n > 0)
+            p->ops->data(p->ctx, buf, (size_t)n);
+    }
+}
+
+static void update_master_poll(struct pty *p)
+{
+    int events = (p->reading ? UV_READABLE : 0) | (p->want_write ? UV_WRITABLE : 0);
+    if (events)
+        uv_poll_start(&p->master_poll, events, on_master);
+    else
+        uv_poll_stop(&p->master_poll);
+}
+
+/* inotify reports every open and close of the slave by any process; ours was
+ * opened before the watch existed, so the count is the hosts' alone. */
+static void on_notify(uv_poll_t *h, int status, int events)
+{
+    struct pty *p = h->data;
+    (void)events;
+    if (status < 0)
+        return;
+    char buf[sizeof(struct inotify_event) + NAME_MAX + 1]
+        __attribute__((aligned(__alignof__(struct inotify_event))));
+    ssize_t n;
+    while ((n = read(p->notify_fd, buf, sizeof buf)) > 0) {
+        for (char *q = buf; q < buf + n;) {
+            struct inotify_event *ev = (struct inotify_event *)q;
+            int before = p->hosts;
+            if (ev->mask & IN_OPEN)
+                p->hosts++;
+            if ((ev->mask & (IN_CLOSE_WRITE | IN_CLOSE_NOWRITE)) && p->hosts > 0)
+                p->hosts--;
+            if ((before == 0) != (p->hosts == 0))
+                p->ops->host(p->ctx, p->hosts > 0);
+            q += sizeof *ev + ev->len;
+        }
+    }
+}
+
+static int set_link(struct pty *p, const char *link)
+{
+    char tmp[PATH_MAX];
+    if (snprintf(tmp, sizeof tmp, "%s.%ld.tmp", link, (long)getpid()) >= (int)sizeof tmp)
+        return -ENAMETOOLONG;
+    unlink(tmp);
+    if (symlink(p->path, tmp) != 0 || rename(tmp, link) != 0) {
+        int err = -errno;
+        unlink(tmp);
+        return err;
+    }
+    p->link = strdup(link);
+    return p->link ? 0 : -ENOMEM;
+}
+
+int pty_open(struct pty *p, uv_loop_t *loop, const char *link, const struct pty_ops *ops,
+             void *ctx)
+{
+    memset(p, 0, sizeof *p);
+    p->master = p->slave = p->notify_fd = -1;
+    p->ops = ops;
+    p->ctx = ctx;
+    int err;
+
+    p->master = posix_openpt(O_RDWR | O_NOCTTY | O_NONBLOCK | O_CLOEXEC);
+    if (p->master < 0 || grantpt(p->master) != 0 || unlockpt(p->master) != 0 ||
+        ptsname_r(p->master, p->path, sizeof p->path) != 0)
+        goto fail;
+    struct termios tio;
+    if (tcgetattr(p->master, &tio) != 0)
+        goto fail;
+    cfmakeraw(&tio);
+    cfsetspeed(&tio, B115200);
+    if (tcsetattr(p->master, TCSANOW, &tio) != 0)
+        goto fail;
+    p->slave = open(p->path, O_RDWR | O_NOCTTY | O_CLOEXEC);
+    if (p->slave < 0)
+        goto fail;
+    p->notify_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+    if (p->notify_fd < 0 ||
+        inotify_add_watch(p->notify_fd, p->path, IN_OPEN | IN_CLOSE_WRITE | IN_CLOSE_NOWRITE) < 0)
+        goto fail;
+    if (link && (err = set_link(p, link)) != 0) {
+        errno = -err;
+        goto fail;
+    }
+    uv_poll_init(loop, &p->master_poll, p->master);
+    p->master_poll.data = p;
+    uv_poll_init(loop, &p->notify_poll, p->notify_fd);
+    p->notify_poll.data = p;
+    uv_poll_start(&p->notify_poll, UV_READABLE, on_notify);
+    pty_read(p, true);
+    return 0;
+fail:
+    err = errno ? -errno : -EIO;
+    if (p->notify_fd >= 0)
+        close(p->notify_fd);
+    if (p->slave >= 0)
+        close(p->slave);
+    if (p->master >= 0)
+        close(p->master);
+    p->master = p->slave = p->notify_fd = -1;
+    return err;
+}
+
+static void on_closed(uv_handle_t *h)
+{
+    (void)h;
+}
+
+void pty_close(struct pty *p)
+{
+    if (p->master < 0)
+        return;
+    if (p->link) {
+        /* Remove the link only if it still points at our device. */
+        char target[sizeof p->path];
+        ssize_t n = readlink(p->link, target, sizeof target - 1);
+        if (n > 0) {
+            target[n] = '\0';
+            if (strcmp(target, p->path) == 0)
+                unlink(p->link);
+        }
+        free(p->link);
+        p->link = NULL;
+    }
+    uv_close((uv_handle_t *)&p->master_poll, on_closed);
+    uv_close((uv_handle_t *)&p->notify_poll, on_closed);
+    close(p->notify_fd);
+    close(p->slave);
+    close(p->master);
+    p->master = p->slave = p->notify_fd = -1;
+}
+
+ssize_t pty_write(struct pty *p, const void *buf, size_t len)
+{
+    ssize_t n = write(p->master, buf, len);
+    return n < 0 ? -errno : n;
+}
+
+void pty_want_write(struct pty *p, bool on)
+{
+    if (p->want_write != on) {
+        p->want_write = on;
+        update_master_poll(p);
+    }
+}
+
+void pty_read(struct pty *p, bool on)
+{
+    if (p->reading != on) {
+        p->reading = on;
+        update_master_poll(p);
+    }
+}
+
+void pty_discard_output(struct pty *p)
+{
+    tcflush(p->slave, TCIFLUSH);
+}

@@ -1,0 +1,42 @@
+/* The module side of the UART: one ordered output queue paced at the baud rate
+ * (unpaced in --speed fast), autobaud silence, and the transcript hook. */
+#ifndef BCSIM_UART_H
+#define BCSIM_UART_H
+
+#include "../core/clock.h"
+#include "../core/tlog.h"
+#include "pty.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#define UART_QUEUE_MAX (1u << 20) /* output beyond this is dropped, counted */
+
+struct uart_ops {
+    void (*input)(void *ctx, const char *data, size_t len);
+    void (*host)(void *ctx, bool attached);
+};
+
+struct uart {
+    struct pty pty;
+    const struct clk *clk;
+    struct tlog *log;
+    const struct uart_ops *ops;
+    void *ctx;
+    uint32_t baud;   /* pacing rate; 0 is autobaud, paced as the host's rate */
+    bool synced;     /* false while autobaud has not locked: output is lost */
+    char *buf;
+    size_t len, off, cap;
+    uv_timer_t pace;
+    uint64_t dropped; /* bytes lost: unsynced, overflow, nobody attached */
+};
+
+int uart_open(struct uart *u, uv_loop_t *loop, const struct clk *clk, const char *link,
+              struct tlog *log, const struct uart_ops *ops, void *ctx);
+void uart_close(struct uart *u);
+void uart_write(struct uart *u, const char *data, size_t len);
+void uart_drop_pending(struct uart *u); /* power cut: what is not on the wire is gone */
+void uart_set_input(struct uart *u, bool on);
+bool uart_host_attached(const struct uart *u);
+
+#endif
