@@ -203,7 +203,7 @@ int cli_run(int argc, char **argv)
     }
 
     uv_loop_init(&em.loop);
-    em.clk.loop = &em.loop;
+    clk_start(&em.clk, &em.loop);
     em.events.clk = &em.clk;
     if (o.log)
         evt_subscribe(&em.events, log_event, &em.log);

@@ -40,9 +40,16 @@ int clk_after(const struct clk *clk, uv_timer_t *timer, uv_timer_cb cb, uint64_t
     return uv_timer_start(timer, cb, clk_scale(clk, ms), 0);
 }
 
+void clk_start(struct clk *clk, uv_loop_t *loop)
+{
+    clk->loop = loop;
+    uv_update_time(loop);
+    clk->start_ms = uv_now(loop);
+}
+
 uint64_t clk_now_ms(const struct clk *clk)
 {
-    return uv_now(clk->loop);
+    return uv_now(clk->loop) - clk->start_ms;
 }
 
 void clk_describe(const struct clk *clk, char *buf, size_t size)

@@ -11,6 +11,7 @@ struct clk {
     uv_loop_t *loop;
     double factor; /* delays are divided by it; 1 = realtime */
     bool fast;     /* delays become 0, ordering is kept */
+    uint64_t start_ms; /* loop time when the emulator started */
 };
 
 /* Parses "realtime", "fast" or a positive number. Returns 0 or -EINVAL. */
@@ -23,7 +24,10 @@ uint64_t clk_scale(const struct clk *clk, uint64_t ms);
  * scaled delay fire in the order they were started (libuv guarantees it). */
 int clk_after(const struct clk *clk, uv_timer_t *timer, uv_timer_cb cb, uint64_t ms);
 
-/* Milliseconds since the loop started, for event timestamps. */
+/* Binds the clock to its loop and starts counting from now. */
+void clk_start(struct clk *clk, uv_loop_t *loop);
+
+/* Milliseconds since clk_start, for event timestamps. */
 uint64_t clk_now_ms(const struct clk *clk);
 
 /* A human description ("realtime", "fast", "x2.5") for status output. */

@@ -39,6 +39,7 @@ void at_engine_reset(struct at_engine *e)
 {
     at_frame_reset(&e->frame);
     e->busy = false;
+    e->answering = false;
     free(e->held);
     e->held = NULL;
     e->held_len = e->held_off = 0;
@@ -46,7 +47,7 @@ void at_engine_reset(struct at_engine *e)
 
 bool at_engine_idle(const struct at_engine *e)
 {
-    return !e->busy;
+    return !e->answering;
 }
 
 static void out(struct at_engine *e, const char *s, size_t n)
@@ -55,13 +56,12 @@ static void out(struct at_engine *e, const char *s, size_t n)
         e->io->write(e->ctx, s, n);
 }
 
-void at_reply(struct at_engine *e, const char *fmt, ...)
+/* A command's information lines form one block: <CR><LF> opens it, each line
+ * ends with <CR><LF> (ATI: "\r\nQuectel_Ltd\r\nQuectel_BC66\r\n..."). */
+static void reply_line(struct at_engine *e, bool open_block, const char *fmt, va_list ap)
 {
     char buf[AT_LINE_MAX + 8];
-    va_list ap;
-    va_start(ap, fmt);
     int n = vsnprintf(buf + 2, sizeof buf - 4, fmt, ap);
-    va_end(ap);
     if (n < 0)
         return;
     if ((size_t)n > sizeof buf - 5)
@@ -69,23 +69,46 @@ void at_reply(struct at_engine *e, const char *fmt, ...)
     buf[0] = '\r';
     buf[1] = '\n';
     memcpy(buf + 2 + n, "\r\n", 2);
-    out(e, buf, (size_t)n + 4);
+    if (open_block)
+        out(e, buf, (size_t)n + 4);
+    else
+        out(e, buf + 2, (size_t)n + 2);
+}
+
+void at_reply(struct at_engine *e, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    reply_line(e, !e->in_block, fmt, ap);
+    va_end(ap);
+    e->in_block = true;
+}
+
+/* A line framed on its own: final results and override replies. */
+static void reply_framed(struct at_engine *e, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    reply_line(e, true, fmt, ap);
+    va_end(ap);
+    e->in_block = false;
 }
 
 static void final(struct at_engine *e, int result)
 {
+    e->answering = false;
     if (result == AT_OK) {
-        at_reply(e, "OK");
+        reply_framed(e, "OK");
     } else if (result > 0 && e->cmee == 1) {
-        at_reply(e, "+CME ERROR: %d", result);
+        reply_framed(e, "+CME ERROR: %d", result);
     } else if (result > 0 && e->cmee == 2) {
         const char *text = "unknown";
         for (size_t i = 0; i < sizeof cme_texts / sizeof cme_texts[0]; i++)
             if (cme_texts[i].code == result)
                 text = cme_texts[i].text;
-        at_reply(e, "+CME ERROR: %s", text);
+        reply_framed(e, "+CME ERROR: %s", text);
     } else {
-        at_reply(e, "ERROR");
+        reply_framed(e, "ERROR");
     }
     e->io->idle(e->ctx);
 }
@@ -120,6 +143,7 @@ static void run_chain(struct at_engine *e)
             final(e, AT_ERROR);
             return;
         }
+        e->in_block = false;
         int res = h(e, &cmd);
         if (res == AT_PENDING) {
             e->busy = true;
@@ -150,9 +174,10 @@ static bool answer_override(struct at_engine *e, const char *s, size_t len)
         for (const char *p = o->reply; *p;) {
             const char *nl = strchr(p, '\n');
             size_t n = nl ? (size_t)(nl - p) : strlen(p);
-            at_reply(e, "%.*s", (int)n, p);
+            reply_framed(e, "%.*s", (int)n, p);
             p += n + (nl ? 1 : 0);
         }
+        e->answering = false;
         if (o->once) {
             free(o->pattern);
             free(o->reply);
@@ -185,6 +210,7 @@ static void handle_line(struct at_engine *e)
         e->io->sync(e->ctx);
     }
     e->io->line(e->ctx, line, len);
+    e->answering = true;
     if (answer_override(e, line + lead, len - lead))
         return;
     if (!is_at) {

@@ -60,6 +60,8 @@ struct at_engine {
     int cmee; /* 0 ERROR only, 1 numeric, 2 verbose */
     bool synced;
     bool busy;            /* a command answers later (AT_PENDING) */
+    bool in_block;        /* the running command has begun its information block */
+    bool answering;       /* between a command line and its final result */
     struct at_chain chain; /* the rest of the line being executed */
     char exec_line[AT_LINE_MAX + 1];
     char *held;           /* input that arrived while busy */
@@ -83,7 +85,7 @@ void at_engine_complete(struct at_engine *e, int result);
 
 bool at_engine_idle(const struct at_engine *e);
 
-/* Writes one information line framed as <CR><LF>text<CR><LF>. */
+/* Writes one information line of the running command's response. */
 void at_reply(struct at_engine *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 int at_override_add(struct at_engine *e, const char *pattern, const char *reply, bool once);

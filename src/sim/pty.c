@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 static void update_master_poll(struct pty *p);
+static void read_notifications(struct pty *p);
 
 static void on_master(uv_poll_t *h, int status, int events)
 {
@@ -23,6 +24,8 @@ static void on_master(uv_poll_t *h, int status, int events)
         p->ops->writable(p->ctx);
     }
     if ((events & UV_READABLE) && p->reading) {
+        /* Bytes from a host prove it opened the device: count that open first. */
+        read_notifications(p);
         char buf[4096];
         ssize_t n = read(p->master, buf, sizeof buf);
         if (n > 0)
@@ -41,12 +44,8 @@ static void update_master_poll(struct pty *p)
 
 /* inotify reports every open and close of the slave by any process; ours was
  * opened before the watch existed, so the count is the hosts' alone. */
-static void on_notify(uv_poll_t *h, int status, int events)
+static void read_notifications(struct pty *p)
 {
-    struct pty *p = h->data;
-    (void)events;
-    if (status < 0)
-        return;
     char buf[sizeof(struct inotify_event) + NAME_MAX + 1]
         __attribute__((aligned(__alignof__(struct inotify_event))));
     ssize_t n;
@@ -63,6 +62,13 @@ static void on_notify(uv_poll_t *h, int status, int events)
             q += sizeof *ev + ev->len;
         }
     }
+}
+
+static void on_notify(uv_poll_t *h, int status, int events)
+{
+    (void)events;
+    if (status == 0)
+        read_notifications(h->data);
 }
 
 static int set_link(struct pty *p, const char *link)

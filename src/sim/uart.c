@@ -56,8 +56,11 @@ static void on_data(void *ctx, const char *data, size_t len)
 static void on_host(void *ctx, bool attached)
 {
     struct uart *u = ctx;
-    if (!attached)
+    if (!attached) {
         pty_discard_output(&u->pty); /* what the last host left unread is stale */
+        uart_drop_pending(u);
+        u->had_host = true;
+    }
     u->ops->host(u->ctx, attached);
     if (attached)
         drain(u);
@@ -120,7 +123,10 @@ void uart_drop_pending(struct uart *u)
 
 void uart_write(struct uart *u, const char *data, size_t len)
 {
-    if (!u->synced || u->len - u->off + len > UART_QUEUE_MAX) {
+    /* Like a UART with nothing plugged in, except that output from before the
+     * first host ever opened the device waits for it (the boot banner). */
+    bool unheard = u->had_host && !uart_host_attached(u);
+    if (!u->synced || unheard || u->len - u->off + len > UART_QUEUE_MAX) {
         u->dropped += len;
         return;
     }

@@ -1,0 +1,335 @@
+#include "host.h"
+
+#include <check.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <termios.h>
+#include <time.h>
+#include <unistd.h>
+
+static long now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
+}
+
+const char *host_show(const char *s)
+{
+    static char buf[8192];
+    size_t n = 0;
+    for (; *s && n + 5 < sizeof buf; s++) {
+        if (*s == '\r')
+            n += (size_t)snprintf(buf + n, sizeof buf - n, "\\r");
+        else if (*s == '\n')
+            n += (size_t)snprintf(buf + n, sizeof buf - n, "\\n");
+        else if ((unsigned char)*s < 0x20 || (unsigned char)*s >= 0x7f)
+            n += (size_t)snprintf(buf + n, sizeof buf - n, "\\x%02x", (unsigned char)*s);
+        else
+            buf[n++] = *s;
+    }
+    buf[n] = '\0';
+    return buf;
+}
+
+void bcsim_prepare(struct bcsim_proc *p)
+{
+    memset(p, 0, sizeof *p);
+    p->pid = -1;
+    snprintf(p->dir, sizeof p->dir, "/tmp/bcsim-test-XXXXXX");
+    ck_assert_ptr_nonnull(mkdtemp(p->dir));
+    snprintf(p->state, sizeof p->state, "%s/state", p->dir);
+    snprintf(p->control, sizeof p->control, "%s/ctl.sock", p->dir);
+}
+
+/* fork+exec with stdout/stderr on pipes; the child dies with the test. */
+static pid_t spawn(const char *const *argv, int *out_fd, int *err_fd)
+{
+    int out[2], err[2];
+    ck_assert_int_eq(pipe2(out, O_CLOEXEC), 0);
+    ck_assert_int_eq(pipe2(err, O_CLOEXEC), 0);
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        dup2(out[1], STDOUT_FILENO);
+        dup2(err[1], STDERR_FILENO);
+        execv(argv[0], (char *const *)argv);
+        _exit(127);
+    }
+    close(out[1]);
+    close(err[1]);
+    *out_fd = out[0];
+    *err_fd = err[0];
+    return pid;
+}
+
+static size_t read_for(int fd, char *buf, size_t size, int timeout_ms, const char *until)
+{
+    size_t n = 0;
+    long end = now_ms() + timeout_ms;
+    buf[0] = '\0';
+    while (n + 1 < size) {
+        long left = end - now_ms();
+        if (left <= 0)
+            break;
+        struct pollfd pfd = {.fd = fd, .events = POLLIN};
+        if (poll(&pfd, 1, (int)left) <= 0)
+            continue;
+        ssize_t r = read(fd, buf + n, size - n - 1);
+        if (r <= 0)
+            break;
+        n += (size_t)r;
+        buf[n] = '\0';
+        if (until && strstr(buf, until))
+            break;
+    }
+    return n;
+}
+
+void bcsim_start(struct bcsim_proc *p, const char *model, const char *const *extra)
+{
+    if (!p->dir[0])
+        bcsim_prepare(p);
+    const char *argv[48] = {BCSIM_BIN, "--model", model,          "--state",
+                            p->state,  "--speed", "fast", "--control", p->control};
+    int n = 9;
+    for (int i = 0; extra && extra[i] && n < 46; i++)
+        argv[n++] = extra[i];
+    argv[n] = NULL;
+    p->pid = spawn(argv, &p->out_fd, &p->err_fd);
+    char line[512];
+    read_for(p->out_fd, line, sizeof line, HOST_TIMEOUT_MS, "\n");
+    char *pts = strstr(line, "/dev/pts/");
+    if (!pts) {
+        char err[1024];
+        read_for(p->err_fd, err, sizeof err, 200, NULL);
+        ck_abort_msg("bcsim did not print its PTY: stdout '%s' stderr '%s'", line, err);
+    }
+    pts[strcspn(pts, "\r\n ")] = '\0';
+    snprintf(p->pty, sizeof p->pty, "%s", pts);
+    /* The control socket is bound before the line is printed. */
+}
+
+int bcsim_run_once(const char *const *args, char *out, size_t size, int timeout_ms)
+{
+    const char *argv[48] = {BCSIM_BIN};
+    int n = 1;
+    for (int i = 0; args[i] && n < 47; i++)
+        argv[n++] = args[i];
+    argv[n] = NULL;
+    int ofd, efd;
+    pid_t pid = spawn(argv, &ofd, &efd);
+    size_t got = read_for(ofd, out, size, timeout_ms, NULL);
+    if (got + 1 < size)
+        read_for(efd, out + got, size - got, 200, NULL);
+    close(ofd);
+    close(efd);
+    int status;
+    long end = now_ms() + timeout_ms;
+    while (waitpid(pid, &status, WNOHANG) == 0) {
+        if (now_ms() > end) {
+            kill(pid, SIGKILL);
+            waitpid(pid, &status, 0);
+            return -1;
+        }
+        usleep(10000);
+    }
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void)st;
+    (void)flag;
+    (void)ftw;
+    return remove(path);
+}
+
+static int reap(struct bcsim_proc *p, int sig)
+{
+    if (p->pid <= 0)
+        return -1;
+    kill(p->pid, sig);
+    int status = 0;
+    long end = now_ms() + 20000; /* valgrind runs are slow to exit */
+    while (waitpid(p->pid, &status, WNOHANG) == 0) {
+        if (now_ms() > end) {
+            kill(p->pid, SIGKILL);
+            waitpid(p->pid, &status, 0);
+            break;
+        }
+        usleep(5000);
+    }
+    p->pid = -1;
+    close(p->out_fd);
+    close(p->err_fd);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+int bcsim_stop(struct bcsim_proc *p)
+{
+    int status = reap(p, SIGTERM);
+    nftw(p->dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+    return status;
+}
+
+void bcsim_kill9(struct bcsim_proc *p)
+{
+    reap(p, SIGKILL);
+}
+
+int bcsim_ctl(const struct bcsim_proc *p, char *out, size_t size, const char *const *args)
+{
+    const char *argv[24] = {"ctl", p->control};
+    int n = 2;
+    for (int i = 0; args[i] && n < 23; i++)
+        argv[n++] = args[i];
+    argv[n] = NULL;
+    return bcsim_run_once(argv, out, size, HOST_TIMEOUT_MS);
+}
+
+void host_open(struct host *h, const char *path)
+{
+    h->len = 0;
+    h->fd = open(path, O_RDWR | O_NOCTTY | O_CLOEXEC);
+    ck_assert_msg(h->fd >= 0, "open %s: %s", path, strerror(errno));
+    struct termios tio;
+    ck_assert_int_eq(tcgetattr(h->fd, &tio), 0);
+    cfmakeraw(&tio);
+    ck_assert_int_eq(tcsetattr(h->fd, TCSANOW, &tio), 0); /* TCSANOW: keep pending output */
+}
+
+void host_close(struct host *h)
+{
+    if (h->fd >= 0)
+        close(h->fd);
+    h->fd = -1;
+}
+
+void host_send_bytes(struct host *h, const void *data, size_t len)
+{
+    const char *p = data;
+    while (len > 0) {
+        ssize_t n = write(h->fd, p, len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        ck_assert_msg(n > 0, "write to PTY: %s", strerror(errno));
+        p += n;
+        len -= (size_t)n;
+    }
+}
+
+void host_send(struct host *h, const char *text)
+{
+    host_send_bytes(h, text, strlen(text));
+}
+
+static bool fill(struct host *h, int timeout_ms)
+{
+    if (h->len + 1 >= sizeof h->buf)
+        return false;
+    struct pollfd pfd = {.fd = h->fd, .events = POLLIN};
+    if (poll(&pfd, 1, timeout_ms) <= 0)
+        return false;
+    ssize_t n = read(h->fd, h->buf + h->len, sizeof h->buf - h->len - 1);
+    if (n <= 0)
+        return false;
+    h->len += (size_t)n;
+    h->buf[h->len] = '\0';
+    return true;
+}
+
+static void take(struct host *h, size_t n, char *out, size_t size)
+{
+    size_t copy = n < size - 1 ? n : size - 1;
+    memcpy(out, h->buf, copy);
+    out[copy] = '\0';
+    memmove(h->buf, h->buf + n, h->len - n);
+    h->len -= n;
+    h->buf[h->len] = '\0';
+}
+
+void host_expect(struct host *h, const char *text, char *out, size_t size, int timeout_ms)
+{
+    long end = now_ms() + timeout_ms;
+    h->buf[h->len] = '\0';
+    for (;;) {
+        char *hit = memmem(h->buf, h->len, text, strlen(text));
+        if (hit) {
+            take(h, (size_t)(hit - h->buf) + strlen(text), out, size);
+            return;
+        }
+        long left = end - now_ms();
+        if (left <= 0)
+            ck_abort_msg("timed out waiting for '%s'; got '%s'", text, host_show(h->buf));
+        fill(h, (int)left);
+    }
+}
+
+/* The end of a response: a final result code on a line of its own. */
+static size_t final_end(const char *buf, size_t len)
+{
+    static const char *const finals[] = {"\r\nOK\r\n", "\r\nERROR\r\n", "\r\n+CME ERROR: "};
+    size_t best = 0;
+    for (int i = 0; i < 3; i++) {
+        const char *hit = memmem(buf, len, finals[i], strlen(finals[i]));
+        if (!hit)
+            continue;
+        const char *end = i < 2 ? hit + strlen(finals[i])
+                                : memmem(hit + 2, len - (size_t)(hit + 2 - buf), "\r\n", 2);
+        if (!end)
+            continue;
+        if (i == 2)
+            end += 2;
+        size_t n = (size_t)(end - buf);
+        if (!best || n < best)
+            best = n;
+    }
+    return best;
+}
+
+void host_cmd(struct host *h, const char *cmd, char *out, size_t size)
+{
+    char line[8192];
+    snprintf(line, sizeof line, "%s\r", cmd);
+    host_send(h, line);
+    long end = now_ms() + HOST_TIMEOUT_MS;
+    for (;;) {
+        size_t n = final_end(h->buf, h->len);
+        if (n) {
+            take(h, n, out, size);
+            return;
+        }
+        long left = end - now_ms();
+        if (left <= 0)
+            ck_abort_msg("no final result for '%s'; got '%s'", cmd, host_show(h->buf));
+        fill(h, (int)left);
+    }
+}
+
+size_t host_drain(struct host *h, char *out, size_t size, int ms)
+{
+    long end = now_ms() + ms;
+    long left;
+    while ((left = end - now_ms()) > 0)
+        fill(h, (int)left);
+    size_t n = h->len;
+    take(h, n, out, size);
+    return n;
+}
+
+void host_wait_ready(struct host *h)
+{
+    char buf[4096];
+    host_expect(h, "+IP: ", buf, sizeof buf, HOST_TIMEOUT_MS);
+    host_expect(h, "\r\n", buf, sizeof buf, HOST_TIMEOUT_MS);
+}

@@ -1,0 +1,68 @@
+/* Test-side helpers: start the real bcsim binary, talk to its PTY as a host
+ * would, and drive its control socket through the real `bcsim ctl`. */
+#ifndef BCSIM_TEST_HOST_H
+#define BCSIM_TEST_HOST_H
+
+#include <limits.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+#define HOST_TIMEOUT_MS 5000
+
+struct bcsim_proc {
+    pid_t pid;
+    char pty[64];
+    char dir[200];          /* scratch directory of this run */
+    char state[256];        /* dir/state */
+    char control[256];      /* dir/ctl.sock */
+    int out_fd, err_fd;
+};
+
+struct host {
+    int fd;
+    char buf[1 << 17];
+    size_t len;
+};
+
+/* Makes a scratch directory; bcsim_start uses it (state, socket). */
+void bcsim_prepare(struct bcsim_proc *p);
+
+/* Starts `bcsim --model M --state DIR/state --control DIR/ctl.sock --speed fast`
+ * plus extra arguments (NULL-terminated), and reads the PTY path it prints. */
+void bcsim_start(struct bcsim_proc *p, const char *model, const char *const *extra);
+
+/* Runs bcsim with arguments and no defaults; captures stdout+stderr and exit status. */
+int bcsim_run_once(const char *const *args, char *out, size_t size, int timeout_ms);
+
+/* SIGTERM, wait, remove the scratch directory. Returns the exit status
+ * (128+signal if it died from one). */
+int bcsim_stop(struct bcsim_proc *p);
+void bcsim_kill9(struct bcsim_proc *p); /* a real power cut of the process */
+
+/* `bcsim ctl SOCKET args...`; returns its exit status, stdout+stderr in out. */
+int bcsim_ctl(const struct bcsim_proc *p, char *out, size_t size, const char *const *args);
+
+void host_open(struct host *h, const char *path);
+void host_close(struct host *h);
+void host_send(struct host *h, const char *text);
+void host_send_bytes(struct host *h, const void *data, size_t len);
+
+/* Waits until `text` has arrived; returns everything up to and including it
+ * (NUL-terminated, in out) and keeps the rest for the next call. Fails the
+ * test on timeout. */
+void host_expect(struct host *h, const char *text, char *out, size_t size, int timeout_ms);
+
+/* Sends "cmd\r" and returns the response through its final result code. */
+void host_cmd(struct host *h, const char *cmd, char *out, size_t size);
+
+/* Reads whatever arrives within `ms`. */
+size_t host_drain(struct host *h, char *out, size_t size, int ms);
+
+/* Waits until the module reported its address ("+IP: ") after a boot. */
+void host_wait_ready(struct host *h);
+
+/* Escapes for assertion messages. */
+const char *host_show(const char *s);
+
+#endif

@@ -1,0 +1,15 @@
+#ifndef BCSIM_TEST_SUITES_H
+#define BCSIM_TEST_SUITES_H
+
+#include <check.h>
+
+Suite *at_frame_suite(void);
+Suite *at_parse_suite(void);
+Suite *at_engine_suite(void);
+Suite *misc_suite(void);
+Suite *boot_suite(void);
+Suite *commands_suite(void);
+Suite *cli_suite(void);
+Suite *robust_suite(void);
+
+#endif

@@ -1,0 +1,146 @@
+/* Bad input from the host: the module answers ERROR and keeps going. */
+#include "host.h"
+#include "suites.h"
+
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+struct session {
+    struct bcsim_proc p;
+    struct host h;
+};
+
+static char buf[1 << 17];
+
+static void begin(struct session *s)
+{
+    memset(&s->p, 0, sizeof s->p);
+    bcsim_start(&s->p, "bc66", NULL);
+    host_open(&s->h, s->p.pty);
+    host_wait_ready(&s->h);
+    host_cmd(&s->h, "ATE0", buf, sizeof buf);
+}
+
+static void end(struct session *s)
+{
+    host_cmd(&s->h, "AT", buf, sizeof buf);
+    ck_assert_str_eq(buf, "\r\nOK\r\n");
+    host_close(&s->h);
+    ck_assert_int_eq(bcsim_stop(&s->p), 0);
+}
+
+START_TEST(overlong_line)
+{
+    struct session s;
+    begin(&s);
+    static char line[5000];
+    memcpy(line, "AT+CGMR=\"", 9);
+    memset(line + 9, 'x', sizeof line - 10);
+    line[sizeof line - 1] = '\0';
+    host_cmd(&s.h, line, buf, sizeof buf);
+    ck_assert_str_eq(buf, "\r\nERROR\r\n");
+    /* 4096 characters is the longest line; it is parsed (and refused as a command). */
+    line[4096] = '\0';
+    host_cmd(&s.h, line, buf, sizeof buf);
+    ck_assert_str_eq(buf, "\r\nERROR\r\n");
+    end(&s);
+}
+END_TEST
+
+START_TEST(binary_garbage)
+{
+    struct session s;
+    begin(&s);
+    unsigned char junk[65536];
+    srand(42);
+    for (size_t i = 0; i < sizeof junk; i++)
+        junk[i] = (unsigned char)(i < 256 ? (int)i : rand());
+    host_send_bytes(&s.h, junk, sizeof junk);
+    host_send(&s.h, "\r");
+    host_drain(&s.h, buf, sizeof buf, 500); /* whatever ERRORs the garbage earned */
+    end(&s);
+}
+END_TEST
+
+START_TEST(flood_answered_in_order)
+{
+    struct session s;
+    begin(&s);
+    static char flood[600 * 16];
+    size_t n = 0;
+    for (int i = 0; i < 600; i++)
+        n += (size_t)sprintf(flood + n, "AT+CGSN=%d\r", i % 4);
+    host_send_bytes(&s.h, flood, n);
+    for (int i = 0; i < 600; i++) {
+        host_expect(&s.h, "\r\nOK\r\n", buf, sizeof buf, HOST_TIMEOUT_MS);
+        const char *want = i % 4 == 0 ? "\r\nMP" : i % 4 == 3 ? "\r\n+CGSN: 01\r\n" : "\r\n+CGSN: ";
+        ck_assert_msg(strncmp(buf, want, strlen(want)) == 0, "answer %d: %s", i,
+                      host_show(buf));
+    }
+    end(&s);
+}
+END_TEST
+
+/* URCs fired while long responses are written land only between responses. */
+START_TEST(urc_never_inside_response)
+{
+    struct session s;
+    begin(&s);
+    static char chain[4096];
+    size_t n = (size_t)sprintf(chain, "AT+CGMR");
+    for (int i = 0; i < 60; i++)
+        n += (size_t)sprintf(chain + n, ";+CGMR");
+    static char expect[8192];
+    size_t e = 0;
+    for (int i = 0; i < 61; i++)
+        e += (size_t)sprintf(expect + e, "\r\nRevision: BC66NBR01A07\r\n");
+    e += (size_t)sprintf(expect + e, "\r\nOK\r\n");
+    strcat(chain, "\r");
+    pid_t pid = fork();
+    if (pid == 0) {
+        for (int i = 0; i < 30; i++) {
+            char o[512];
+            bcsim_ctl(&s.p, o, sizeof o, (const char *[]){"urc", "+X", NULL});
+        }
+        _exit(0);
+    }
+    for (int i = 0; i < 40; i++)
+        host_send(&s.h, chain);
+    int status;
+    waitpid(pid, &status, 0);
+    ck_assert_int_eq(WEXITSTATUS(status), 0);
+    size_t got = host_drain(&s.h, buf, sizeof buf, 1000);
+    int answers = 0, urcs = 0;
+    for (size_t i = 0; i < got;) {
+        if (strncmp(buf + i, expect, e) == 0) {
+            answers++;
+            i += e;
+        } else if (strncmp(buf + i, "\r\n+X\r\n", 6) == 0) {
+            urcs++;
+            i += 6;
+        } else {
+            ck_abort_msg("unexpected bytes at %zu: %s", i, host_show(buf + i));
+        }
+    }
+    ck_assert_int_eq(answers, 40);
+    ck_assert_int_eq(urcs, 30);
+    end(&s);
+}
+END_TEST
+
+Suite *robust_suite(void)
+{
+    Suite *s = suite_create("robust");
+    TCase *tc = tcase_create("robust");
+    tcase_set_timeout(tc, 60);
+    tcase_add_test(tc, overlong_line);
+    tcase_add_test(tc, binary_garbage);
+    tcase_add_test(tc, flood_answered_in_order);
+    tcase_add_test(tc, urc_never_inside_response);
+    suite_add_tcase(s, tc);
+    return s;
+}
