@@ -50,9 +50,22 @@ void bcsim_prepare(struct bcsim_proc *p)
     snprintf(p->control, sizeof p->control, "%s/ctl.sock", p->dir);
 }
 
-/* fork+exec with stdout/stderr on pipes; the child dies with the test. */
-static pid_t spawn(const char *const *argv, int *out_fd, int *err_fd)
+/* fork+exec with stdout/stderr on pipes; the child dies with the test.
+ * BCSIM_WRAPPER="valgrind -q --error-exitcode=99" runs bcsim under a tool. */
+static pid_t spawn(const char *const *args, int *out_fd, int *err_fd)
 {
+    const char *argv[64];
+    int n = 0;
+    static char wrapper[512];
+    const char *w = getenv("BCSIM_WRAPPER");
+    if (w && *w && strcmp(args[0], BCSIM_BIN) == 0) {
+        snprintf(wrapper, sizeof wrapper, "%s", w);
+        for (char *tok = strtok(wrapper, " "); tok && n < 16; tok = strtok(NULL, " "))
+            argv[n++] = tok;
+    }
+    for (int i = 0; args[i] && n < 63; i++)
+        argv[n++] = args[i];
+    argv[n] = NULL;
     int out[2], err[2];
     ck_assert_int_eq(pipe2(out, O_CLOEXEC), 0);
     ck_assert_int_eq(pipe2(err, O_CLOEXEC), 0);
@@ -62,7 +75,7 @@ static pid_t spawn(const char *const *argv, int *out_fd, int *err_fd)
         prctl(PR_SET_PDEATHSIG, SIGKILL);
         dup2(out[1], STDOUT_FILENO);
         dup2(err[1], STDERR_FILENO);
-        execv(argv[0], (char *const *)argv);
+        execvp(argv[0], (char *const *)argv);
         _exit(127);
     }
     close(out[1]);
