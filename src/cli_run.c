@@ -219,8 +219,8 @@ int cli_run(int argc, char **argv)
         fprintf(stderr, "bcsim: %s\n", why);
         return CLI_UNAVAILABLE;
     }
-    if (o.control && ctl_server_start(&em.control, &em.loop, o.control, &em.module, &em.events,
-                                      why, sizeof why) != 0) {
+    if (o.control && ctl_server_start(&em.control, &em.loop, o.control, &em.module, &em.events, why,
+                                      sizeof why) != 0) {
         fprintf(stderr, "bcsim: %s\n", why);
         mod_close(&em.module);
         uv_run(&em.loop, UV_RUN_DEFAULT);

@@ -9,8 +9,8 @@
 
 struct clk {
     uv_loop_t *loop;
-    double factor; /* delays are divided by it; 1 = realtime */
-    bool fast;     /* delays become 0, ordering is kept */
+    double factor;     /* delays are divided by it; 1 = realtime */
+    bool fast;         /* delays become 0, ordering is kept */
     uint64_t start_ms; /* loop time when the emulator started */
 };
 

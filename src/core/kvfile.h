@@ -6,8 +6,8 @@
 
 #include <stddef.h>
 
-#define KV_MAX 64
-#define KV_KEY_MAX 32
+#define KV_MAX       64
+#define KV_KEY_MAX   32
 #define KV_VALUE_MAX 256
 
 struct kv {

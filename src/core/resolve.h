@@ -8,7 +8,7 @@
 #include <sys/socket.h>
 #include <uv.h>
 
-#define RESOLVE_MAX 32
+#define RESOLVE_MAX      32
 #define RESOLVE_HOST_MAX 256
 
 struct resolver {

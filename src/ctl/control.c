@@ -11,7 +11,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#define CTL_LINE_MAX 8192
+#define CTL_LINE_MAX    8192
 #define CTL_BACKLOG_MAX (256 * 1024) /* an events reader this far behind is dropped */
 
 struct ctl_conn {
@@ -194,8 +194,7 @@ static void cmd_override(struct ctl_conn *c, int argc, char **argv)
     }
     bool once = argc == 4 && strcmp(argv[3], "once") == 0;
     if (argc != 3 && !once) {
-        reply_error(c, "usage: override \"AT-COMMAND\" \"REPLY\" [once] | override clear%s",
-                    "");
+        reply_error(c, "usage: override \"AT-COMMAND\" \"REPLY\" [once] | override clear%s", "");
         return;
     }
     if (at_override_add(&m->at, argv[1], argv[2], once) != 0) {

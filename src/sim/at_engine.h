@@ -38,9 +38,9 @@ struct at_command {
 
 struct at_io {
     void (*write)(void *ctx, const char *data, size_t len);
-    void (*line)(void *ctx, const char *line, size_t len);  /* a command line arrived */
-    void (*idle)(void *ctx);                                 /* final result written */
-    void (*sync)(void *ctx);                                 /* autobaud locked */
+    void (*line)(void *ctx, const char *line, size_t len); /* a command line arrived */
+    void (*idle)(void *ctx);                               /* final result written */
+    void (*sync)(void *ctx);                               /* autobaud locked */
     const struct at_command *(*lookup)(void *ctx, const char *name);
 };
 
@@ -59,12 +59,12 @@ struct at_engine {
     bool echo;
     int cmee; /* 0 ERROR only, 1 numeric, 2 verbose */
     bool synced;
-    bool busy;            /* a command answers later (AT_PENDING) */
-    bool in_block;        /* the running command has begun its information block */
-    bool answering;       /* between a command line and its final result */
+    bool busy;             /* a command answers later (AT_PENDING) */
+    bool in_block;         /* the running command has begun its information block */
+    bool answering;        /* between a command line and its final result */
     struct at_chain chain; /* the rest of the line being executed */
     char exec_line[AT_LINE_MAX + 1];
-    char *held;           /* input that arrived while busy */
+    char *held; /* input that arrived while busy */
     size_t held_len, held_off;
     struct at_override overrides[AT_OVERRIDES_MAX];
     int noverrides;

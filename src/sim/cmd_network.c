@@ -39,8 +39,8 @@ static int cfun_write(struct at_engine *e, const struct at_cmd *c)
 {
     struct module *m = MOD(e);
     uint32_t fun, rst = 0;
-    if (c->argc < 1 || c->argc > 2 || at_arg_uint(c, 0, 0, 4, &fun) != 0 || fun == 2 ||
-        fun == 3 || (c->argc == 2 && at_arg_uint(c, 1, 0, 1, &rst) != 0))
+    if (c->argc < 1 || c->argc > 2 || at_arg_uint(c, 0, 0, 4, &fun) != 0 || fun == 2 || fun == 3 ||
+        (c->argc == 2 && at_arg_uint(c, 1, 0, 1, &rst) != 0))
         return AT_CME(CME_BAD_PARAM);
     m->cfun = (int)fun;
     if (rst == 1) {

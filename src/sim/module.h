@@ -22,9 +22,9 @@ struct mod_config {
     const struct profile *prof;
     const struct clk *clk;
     struct evt_bus *events;
-    struct tlog *log;        /* may be NULL */
-    const char *link;        /* --link, may be NULL */
-    const char *nvram_path;  /* the NVRAM file in the state directory */
+    struct tlog *log;       /* may be NULL */
+    const char *link;       /* --link, may be NULL */
+    const char *nvram_path; /* the NVRAM file in the state directory */
 };
 
 struct module {
@@ -61,8 +61,8 @@ void mod_close(struct module *m);
 int mod_factory_reset_nvram(const struct profile *prof, const char *nvram_path);
 
 void mod_power_on(struct module *m);
-void mod_power_off(struct module *m); /* orderly: settings saved */
-void mod_power_cut(struct module *m); /* instant: whatever was in flight is lost */
+void mod_power_off(struct module *m);                 /* orderly: settings saved */
+void mod_power_cut(struct module *m);                 /* instant: whatever was in flight is lost */
 void mod_reboot(struct module *m, uint32_t delay_ms); /* reset after the reply is out */
 
 /* Queues an unsolicited line; it goes out as soon as no command is answered. */

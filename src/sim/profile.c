@@ -5,7 +5,7 @@
 
 /* The MT2625 boot ROM of BC66/BC66-NA prints these at every power-on (card 2, 6.1). */
 static const char *const mt2625_brom[] = {
-    "F1: 0000 0000", "V0: 0000 0000 [0001]", "00: 0006 000C",    "01: 0000 0000",
+    "F1: 0000 0000",        "V0: 0000 0000 [0001]", "00: 0006 000C",    "01: 0000 0000",
     "U0: 0000 0001 [0000]", "T0: 0000 00B4",        "Leaving the BROM", NULL,
 };
 static const char *const no_brom[] = {NULL};
@@ -13,7 +13,7 @@ static const char *const no_brom[] = {NULL};
 /* Nominal realtime delays; the logs quoted in the README put a BC66 reboot at
  * about 5 s from power-on to "+IP:". */
 static const struct prof_boot_step bc66_boot[] = {
-    {50, PROF_BOOT_BROM},  {1450, PROF_BOOT_RDY},    {20, PROF_BOOT_CFUN},
+    {50, PROF_BOOT_BROM},  {1450, PROF_BOOT_RDY},   {20, PROF_BOOT_CFUN},
     {600, PROF_BOOT_CPIN}, {10, PROF_BOOT_NETWORK}, {0, PROF_BOOT_END},
 };
 static const struct prof_boot_step bc260y_boot[] = {
@@ -22,14 +22,13 @@ static const struct prof_boot_step bc260y_boot[] = {
 };
 
 static const uint32_t mt2625_bauds[] = {4800, 9600, 57600, 115200, 230400, 460800, 921600, 0};
-static const uint32_t bc260y_bauds[] = {2400,   4800,   9600,   19200, 38400,
-                                        57600,  115200, 230400, 460800, 0};
+static const uint32_t bc260y_bauds[] = {2400,  4800,   9600,   19200,  38400,
+                                        57600, 115200, 230400, 460800, 0};
 
 /* Every model answers the same set today; a model that lacks one gets its own list. */
 static const char *const common_commands[] = {
-    "I",     "E",        "&W",     "+CGMI",  "+CGMM",  "+CGMR", "+CGSN",
-    "+CMEE", "+IPR",  "+CFUN",    "+QRST",  "+CPIN",  "+CESQ",  "+CSQ",  "+CEREG",
-    "+CREG", "+CGATT", "+CGPADDR", "+COPS", NULL,
+    "I",     "E",     "&W",    "+CGMI", "+CGMM",  "+CGMR", "+CGSN",  "+CMEE",    "+IPR",  "+CFUN",
+    "+QRST", "+CPIN", "+CESQ", "+CSQ",  "+CEREG", "+CREG", "+CGATT", "+CGPADDR", "+COPS", NULL,
 };
 
 static const struct profile bc66 = {
@@ -52,8 +51,14 @@ static const struct profile bc66 = {
     .plmn = "46011",
     .tac = "5A1F",
     .cell = "0E6C2F41",
-    .signal = {.rxlev = 47, .ber = 6, .rscp = 255, .ecno = 255, .rsrq = 0, .rsrp = 54,
-               .rssi = 21, .csq_ber = 0},
+    .signal = {.rxlev = 47,
+               .ber = 6,
+               .rscp = 255,
+               .ecno = 255,
+               .rsrq = 0,
+               .rsrp = 54,
+               .rssi = 21,
+               .csq_ber = 0},
     .commands = common_commands,
 };
 
@@ -79,8 +84,14 @@ static const struct profile bc66_na = {
     .plmn = "46011",
     .tac = "5A1F",
     .cell = "0E6C2F41",
-    .signal = {.rxlev = 47, .ber = 6, .rscp = 255, .ecno = 255, .rsrq = 0, .rsrp = 54,
-               .rssi = 21, .csq_ber = 0},
+    .signal = {.rxlev = 47,
+               .ber = 6,
+               .rscp = 255,
+               .ecno = 255,
+               .rsrq = 0,
+               .rsrp = 54,
+               .rssi = 21,
+               .csq_ber = 0},
     .commands = common_commands,
 };
 
@@ -104,8 +115,14 @@ static const struct profile bc260y_cn = {
     .plmn = "46011",
     .tac = "5A1F",
     .cell = "0E6C2F41",
-    .signal = {.rxlev = 99, .ber = 99, .rscp = 255, .ecno = 255, .rsrq = 23, .rsrp = 49,
-               .rssi = 18, .csq_ber = 0},
+    .signal = {.rxlev = 99,
+               .ber = 99,
+               .rscp = 255,
+               .ecno = 255,
+               .rsrq = 23,
+               .rsrp = 49,
+               .rssi = 18,
+               .csq_ber = 0},
     .commands = common_commands,
 };
 

@@ -52,11 +52,11 @@ struct profile {
     uint32_t default_baud;
     unsigned autosave; /* enum prof_autosave bits */
 
-    int pdn_cid;       /* the default PDN context id */
-    bool quote_ip;     /* +CGPADDR quotes the address */
-    const char *plmn;  /* numeric operator for +COPS */
-    const char *tac;   /* tracking area code, 4 hex digits */
-    const char *cell;  /* E-UTRAN cell id, 8 hex digits */
+    int pdn_cid;      /* the default PDN context id */
+    bool quote_ip;    /* +CGPADDR quotes the address */
+    const char *plmn; /* numeric operator for +COPS */
+    const char *tac;  /* tracking area code, 4 hex digits */
+    const char *cell; /* E-UTRAN cell id, 8 hex digits */
     struct prof_signal signal;
 
     const char *const *commands; /* NULL-terminated names this model answers */

@@ -86,8 +86,7 @@ static int set_link(struct pty *p, const char *link)
     return p->link ? 0 : -ENOMEM;
 }
 
-int pty_open(struct pty *p, uv_loop_t *loop, const char *link, const struct pty_ops *ops,
-             void *ctx)
+int pty_open(struct pty *p, uv_loop_t *loop, const char *link, const struct pty_ops *ops, void *ctx)
 {
     memset(p, 0, sizeof *p);
     p->master = p->slave = p->notify_fd = -1;

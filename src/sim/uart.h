@@ -23,9 +23,9 @@ struct uart {
     struct tlog *log;
     const struct uart_ops *ops;
     void *ctx;
-    uint32_t baud;   /* pacing rate; 0 is autobaud, paced as the host's rate */
-    bool synced;     /* false while autobaud has not locked: output is lost */
-    bool had_host;   /* once a host has come and gone, output with none attached is lost */
+    uint32_t baud; /* pacing rate; 0 is autobaud, paced as the host's rate */
+    bool synced;   /* false while autobaud has not locked: output is lost */
+    bool had_host; /* once a host has come and gone, output with none attached is lost */
     char *buf;
     size_t len, off, cap;
     uv_timer_t pace;

@@ -8,7 +8,7 @@
 #include <stddef.h>
 
 #define URC_QUEUE_MAX 256
-#define URC_TEXT_MAX 512
+#define URC_TEXT_MAX  512
 
 enum urc_framing {
     URC_FRAMED, /* <CR><LF>text<CR><LF>, as the AT dialect frames URCs */

@@ -112,8 +112,8 @@ void bcsim_start(struct bcsim_proc *p, const char *model, const char *const *ext
 {
     if (!p->dir[0])
         bcsim_prepare(p);
-    const char *argv[48] = {BCSIM_BIN, "--model", model,          "--state",
-                            p->state,  "--speed", "fast", "--control", p->control};
+    const char *argv[48] = {BCSIM_BIN, "--model", model,       "--state", p->state,
+                            "--speed", "fast",    "--control", p->control};
     int n = 9;
     for (int i = 0; extra && extra[i] && n < 46; i++)
         argv[n++] = extra[i];

@@ -13,9 +13,9 @@
 struct bcsim_proc {
     pid_t pid;
     char pty[64];
-    char dir[200];          /* scratch directory of this run */
-    char state[256];        /* dir/state */
-    char control[256];      /* dir/ctl.sock */
+    char dir[200];     /* scratch directory of this run */
+    char state[256];   /* dir/state */
+    char control[256]; /* dir/ctl.sock */
     int out_fd, err_fd;
 };
 

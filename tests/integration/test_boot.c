@@ -10,8 +10,8 @@
 
 static const char *const models[] = {"bc66", "bc66-na", "bc260y-cn"};
 
-#define BROM                                                                                   \
-    "F1: 0000 0000\r\nV0: 0000 0000 [0001]\r\n00: 0006 000C\r\n01: 0000 0000\r\n"             \
+#define BROM                                                                                       \
+    "F1: 0000 0000\r\nV0: 0000 0000 [0001]\r\n00: 0006 000C\r\n01: 0000 0000\r\n"                  \
     "U0: 0000 0001 [0000]\r\nT0: 0000 00B4\r\nLeaving the BROM\r\n"
 
 /* The whole boot output up to the address, in order. */
@@ -157,8 +157,7 @@ START_TEST(power_commands)
     host_cmd(&h, "AT+IPR?", buf, sizeof buf);
     ck_assert_str_eq(buf, "AT+IPR?\r\r\n+IPR: 9600\r\n\r\nOK\r\n");
 
-    ck_assert_int_eq(bcsim_ctl(&p, out, sizeof out, (const char *[]){"power", "cycle", NULL}),
-                     0);
+    ck_assert_int_eq(bcsim_ctl(&p, out, sizeof out, (const char *[]){"power", "cycle", NULL}), 0);
     host_wait_ready(&h);
     ck_assert_int_eq(bcsim_ctl(&p, out, sizeof out, (const char *[]){"power", "off", NULL}), 0);
     ck_assert_int_eq(bcsim_ctl(&p, out, sizeof out, (const char *[]){"power", "on", NULL}), 0);

@@ -178,9 +178,8 @@ START_TEST(ctl_commands)
     host_expect(&h, "\r\n+QIND: \"FOTA\",\"START\"\r\n", buf, sizeof buf, HOST_TIMEOUT_MS);
     ck_assert_str_eq(buf, "\r\n+QIND: \"FOTA\",\"START\"\r\n");
 
-    ck_assert_int_eq(ctl(&p, (const char *[]){"override", "AT+CSQ", "+CSQ: 5,99\nOK", "once",
-                                              NULL}),
-                     0);
+    ck_assert_int_eq(
+        ctl(&p, (const char *[]){"override", "AT+CSQ", "+CSQ: 5,99\nOK", "once", NULL}), 0);
     host_cmd(&h, "at+csq", buf, sizeof buf);
     ck_assert_str_eq(buf, "\r\n+CSQ: 5,99\r\n\r\nOK\r\n");
     host_cmd(&h, "AT+CSQ", buf, sizeof buf); /* once: the real answer again */
@@ -202,8 +201,7 @@ START_TEST(ctl_commands)
     ck_assert_int_eq(ctl(&p, (const char *[]){"net", NULL}), 1);
     ck_assert_int_eq(ctl(&p, (const char *[]){"override", "AT", NULL}), 1);
     ck_assert_int_eq(ctl(&p, (const char *[]){"frobnicate", NULL}), 1);
-    ck_assert_msg(strstr(out, "{\"ok\":false,\"error\":\"unknown command 'frobnicate'"), "%s",
-                  out);
+    ck_assert_msg(strstr(out, "{\"ok\":false,\"error\":\"unknown command 'frobnicate'"), "%s", out);
     host_close(&h);
     ck_assert_int_eq(bcsim_stop(&p), 0);
 }

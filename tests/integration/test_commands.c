@@ -283,8 +283,8 @@ START_TEST(registration_state_machine)
     host_expect(&s.h, "\r\n+CEREG: 2\r\n", s.buf, sizeof s.buf, HOST_TIMEOUT_MS);
     ck_assert_str_eq(s.buf, "\r\n+CEREG: 2\r\n");
     check(&s, "AT+CGATT?", "\r\n+CGATT: 0\r\n\r\nOK\r\n");
-    check(&s, "AT+CGPADDR?", _i == 2 ? "\r\n+CGPADDR: 0\r\n\r\nOK\r\n"
-                                     : "\r\n+CGPADDR: 1\r\n\r\nOK\r\n");
+    check(&s, "AT+CGPADDR?",
+          _i == 2 ? "\r\n+CGPADDR: 0\r\n\r\nOK\r\n" : "\r\n+CGPADDR: 1\r\n\r\nOK\r\n");
     check(&s, "AT+COPS=?", "\r\n+COPS: ,,(0-4),(0-2)\r\n\r\nOK\r\n");
     ck_assert_msg(strstr(ctl(&s, "status", NULL), "\"network\":\"searching\""), "status");
     ctl(&s, "net", "attach");

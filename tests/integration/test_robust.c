@@ -78,15 +78,15 @@ START_TEST(flood_answered_in_order)
     for (int i = 0; i < 600; i++) {
         host_expect(&s.h, "\r\nOK\r\n", buf, sizeof buf, HOST_TIMEOUT_MS);
         const char *want = i % 4 == 0 ? "\r\nMP" : i % 4 == 3 ? "\r\n+CGSN: 01\r\n" : "\r\n+CGSN: ";
-        ck_assert_msg(strncmp(buf, want, strlen(want)) == 0, "answer %d: %s", i,
-                      host_show(buf));
+        ck_assert_msg(strncmp(buf, want, strlen(want)) == 0, "answer %d: %s", i, host_show(buf));
     }
     end(&s);
 }
 END_TEST
 
-/* URCs fired while long responses are written land only between responses. */
-START_TEST(urc_never_inside_response)
+/* URCs fired from the control socket while long responses stream out land
+ * whole and only between responses, never spliced into one. */
+START_TEST(urcs_and_responses_never_interleave)
 {
     struct session s;
     begin(&s);
@@ -140,7 +140,7 @@ Suite *robust_suite(void)
     tcase_add_test(tc, overlong_line);
     tcase_add_test(tc, binary_garbage);
     tcase_add_test(tc, flood_answered_in_order);
-    tcase_add_test(tc, urc_never_inside_response);
+    tcase_add_test(tc, urcs_and_responses_never_interleave);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -52,8 +52,7 @@ START_TEST(commands_table_matches_profiles)
             display(prof_all[k]->commands[c], cell, sizeof cell);
             const char *r = row(cell);
             ck_assert_msg(r, "README has no row for %s", cell);
-            ck_assert_msg(says_yes(r, k), "README says %s is missing on %s", cell,
-                          prof_all[k]->id);
+            ck_assert_msg(says_yes(r, k), "README says %s is missing on %s", cell, prof_all[k]->id);
         }
     }
     /* And every row names a command some profile answers. */
