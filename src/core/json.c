@@ -60,7 +60,8 @@ static void key(struct jw *w, const char *k)
 void jw_begin(struct jw *w, char *buf, size_t size)
 {
     *w = (struct jw){.buf = buf, .size = size, .first = true};
-    buf[0] = '\0';
+    if (size > 0)
+        buf[0] = '\0';
     put(w, "{", 1);
 }
 
@@ -89,9 +90,13 @@ void jw_bool(struct jw *w, const char *k, bool value)
 
 const char *jw_end(struct jw *w)
 {
-    /* put() always leaves room for the closing brace. */
-    w->buf[w->len++] = '}';
-    w->buf[w->len] = '\0';
+    /* put() leaves room for the closing brace once "{" fitted at all. */
+    if (w->len + 2 <= w->size) {
+        w->buf[w->len++] = '}';
+        w->buf[w->len] = '\0';
+    } else {
+        w->overflow = true;
+    }
     return w->buf;
 }
 

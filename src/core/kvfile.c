@@ -26,13 +26,19 @@ int kv_load(struct kv *kv, const char *path, int *bad_line)
     FILE *f = fopen(path, "r");
     if (!f)
         return errno == ENOENT ? 0 : -errno;
-    char line[KV_KEY_MAX + KV_VALUE_MAX + 4];
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t got;
     int lineno = 0, err = 0;
-    while (fgets(line, sizeof line, f)) {
+    while ((got = getline(&line, &cap, f)) >= 0) {
         lineno++;
-        size_t len = strlen(line);
+        size_t len = (size_t)got;
         if (len > 0 && line[len - 1] == '\n')
             line[--len] = '\0';
+        if (strlen(line) != len) { /* a NUL byte: not a text file */
+            err = -EINVAL;
+            break;
+        }
         if (len == 0 || line[0] == '#')
             continue;
         char *eq = strchr(line, '=');
@@ -48,6 +54,7 @@ int kv_load(struct kv *kv, const char *path, int *bad_line)
         *bad_line = lineno;
     if (!err && ferror(f))
         err = -EIO;
+    free(line);
     fclose(f);
     return err;
 }

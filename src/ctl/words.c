@@ -50,41 +50,27 @@ int words_split(char *line, char *argv[WORDS_MAX])
 
 int words_quote(char *buf, size_t size, const char *word)
 {
-    size_t n = strlen(buf);
-    if (n + 3 > size)
+    /* Measure first, so a word that does not fit leaves buf as it was. */
+    size_t n = strlen(buf), need = (n > 0) + 2;
+    for (const char *p = word; *p; p++)
+        need += strchr("\"\\\n\r\t", *p) ? 2 : 1;
+    if (n + need + 1 > size)
         return -1;
+    char *w = buf + n;
     if (n > 0)
-        buf[n++] = ' ';
-    buf[n++] = '"';
+        *w++ = ' ';
+    *w++ = '"';
     for (const char *p = word; *p; p++) {
-        const char *esc = NULL;
-        switch (*p) {
-        case '"':
-            esc = "\\\"";
-            break;
-        case '\\':
-            esc = "\\\\";
-            break;
-        case '\n':
-            esc = "\\n";
-            break;
-        case '\r':
-            esc = "\\r";
-            break;
-        case '\t':
-            esc = "\\t";
-            break;
+        static const char from[] = "\"\\\n\r\t", to[] = "\"\\nrt";
+        const char *k = strchr(from, *p);
+        if (k) {
+            *w++ = '\\';
+            *w++ = to[k - from];
+        } else {
+            *w++ = *p;
         }
-        size_t k = esc ? 2 : 1;
-        if (n + k + 2 > size)
-            return -1;
-        if (esc)
-            memcpy(buf + n, esc, 2);
-        else
-            buf[n] = *p;
-        n += k;
     }
-    buf[n++] = '"';
-    buf[n] = '\0';
+    *w++ = '"';
+    *w = '\0';
     return 0;
 }

@@ -9,17 +9,20 @@ void at_frame_reset(struct at_frame *f)
 {
     f->len = 0;
     f->overlong = false;
+    f->complete = false;
     f->line[0] = '\0';
 }
 
 enum at_frame_result at_frame_byte(struct at_frame *f, uint8_t c)
 {
+    if (f->complete) /* the previous line was handed out; start the next */
+        at_frame_reset(f);
     if (c == CR) {
         enum at_frame_result r = f->overlong ? AT_FRAME_OVERLONG : AT_FRAME_LINE;
-        f->line[f->len] = '\0';
         if (f->overlong)
-            at_frame_reset(f);
-        f->overlong = false;
+            f->len = 0;
+        f->line[f->len] = '\0';
+        f->complete = true;
         return r;
     }
     if (f->overlong)

@@ -12,7 +12,7 @@
 
 enum at_frame_result {
     AT_FRAME_MORE,    /* byte consumed, no line yet */
-    AT_FRAME_LINE,    /* a line ended: f->line, f->len */
+    AT_FRAME_LINE,    /* a line ended: f->line, f->len, valid until the next byte */
     AT_FRAME_OVERLONG /* an overlong line ended; its text is gone */
 };
 
@@ -20,6 +20,7 @@ struct at_frame {
     char line[AT_LINE_MAX + 1];
     size_t len;
     bool overlong;
+    bool complete; /* line holds a finished line until the next byte */
 };
 
 void at_frame_reset(struct at_frame *f);

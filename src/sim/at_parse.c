@@ -10,7 +10,7 @@ static bool is_blank(char c)
 
 static bool is_name_char(char c)
 {
-    return isalnum((unsigned char)c) || strchr("!%-./:_&", c) != NULL;
+    return isalnum((unsigned char)c) || (c != '\0' && strchr("!%-./:_&", c) != NULL);
 }
 
 bool at_line_body(const char *line, size_t len, struct at_chain *chain)

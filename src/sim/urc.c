@@ -52,6 +52,8 @@ void urc_clear(struct urc_queue *q)
 
 size_t urc_wire(const struct urc *u, char *buf, size_t size)
 {
+    if (size == 0)
+        return 0;
     int n = u->framing == URC_FRAMED ? snprintf(buf, size, "\r\n%s\r\n", u->text)
                                      : snprintf(buf, size, "%s\r\n", u->text);
     return n < 0 ? 0 : ((size_t)n < size ? (size_t)n : size - 1);

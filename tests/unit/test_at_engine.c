@@ -163,12 +163,9 @@ static int echo_exec(struct at_engine *e, const struct at_cmd *c)
 }
 
 static const struct at_command table[] = {
-    {"+T", t_exec, t_test, t_read, t_write},
-    {"+M", m_exec, NULL, NULL, NULL},
-    {"+P", p_exec, NULL, NULL, NULL},
-    {"+C", c_exec, NULL, NULL, c_write},
-    {"+ERR", e_err, NULL, NULL, NULL},
-    {"+N", n_exec, NULL, NULL, NULL},
+    {"+T", t_exec, t_test, t_read, t_write}, {"+M", m_exec, NULL, NULL, NULL},
+    {"+P", p_exec, NULL, NULL, NULL},        {"+C", c_exec, NULL, NULL, c_write},
+    {"+ERR", e_err, NULL, NULL, NULL},       {"+N", n_exec, NULL, NULL, NULL},
     {"E", echo_exec, NULL, NULL, NULL},
 };
 
@@ -219,8 +216,8 @@ static bool input(const char *s, size_t n)
 static void assert_out(const char *want, size_t n)
 {
     ck_assert_msg(t.len == n && (n == 0 || memcmp(t.out, want, n) == 0),
-                  "output: got %zu bytes '%s', want %zu bytes '%s'", t.len, t.out ? t.out : "",
-                  n, want);
+                  "output: got %zu bytes '%s', want %zu bytes '%s'", t.len, t.out ? t.out : "", n,
+                  want);
 }
 
 #define OUT(lit) assert_out(lit, sizeof(lit) - 1)

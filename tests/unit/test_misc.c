@@ -108,8 +108,13 @@ END_TEST
 START_TEST(test_words_round_trip)
 {
     static const char *const words[] = {
-        "plain", "", "with space", "q\"uote", "back\\slash", "new\nline", "tab\there",
-        "cr\rx", "\\\"", "end\\", "\"", "  ", "\\n", "+QIND: \"FOTA\",\"END\",0",
+        "plain",       "",
+        "with space",  "q\"uote",
+        "back\\slash", "new\nline",
+        "tab\there",   "cr\rx",
+        "\\\"",        "end\\",
+        "\"",          "  ",
+        "\\n",         "+QIND: \"FOTA\",\"END\",0",
     };
     enum { N = sizeof words / sizeof words[0] };
     ck_assert_int_le(N, WORDS_MAX);
@@ -172,7 +177,8 @@ START_TEST(test_json_basic)
     jw_strn(&w, "cut", "abcdef", 3);
     const char *s = jw_end(&w);
     ck_assert_ptr_eq(s, buf);
-    ck_assert_str_eq(s, "{\"state\":\"registered\",\"n\":-5,\"t\":true,\"f\":false,\"cut\":\"abc\"}");
+    ck_assert_str_eq(s,
+                     "{\"state\":\"registered\",\"n\":-5,\"t\":true,\"f\":false,\"cut\":\"abc\"}");
     ck_assert(jw_ok(&w));
 }
 END_TEST
@@ -718,8 +724,8 @@ END_TEST
 
 START_TEST(test_clk_parse_invalid)
 {
-    static const char *const bad[] = {"0", "-1", "abc", "", "2.5x", " ", "nan", "inf", "1e7",
-                                      "Fast", "realtime "};
+    static const char *const bad[] = {"0",   "-1",  "abc", "",     "2.5x",     " ",
+                                      "nan", "inf", "1e7", "Fast", "realtime "};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         struct clk c = {.factor = 3.0};
         ck_assert_msg(clk_parse(&c, bad[i]) == -EINVAL, "accepted <%s>", bad[i]);
@@ -823,8 +829,8 @@ END_TEST
 
 START_TEST(test_resolve_add_invalid)
 {
-    static const char *const bad[] = {":1.2.3.4", "h:", "h:notanip", "nocolon", "",
-                                      "h:1.2.3",  "h:[1.2.3.4", "h:1.2.3.4:80"};
+    static const char *const bad[] = {":1.2.3.4", "h:",      "h:notanip",  "nocolon",
+                                      "",         "h:1.2.3", "h:[1.2.3.4", "h:1.2.3.4:80"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         char why[256] = "";
         ck_assert_msg(resolve_add(&res, bad[i], why, sizeof why) == -EINVAL, "accepted <%s>",
@@ -849,7 +855,8 @@ START_TEST(test_resolve_add_limits)
     snprintf(spec + RESOLVE_HOST_MAX, sizeof spec - RESOLVE_HOST_MAX, ":127.0.0.1");
     ck_assert_int_eq(resolve_add(&res, spec, why, sizeof why), -EINVAL);
     /* RESOLVE_HOST_MAX - 1 characters fit. */
-    memmove(spec + RESOLVE_HOST_MAX - 1, spec + RESOLVE_HOST_MAX, strlen(spec + RESOLVE_HOST_MAX) + 1);
+    memmove(spec + RESOLVE_HOST_MAX - 1, spec + RESOLVE_HOST_MAX,
+            strlen(spec + RESOLVE_HOST_MAX) + 1);
     ck_assert_int_eq(resolve_add(&res, spec, why, sizeof why), 0);
     ck_assert_uint_eq(strlen(res.map[0].host), RESOLVE_HOST_MAX - 1);
     for (int i = 1; i < RESOLVE_MAX; i++) {
@@ -869,8 +876,8 @@ START_TEST(test_resolve_override_sync)
     uv_loop_t loop;
     ck_assert_int_eq(uv_loop_init(&loop), 0);
     struct resolve_req req;
-    ck_assert_int_eq(
-        resolve_start(&res, &loop, &req, "WWW.Quectel.COM", 8080, on_resolve, &got), 0);
+    ck_assert_int_eq(resolve_start(&res, &loop, &req, "WWW.Quectel.COM", 8080, on_resolve, &got),
+                     0);
     ck_assert_int_eq(got.calls, 1); /* before resolve_start returned */
     ck_assert_int_eq(got.status, 0);
     ck_assert(got.have_addr);
@@ -927,8 +934,8 @@ START_TEST(test_resolve_invalid_tld)
     uv_loop_t loop;
     ck_assert_int_eq(uv_loop_init(&loop), 0);
     struct resolve_req req;
-    ck_assert_int_eq(
-        resolve_start(&res, &loop, &req, "no-such-host.invalid", 80, on_resolve, &got), 0);
+    ck_assert_int_eq(resolve_start(&res, &loop, &req, "no-such-host.invalid", 80, on_resolve, &got),
+                     0);
     ck_assert_int_eq(uv_run(&loop, UV_RUN_DEFAULT), 0);
     ck_assert_int_eq(got.calls, 1);
     ck_assert_int_lt(got.status, 0);
