@@ -139,11 +139,16 @@ static void run_chain(struct at_engine *e)
         }
         const struct at_command *c = r > 0 ? e->io->lookup(e->ctx, cmd.name) : NULL;
         at_handler h = c ? pick(c, cmd.form) : NULL;
+        e->in_block = false;
+        if (!h && c && cmd.form == AT_FORM_TEST && c->test_reply) {
+            if (*c->test_reply)
+                at_reply(e, "%s", c->test_reply);
+            continue;
+        }
         if (!h) {
             final(e, AT_ERROR);
             return;
         }
-        e->in_block = false;
         int res = h(e, &cmd);
         if (res == AT_PENDING) {
             e->busy = true;

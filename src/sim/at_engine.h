@@ -34,6 +34,7 @@ typedef int (*at_handler)(struct at_engine *e, const struct at_cmd *cmd);
 struct at_command {
     const char *name; /* as parsed: "+CEREG", "I", "E", "&W" */
     at_handler exec, test, read, write;
+    const char *test_reply; /* a fixed answer to the test form ("" for a bare OK) */
 };
 
 struct at_io {

@@ -6,13 +6,6 @@
 
 #define MOD(e) ((struct module *)(e)->ctx)
 
-static int ok(struct at_engine *e, const struct at_cmd *c)
-{
-    (void)e;
-    (void)c;
-    return AT_OK;
-}
-
 static int ati(struct at_engine *e, const struct at_cmd *c)
 {
     const struct profile *p = MOD(e)->prof;
@@ -89,26 +82,12 @@ static int cgsn_exec(struct at_engine *e, const struct at_cmd *c)
     return cgsn_print(e, 0);
 }
 
-static int cgsn_test(struct at_engine *e, const struct at_cmd *c)
-{
-    (void)c;
-    at_reply(e, "+CGSN: (0-3)");
-    return AT_OK;
-}
-
 static int cgsn_write(struct at_engine *e, const struct at_cmd *c)
 {
     uint32_t snt;
     if (c->argc != 1 || at_arg_uint(c, 0, 0, 3, &snt) != 0)
         return AT_CME(CME_BAD_PARAM);
     return cgsn_print(e, snt);
-}
-
-static int cmee_test(struct at_engine *e, const struct at_cmd *c)
-{
-    (void)c;
-    at_reply(e, "+CMEE: (0-2)");
-    return AT_OK;
 }
 
 static int cmee_read(struct at_engine *e, const struct at_cmd *c)
@@ -168,11 +147,11 @@ const struct at_command cmd_general[] = {
     {.name = "I", .exec = ati},
     {.name = "E", .exec = ate},
     {.name = "&W", .exec = at_w},
-    {.name = "+CGMI", .exec = cgmi, .test = ok},
-    {.name = "+CGMM", .exec = cgmm, .test = ok},
-    {.name = "+CGMR", .exec = cgmr, .test = ok},
-    {.name = "+CGSN", .exec = cgsn_exec, .test = cgsn_test, .write = cgsn_write},
-    {.name = "+CMEE", .test = cmee_test, .read = cmee_read, .write = cmee_write},
+    {.name = "+CGMI", .exec = cgmi, .test_reply = ""},
+    {.name = "+CGMM", .exec = cgmm, .test_reply = ""},
+    {.name = "+CGMR", .exec = cgmr, .test_reply = ""},
+    {.name = "+CGSN", .exec = cgsn_exec, .write = cgsn_write, .test_reply = "+CGSN: (0-3)"},
+    {.name = "+CMEE", .read = cmee_read, .write = cmee_write, .test_reply = "+CMEE: (0-2)"},
     {.name = "+IPR", .test = ipr_test, .read = ipr_read, .write = ipr_write},
     {0},
 };

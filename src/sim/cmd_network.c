@@ -9,23 +9,9 @@
 /* Nominal time from a reset command's OK to the reset itself. */
 #define RESET_DELAY_MS 100
 
-static int ok(struct at_engine *e, const struct at_cmd *c)
-{
-    (void)e;
-    (void)c;
-    return AT_OK;
-}
-
 static bool registered(const struct module *m)
 {
     return m->net.stat == NET_HOME;
-}
-
-static int cfun_test(struct at_engine *e, const struct at_cmd *c)
-{
-    (void)c;
-    at_reply(e, "+CFUN: (0,1,4),(0,1)");
-    return AT_OK;
 }
 
 static int cfun_read(struct at_engine *e, const struct at_cmd *c)
@@ -49,13 +35,6 @@ static int cfun_write(struct at_engine *e, const struct at_cmd *c)
     }
     m->net.radio = fun == 1;
     net_update(m);
-    return AT_OK;
-}
-
-static int qrst_test(struct at_engine *e, const struct at_cmd *c)
-{
-    (void)c;
-    at_reply(e, "+QRST: (1)");
     return AT_OK;
 }
 
@@ -95,13 +74,6 @@ static int cesq_exec(struct at_engine *e, const struct at_cmd *c)
     return AT_OK;
 }
 
-static int cesq_test(struct at_engine *e, const struct at_cmd *c)
-{
-    (void)c;
-    at_reply(e, "+CESQ: (0-63,99),(0-7,99),(0-96,255),(0-49,255),(0-34,255),(0-97,255)");
-    return AT_OK;
-}
-
 static int csq_exec(struct at_engine *e, const struct at_cmd *c)
 {
     (void)c;
@@ -110,20 +82,6 @@ static int csq_exec(struct at_engine *e, const struct at_cmd *c)
         at_reply(e, "+CSQ: %d,%d", m->prof->signal.rssi, m->prof->signal.csq_ber);
     else
         at_reply(e, "+CSQ: 99,99");
-    return AT_OK;
-}
-
-static int csq_test(struct at_engine *e, const struct at_cmd *c)
-{
-    (void)c;
-    at_reply(e, "+CSQ: (0-31,99),(0-7,99)");
-    return AT_OK;
-}
-
-static int cereg_test(struct at_engine *e, const struct at_cmd *c)
-{
-    (void)c;
-    at_reply(e, "+CEREG: (0-5)");
     return AT_OK;
 }
 
@@ -148,24 +106,10 @@ static int cereg_write(struct at_engine *e, const struct at_cmd *c)
     return AT_OK;
 }
 
-static int creg_test(struct at_engine *e, const struct at_cmd *c)
-{
-    (void)c;
-    at_reply(e, "+CREG: (0-3)");
-    return AT_OK;
-}
-
 static int creg_read(struct at_engine *e, const struct at_cmd *c)
 {
     (void)c;
     at_reply(e, "+CREG: 0,%d", MOD(e)->net.stat);
-    return AT_OK;
-}
-
-static int cgatt_test(struct at_engine *e, const struct at_cmd *c)
-{
-    (void)c;
-    at_reply(e, "+CGATT: (0,1)");
     return AT_OK;
 }
 
@@ -253,14 +197,16 @@ static int cops_test(struct at_engine *e, const struct at_cmd *c)
 }
 
 const struct at_command cmd_network[] = {
-    {.name = "+CFUN", .test = cfun_test, .read = cfun_read, .write = cfun_write},
-    {.name = "+QRST", .test = qrst_test, .write = qrst_write},
-    {.name = "+CPIN", .test = ok, .read = cpin_read, .write = cpin_write},
-    {.name = "+CESQ", .exec = cesq_exec, .test = cesq_test},
-    {.name = "+CSQ", .exec = csq_exec, .test = csq_test},
-    {.name = "+CEREG", .test = cereg_test, .read = cereg_read, .write = cereg_write},
-    {.name = "+CREG", .test = creg_test, .read = creg_read},
-    {.name = "+CGATT", .test = cgatt_test, .read = cgatt_read, .write = cgatt_write},
+    {.name = "+CFUN", .read = cfun_read, .write = cfun_write, .test_reply = "+CFUN: (0,1,4),(0,1)"},
+    {.name = "+QRST", .write = qrst_write, .test_reply = "+QRST: (1)"},
+    {.name = "+CPIN", .read = cpin_read, .write = cpin_write, .test_reply = ""},
+    {.name = "+CESQ",
+     .exec = cesq_exec,
+     .test_reply = "+CESQ: (0-63,99),(0-7,99),(0-96,255),(0-49,255),(0-34,255),(0-97,255)"},
+    {.name = "+CSQ", .exec = csq_exec, .test_reply = "+CSQ: (0-31,99),(0-7,99)"},
+    {.name = "+CEREG", .read = cereg_read, .write = cereg_write, .test_reply = "+CEREG: (0-5)"},
+    {.name = "+CREG", .read = creg_read, .test_reply = "+CREG: (0-3)"},
+    {.name = "+CGATT", .read = cgatt_read, .write = cgatt_write, .test_reply = "+CGATT: (0,1)"},
     {.name = "+CGPADDR",
      .exec = cgpaddr_all,
      .test = cgpaddr_test,

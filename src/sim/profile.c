@@ -31,68 +31,38 @@ static const char *const common_commands[] = {
     "+QRST", "+CPIN", "+CESQ", "+CSQ",  "+CEREG", "+CREG", "+CGATT", "+CGPADDR", "+COPS", NULL,
 };
 
+/* What every MT2625-based model shares: BC66 and BC66-NA run the same firmware
+ * family and AT stack, and differ only in identity. */
+#define MT2625_PLATFORM                                                                            \
+    .manufacturer = "Quectel_Ltd", .svn = "01", .brom_lines = mt2625_brom, .boot = bc66_boot,      \
+    .registration_ms = 2500, .pdn_ms = 500, .baud_rates = mt2625_bauds, .autobaud = true,          \
+    .default_baud = 115200, .autosave = PROF_SAVE_IPR, .pdn_cid = 1, .quote_ip = false,            \
+    .plmn = "46011", .tac = "5A1F", .cell = "0E6C2F41",                                            \
+    .signal = {.rxlev = 47,                                                                        \
+               .ber = 6,                                                                           \
+               .rscp = 255,                                                                        \
+               .ecno = 255,                                                                        \
+               .rsrq = 0,                                                                          \
+               .rsrp = 54,                                                                         \
+               .rssi = 21,                                                                         \
+               .csq_ber = 0},                                                                      \
+    .commands = common_commands
+
 static const struct profile bc66 = {
     .id = "bc66",
-    .manufacturer = "Quectel_Ltd",
     .model = "Quectel_BC66",
     .revision = "BC66NBR01A07",
     .tac_prefix = "86772503",
-    .svn = "01",
-    .brom_lines = mt2625_brom,
-    .boot = bc66_boot,
-    .registration_ms = 2500,
-    .pdn_ms = 500,
-    .baud_rates = mt2625_bauds,
-    .autobaud = true,
-    .default_baud = 115200,
-    .autosave = PROF_SAVE_IPR,
-    .pdn_cid = 1,
-    .quote_ip = false,
-    .plmn = "46011",
-    .tac = "5A1F",
-    .cell = "0E6C2F41",
-    .signal = {.rxlev = 47,
-               .ber = 6,
-               .rscp = 255,
-               .ecno = 255,
-               .rsrq = 0,
-               .rsrp = 54,
-               .rssi = 21,
-               .csq_ber = 0},
-    .commands = common_commands,
+    MT2625_PLATFORM,
 };
 
-/* BC66-NA is the BC66 for North American bands: same firmware family and AT
- * stack, its own identity strings. */
+/* BC66-NA is the BC66 for North American bands. */
 static const struct profile bc66_na = {
     .id = "bc66-na",
-    .manufacturer = "Quectel_Ltd",
     .model = "Quectel_BC66NA",
     .revision = "BC66NANBR01A02",
     .tac_prefix = "86772504",
-    .svn = "01",
-    .brom_lines = mt2625_brom,
-    .boot = bc66_boot,
-    .registration_ms = 2500,
-    .pdn_ms = 500,
-    .baud_rates = mt2625_bauds,
-    .autobaud = true,
-    .default_baud = 115200,
-    .autosave = PROF_SAVE_IPR,
-    .pdn_cid = 1,
-    .quote_ip = false,
-    .plmn = "46011",
-    .tac = "5A1F",
-    .cell = "0E6C2F41",
-    .signal = {.rxlev = 47,
-               .ber = 6,
-               .rscp = 255,
-               .ecno = 255,
-               .rsrq = 0,
-               .rsrp = 54,
-               .rssi = 21,
-               .csq_ber = 0},
-    .commands = common_commands,
+    MT2625_PLATFORM,
 };
 
 static const struct profile bc260y_cn = {

@@ -163,10 +163,15 @@ static int echo_exec(struct at_engine *e, const struct at_cmd *c)
 }
 
 static const struct at_command table[] = {
-    {"+T", t_exec, t_test, t_read, t_write}, {"+M", m_exec, NULL, NULL, NULL},
-    {"+P", p_exec, NULL, NULL, NULL},        {"+C", c_exec, NULL, NULL, c_write},
-    {"+ERR", e_err, NULL, NULL, NULL},       {"+N", n_exec, NULL, NULL, NULL},
-    {"E", echo_exec, NULL, NULL, NULL},
+    {"+T", t_exec, t_test, t_read, t_write, NULL},
+    {"+M", m_exec, NULL, NULL, NULL, NULL},
+    {"+P", p_exec, NULL, NULL, NULL, NULL},
+    {"+C", c_exec, NULL, NULL, c_write, NULL},
+    {"+ERR", e_err, NULL, NULL, NULL, NULL},
+    {"+N", n_exec, NULL, NULL, NULL, NULL},
+    {"E", echo_exec, NULL, NULL, NULL, NULL},
+    {"+F", NULL, NULL, NULL, NULL, "+F: (0,1)"},
+    {"+B", NULL, NULL, NULL, NULL, ""},
 };
 
 static const struct at_command *io_lookup(void *ctx, const char *name)
@@ -302,6 +307,21 @@ START_TEST(test_unknown_command)
     OUT("\r\nERROR\r\n");
     ck_assert_int_eq(t.idles, 4);
     ck_assert_str_eq(t.log, "");
+}
+END_TEST
+
+/* A fixed test-form answer is data in the table, not a handler. */
+START_TEST(test_fixed_test_reply)
+{
+    eng.echo = false;
+    ck_assert(IN("AT+F=?\r"));
+    OUT("\r\n+F: (0,1)\r\n\r\nOK\r\n");
+    clear_out();
+    ck_assert(IN("AT+B=?;+F=?\r"));
+    OUT("\r\n+F: (0,1)\r\n\r\nOK\r\n");
+    clear_out();
+    ck_assert(IN("AT+F?\r")); /* only the test form has one */
+    OUT("\r\nERROR\r\n");
 }
 END_TEST
 
@@ -979,6 +999,7 @@ Suite *at_engine_suite(void)
     tcase_add_test(tc, test_echo_exact_bytes);
     tcase_add_test(tc, test_echo_switch_by_command);
     tcase_add_test(tc, test_unknown_command);
+    tcase_add_test(tc, test_fixed_test_reply);
     tcase_add_test(tc, test_unknown_command_echo_on);
     tcase_add_test(tc, test_cmee_formatting);
     tcase_add_test(tc, test_cmee_texts);
