@@ -1,0 +1,469 @@
+/* The flash model's rules, the journal, and the in-place applier: round trips,
+ * refusals before the first write, and power cuts at every operation. */
+#include "../integration/suites.h"
+#include "fw_fixture.h"
+#include "fw_image/bytes.h"
+#include "fw_image/journal.h"
+#include "fw_image/patch.h"
+
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static struct fx_flash fx;
+static struct patch *pt;
+static uint8_t old_img[FX_FW_SECTORS * FX_SECTOR], new_img[FX_FW_SECTORS * FX_SECTOR];
+static uint8_t pkg[20 * FX_SECTOR];
+static size_t old_len, new_len, pkg_len;
+
+static void setup(void)
+{
+    pt = malloc(sizeof *pt);
+    ck_assert_ptr_nonnull(pt);
+    fx_flash_init(&fx);
+}
+
+static void teardown(void)
+{
+    free(pt);
+}
+
+/* ---- Flash rules ---------------------------------------------------------- */
+
+START_TEST(erase_sets_ff_program_ands)
+{
+    struct flash *f = &fx.flash;
+    uint8_t b[4] = {0xf0, 0x0f, 0x00, 0xff}, r[4];
+    ck_assert_int_eq(flash_program(f, 0, b, 4), 0);
+    ck_assert_int_eq(flash_read(f, 0, r, 4), 0);
+    ck_assert_mem_eq(r, b, 4);
+    uint8_t c[4] = {0x3c, 0x3c, 0xff, 0x00};
+    ck_assert_int_eq(flash_program(f, 0, c, 4), 0); /* NOR: only clears bits */
+    ck_assert_int_eq(flash_read(f, 0, r, 4), 0);
+    ck_assert_mem_eq(r, ((uint8_t[]){0x30, 0x0c, 0x00, 0x00}), 4);
+    ck_assert_int_eq(flash_erase(f, 0), 0);
+    ck_assert_int_eq(flash_read(f, 0, r, 4), 0);
+    ck_assert_mem_eq(r, ((uint8_t[]){0xff, 0xff, 0xff, 0xff}), 4);
+    ck_assert_uint_eq(fx.erase_count[0], 1);
+    ck_assert_uint_eq(f->count.ops, 3);
+    ck_assert_uint_eq(f->count.bytes_programmed, 8);
+    ck_assert_int_eq(flash_erase(f, 1), FLASH_ERANGE); /* not on a sector */
+    ck_assert_int_eq(flash_read(f, FX_TOTAL - 1, r, 2), FLASH_ERANGE);
+    ck_assert_int_eq(flash_program(f, FX_TOTAL, b, 1), FLASH_ERANGE);
+}
+END_TEST
+
+START_TEST(strict_refuses_unerased)
+{
+    struct flash *f = &fx.flash;
+    f->faults.strict = true;
+    uint8_t b = 0x0f, c = 0xf0;
+    ck_assert_int_eq(flash_program(f, 0, &b, 1), 0);
+    ck_assert_int_eq(flash_program(f, 0, &c, 1), FLASH_EUNERASED);
+    ck_assert_int_eq(flash_program(f, 0, &b, 1), 0); /* the same bits again are fine */
+}
+END_TEST
+
+START_TEST(cuts_and_failures)
+{
+    struct flash *f = &fx.flash;
+    uint8_t data[FX_SECTOR], r[FX_SECTOR];
+    memset(data, 0, sizeof data);
+    f->faults.cut_after = 1;
+    f->faults.cut_mode = FLASH_CUT_TORN;
+    ck_assert_int_eq(flash_program(f, 0, data, 8), 0);
+    ck_assert_int_eq(flash_program(f, 8, data, 8), FLASH_EPOWER); /* torn: 4 of 8 */
+    ck_assert_int_eq(flash_read(f, 0, r, 1), FLASH_EPOWER);          /* dead */
+    flash_power_restore(f);
+    ck_assert_int_eq(flash_read(f, 8, r, 8), 0);
+    ck_assert_mem_eq(r, ((uint8_t[]){0, 0, 0, 0, 0xff, 0xff, 0xff, 0xff}), 8);
+
+    ck_assert_int_eq(flash_program(f, FX_SECTOR, data, FX_SECTOR), 0);
+    f->faults.cut_after = f->count.ops; /* the next operation is hit */
+    ck_assert_int_eq(flash_erase(f, FX_SECTOR), FLASH_EPOWER);
+    flash_power_restore(f);
+    ck_assert_int_eq(flash_read(f, FX_SECTOR, r, FX_SECTOR), 0);
+    for (int i = 0; i < FX_SECTOR / 2; i++)
+        ck_assert_uint_eq(r[i], 0xff); /* the first half erased */
+    int garbage = 0;
+    for (int i = FX_SECTOR / 2; i < FX_SECTOR; i++)
+        garbage += r[i] != 0x00 && r[i] != 0xff;
+    ck_assert_int_gt(garbage, FX_SECTOR / 4); /* the rest neither old nor erased */
+
+    f->faults.cut_after = f->count.ops;
+    f->faults.cut_mode = FLASH_CUT_CLEAN;
+    ck_assert_int_eq(flash_program(f, 2 * FX_SECTOR, data, 4), FLASH_EPOWER);
+    flash_power_restore(f);
+    ck_assert_int_eq(flash_read(f, 2 * FX_SECTOR, r, 4), 0);
+    ck_assert_mem_eq(r, ((uint8_t[]){0xff, 0xff, 0xff, 0xff}), 4); /* clean: nothing */
+
+    f->faults.fail_program_at = f->count.programs + 1;
+    ck_assert_int_eq(flash_program(f, 3 * FX_SECTOR, data, 4), FLASH_EFAIL);
+    ck_assert_int_eq(flash_program(f, 3 * FX_SECTOR, data, 4), 0);
+    f->faults.fail_erase_at = f->count.erases + 1;
+    ck_assert_int_eq(flash_erase(f, 3 * FX_SECTOR), FLASH_EFAIL);
+
+    f->faults.fota_capacity = FX_SECTOR;
+    uint32_t fota = f->geo.fota_offset;
+    ck_assert_int_eq(flash_program(f, fota, data, FX_SECTOR), 0);
+    ck_assert_int_eq(flash_program(f, fota + FX_SECTOR, data, 1), FLASH_EFULL);
+    ck_assert_int_eq(flash_erase(f, fota + FX_SECTOR), FLASH_EFULL);
+    ck_assert_int_eq(flash_program(f, 0, data, 1), 0); /* elsewhere unaffected */
+}
+END_TEST
+
+START_TEST(geometry_checks)
+{
+    struct flash_geometry g = fx.flash.geo;
+    ck_assert_int_eq(flash_geometry_check(&g), 0);
+    g.fota_offset = g.fw_offset + FX_SECTOR; /* overlaps the firmware */
+    ck_assert_int_eq(flash_geometry_check(&g), FLASH_ERANGE);
+    g = fx.flash.geo;
+    g.sector_size = 500;
+    ck_assert_int_eq(flash_geometry_check(&g), FLASH_ERANGE);
+    g = fx.flash.geo;
+    g.scratch_size = FX_SECTOR;
+    ck_assert_int_eq(flash_geometry_check(&g), FLASH_ERANGE);
+}
+END_TEST
+
+/* ---- Journal -------------------------------------------------------------- */
+
+START_TEST(journal_torn_record_reads_absent)
+{
+    struct flash *f = &fx.flash;
+    struct journal j;
+    ck_assert_int_eq(journal_open(&j, f, f->geo.journal_offset, f->geo.journal_size), 0);
+    ck_assert_int_eq(j.have_last, 0);
+    struct journal_record r = {.type = JOURNAL_BEGIN, .a = 7, .b = 9};
+    ck_assert_int_eq(journal_append(&j, &r), 0);
+    r = (struct journal_record){.type = JOURNAL_DONE, .step = 3, .a = 5};
+    f->faults.cut_after = f->count.ops;
+    f->faults.cut_mode = FLASH_CUT_TORN;
+    ck_assert_int_eq(journal_append(&j, &r), FLASH_EPOWER);
+    flash_power_restore(f);
+    ck_assert_int_eq(journal_open(&j, f, f->geo.journal_offset, f->geo.journal_size), 0);
+    ck_assert_int_eq(j.last.type, JOURNAL_BEGIN); /* the torn one is not there */
+    ck_assert_uint_eq(j.next, 2 * JOURNAL_RECORD_SIZE); /* and its slot is not reused */
+    ck_assert_int_eq(journal_append(&j, &r), 0);
+    ck_assert_int_eq(journal_open(&j, f, f->geo.journal_offset, f->geo.journal_size), 0);
+    ck_assert_int_eq(j.last.type, JOURNAL_DONE);
+    ck_assert_uint_eq(j.last.step, 3);
+    struct journal_record found;
+    ck_assert_int_eq(journal_find(&j, JOURNAL_BEGIN, -1, &found), 0);
+    ck_assert_uint_eq(found.a, 7);
+    ck_assert_int_eq(journal_find(&j, JOURNAL_END, -1, &found), 1);
+}
+END_TEST
+
+/* ---- Applying ------------------------------------------------------------- */
+
+static void make_images(uint32_t old_payload, uint32_t new_payload, uint32_t seed)
+{
+    static uint8_t a[FX_FW_SECTORS * FX_SECTOR], b[FX_FW_SECTORS * FX_SECTOR];
+    fx_random(a, old_payload, seed);
+    memcpy(b, a, old_payload < new_payload ? old_payload : new_payload);
+    fx_random(b + new_payload / 3, new_payload / 5, seed + 1); /* a changed middle */
+    old_len = fx_image(old_img, sizeof old_img, "bc66", "BC66NBR01A07", a, old_payload);
+    new_len = fx_image(new_img, sizeof new_img, "bc66", "BC66NBR01A08", b, new_payload);
+}
+
+static void install(void)
+{
+    fx_flash_init(&fx);
+    fx_install_image(&fx, old_img, old_len);
+    fx_install_package(&fx, pkg, pkg_len);
+}
+
+static bool target_in_flash(void)
+{
+    return memcmp(fx.mem + fx.flash.geo.fw_offset, new_img, new_len) == 0;
+}
+
+/* Runs an update from the start; returns the status that stopped it. */
+static int run_update(void)
+{
+    int r = patch_check(pt, &fx.flash, fx.flash.geo.fota_offset, (uint32_t)pkg_len, "bc66");
+    if (r)
+        return r;
+    r = patch_start(pt);
+    while (r == PATCH_MORE)
+        r = patch_step(pt);
+    return r;
+}
+
+static bool source_in_flash(void)
+{
+    return memcmp(fx.mem + fx.flash.geo.fw_offset, old_img, old_len) == 0;
+}
+
+/* One boot: resume what the journal says, or, if the cut came before the
+ * update began, find the old image intact and start again. */
+static int boot_and_update(void)
+{
+    int r = patch_resume(pt, &fx.flash, fx.flash.geo.fota_offset, (uint32_t)pkg_len);
+    if (r == PATCH_IDLE) {
+        ck_assert_msg(source_in_flash(), "no update recorded, yet the image changed");
+        r = patch_check(pt, &fx.flash, fx.flash.geo.fota_offset, (uint32_t)pkg_len, "bc66");
+        if (r == 0)
+            r = patch_start(pt);
+    }
+    while (r == PATCH_MORE)
+        r = patch_step(pt);
+    return r;
+}
+
+/* Boots until the update finishes; returns the number of boots it took. */
+static int resume_until_done(void)
+{
+    for (int boots = 1; boots < 100; boots++) {
+        flash_power_restore(&fx.flash);
+        int r = boot_and_update();
+        if (r == PATCH_DONE)
+            return boots;
+        ck_assert_msg(r == PATCH_EPOWER, "resume failed: %d %s", r, pt->why);
+    }
+    ck_abort_msg("update never finished");
+    return -1;
+}
+
+START_TEST(full_package_round_trip)
+{
+    make_images(9000, 11000, 1);
+    pkg_len = fx_full_package(pkg, sizeof pkg, "bc66", old_img, old_len, new_img, new_len);
+    install();
+    ck_assert_int_eq(run_update(), PATCH_DONE);
+    ck_assert(target_in_flash());
+    ck_assert_uint_eq(patch_percent(pt), 100);
+    /* A boot afterwards sees the finished update, until it is forgotten. */
+    ck_assert_int_eq(patch_resume(pt, &fx.flash, fx.flash.geo.fota_offset, (uint32_t)pkg_len),
+                     PATCH_DONE);
+    ck_assert_int_eq(patch_finish(pt), 0);
+    ck_assert_int_eq(patch_resume(pt, &fx.flash, fx.flash.geo.fota_offset, (uint32_t)pkg_len),
+                     PATCH_IDLE);
+    size_t used = patch_memory_used(pt);
+    ck_assert_uint_lt(used, sizeof *pt);
+    fprintf(stderr, "patch: apply memory %zu bytes (struct %zu, arena peak %zu)\n", used,
+            sizeof *pt - sizeof pt->arena, pt->arena_peak);
+}
+END_TEST
+
+/* Target = source rotated by one sector, ascending: step 0 overwrites the
+ * sector that the last step needs, so the plan stashes it first. */
+static void make_rotation_package(bool with_stash)
+{
+    static uint8_t a[8 * FX_SECTOR - IMG_HEADER_SIZE];
+    fx_random(a, sizeof a, 77);
+    old_len = fx_image(old_img, sizeof old_img, "bc66", "BC66NBR01A07", a, sizeof a);
+    memcpy(new_img, old_img + FX_SECTOR, 7 * FX_SECTOR);
+    memcpy(new_img + 7 * FX_SECTOR, old_img, FX_SECTOR);
+    new_len = 8 * FX_SECTOR; /* not an image: the applier does not care, the module does */
+    uint8_t plan[64], ctrl[64], diff[8 * FX_SECTOR] = {0};
+    size_t pl = 0, cl = 0;
+    for (uint32_t t = 0; t < 8; t++) {
+        pl += varint_put(plan + pl, t);
+        pl += varint_put(plan + pl, t == 0 && with_stash ? 1 : 0);
+        if (t == 0 && with_stash) {
+            pl += varint_put(plan + pl, 0); /* source sector 0 */
+            pl += varint_put(plan + pl, 2); /* into slot 2 */
+        }
+    }
+    cl += varint_put(ctrl + cl, 0); /* start at source sector 1 */
+    cl += varint_put(ctrl + cl, 0);
+    cl += varint_put(ctrl + cl, zigzag_encode(FX_SECTOR));
+    for (uint32_t t = 0; t < 8; t++) {
+        cl += varint_put(ctrl + cl, FX_SECTOR);
+        cl += varint_put(ctrl + cl, 0);
+        cl += varint_put(ctrl + cl, zigzag_encode(t == 6 ? -8 * FX_SECTOR : 0));
+    }
+    struct fx_pkg_parts parts = {
+        .plan = plan,
+        .plan_len = pl,
+        .stream = {ctrl, diff, (const uint8_t *)""},
+        .stream_len = {cl, sizeof diff, 0},
+        .stash_slots = 3,
+    };
+    pkg_len = fx_package(pkg, sizeof pkg, "bc66", old_img, old_len, new_img, new_len, &parts);
+}
+
+START_TEST(stash_makes_rotation_possible)
+{
+    make_rotation_package(true);
+    install();
+    ck_assert_int_eq(run_update(), PATCH_DONE);
+    ck_assert(target_in_flash());
+}
+END_TEST
+
+START_TEST(reading_an_overwritten_sector_is_refused)
+{
+    make_rotation_package(false);
+    install();
+    ck_assert_int_eq(run_update(), PATCH_EINVALID);
+    ck_assert_msg(strstr(pt->why, "after overwriting it"), "%s", pt->why);
+}
+END_TEST
+
+/* Every refusal happens before the first write. */
+START_TEST(refusals_before_writing)
+{
+    make_images(6000, 6000, 3);
+    pkg_len = fx_full_package(pkg, sizeof pkg, "bc66", old_img, old_len, new_img, new_len);
+    install();
+    uint64_t before = fx.flash.count.ops;
+    ck_assert_int_eq(patch_check(pt, &fx.flash, fx.flash.geo.fota_offset, (uint32_t)pkg_len,
+                                 "bc260y-cn"),
+                     PATCH_EMISMATCH);
+    ck_assert_msg(strstr(pt->why, "package is for bc66"), "%s", pt->why);
+
+    /* A delta (not full) package checks the source image. */
+    struct pkg_header h;
+    ck_assert_int_eq(pkg_header_read(pkg, &h), 0);
+    h.flags = 0;
+    h.src_sha256[0] ^= 1;
+    pkg_header_write(&h, pkg);
+    install();
+    before = fx.flash.count.ops;
+    ck_assert_int_eq(
+        patch_check(pt, &fx.flash, fx.flash.geo.fota_offset, (uint32_t)pkg_len, "bc66"),
+        PATCH_EMISMATCH);
+    ck_assert_msg(strstr(pt->why, "another source image"), "%s", pt->why);
+
+    for (size_t at = PKG_HEADER_SIZE; at < pkg_len; at += pkg_len / 7) {
+        pkg_len = fx_full_package(pkg, sizeof pkg, "bc66", old_img, old_len, new_img, new_len);
+        pkg[at] ^= 0x40; /* one flipped bit in the body */
+        install();
+        before = fx.flash.count.ops;
+        ck_assert_int_eq(
+            patch_check(pt, &fx.flash, fx.flash.geo.fota_offset, (uint32_t)pkg_len, "bc66"),
+            PATCH_EINVALID);
+        ck_assert_uint_eq(fx.flash.count.ops, before);
+    }
+    pkg_len = fx_full_package(pkg, sizeof pkg, "bc66", old_img, old_len, new_img, new_len);
+    install();
+    ck_assert_int_eq(
+        patch_check(pt, &fx.flash, fx.flash.geo.fota_offset, (uint32_t)pkg_len - 1, "bc66"),
+        PATCH_EINVALID); /* truncated */
+    pkg[100] ^= 1;        /* header */
+    install();
+    ck_assert_int_eq(
+        patch_check(pt, &fx.flash, fx.flash.geo.fota_offset, (uint32_t)pkg_len, "bc66"),
+        PATCH_EINVALID);
+    ck_assert_msg(strstr(pt->why, "CRC"), "%s", pt->why);
+}
+END_TEST
+
+/* Cut the power at every operation of the update, cleanly and torn, then
+ * boot until done: every run must end with the exact target. */
+static int cut_everywhere(enum flash_cut_mode mode)
+{
+    int tried = 0;
+    for (uint64_t n = 0;; n++) {
+        install();
+        ck_assert_int_eq(
+            patch_check(pt, &fx.flash, fx.flash.geo.fota_offset, (uint32_t)pkg_len, "bc66"), 0);
+        fx.flash.count.ops = 0;
+        fx.flash.faults.cut_after = n;
+        fx.flash.faults.cut_mode = mode;
+        int r = patch_start(pt);
+        while (r == PATCH_MORE)
+            r = patch_step(pt);
+        if (r == PATCH_DONE && n > 0) {
+            ck_assert(target_in_flash());
+            return tried; /* the update needed fewer than n operations */
+        }
+        if (n == 0)
+            continue; /* cut_after 0 means no cut: the reference run */
+        ck_assert_msg(r == PATCH_EPOWER, "cut %llu: %d %s", (unsigned long long)n, r, pt->why);
+        tried++;
+        resume_until_done();
+        ck_assert_msg(target_in_flash(), "cut after %llu ops (%s) left a wrong image",
+                      (unsigned long long)n, mode == FLASH_CUT_TORN ? "torn" : "clean");
+    }
+}
+
+START_TEST(power_cut_at_every_operation)
+{
+    make_rotation_package(true);
+    int clean = cut_everywhere(FLASH_CUT_CLEAN);
+    int torn = cut_everywhere(FLASH_CUT_TORN);
+    make_images(9000, 11000, 5);
+    pkg_len = fx_full_package(pkg, sizeof pkg, "bc66", old_img, old_len, new_img, new_len);
+    clean += cut_everywhere(FLASH_CUT_CLEAN);
+    torn += cut_everywhere(FLASH_CUT_TORN);
+    fprintf(stderr, "power-cut: %d clean and %d torn cut points, each resumed to the target\n",
+            clean, torn);
+    ck_assert_int_gt(clean, 50);
+    ck_assert_int_eq(clean, torn);
+}
+END_TEST
+
+/* Several cuts, some during the resumes themselves. */
+START_TEST(random_multi_cuts)
+{
+    make_rotation_package(true);
+    srand(1234);
+    for (int run = 0; run < 40; run++) {
+        install();
+        ck_assert_int_eq(
+            patch_check(pt, &fx.flash, fx.flash.geo.fota_offset, (uint32_t)pkg_len, "bc66"), 0);
+        fx.flash.faults.cut_mode = run % 2 ? FLASH_CUT_TORN : FLASH_CUT_CLEAN;
+        fx.flash.faults.cut_after = fx.flash.count.ops + 1 + (uint64_t)(rand() % 40);
+        int r = patch_start(pt);
+        while (r == PATCH_MORE)
+            r = patch_step(pt);
+        int boots = 0;
+        while (r != PATCH_DONE && boots++ < 50) {
+            flash_power_restore(&fx.flash);
+            fx.flash.faults.cut_after = fx.flash.count.ops + 1 + (uint64_t)(rand() % 40);
+            r = boot_and_update();
+        }
+        ck_assert_int_eq(r, PATCH_DONE);
+        ck_assert(target_in_flash());
+    }
+}
+END_TEST
+
+START_TEST(progress_resumes_from_where_it_was)
+{
+    make_images(9000, 11000, 9);
+    pkg_len = fx_full_package(pkg, sizeof pkg, "bc66", old_img, old_len, new_img, new_len);
+    install();
+    ck_assert_int_eq(
+        patch_check(pt, &fx.flash, fx.flash.geo.fota_offset, (uint32_t)pkg_len, "bc66"), 0);
+    ck_assert_int_eq(patch_start(pt), PATCH_MORE);
+    for (int i = 0; i < 10; i++)
+        ck_assert_int_eq(patch_step(pt), PATCH_MORE);
+    unsigned before = patch_percent(pt);
+    ck_assert_uint_eq(before, 100 * 10 / pt->hdr.steps);
+    ck_assert_int_eq(patch_resume(pt, &fx.flash, fx.flash.geo.fota_offset, (uint32_t)pkg_len),
+                     PATCH_MORE);
+    ck_assert_uint_eq(patch_percent(pt), before);
+}
+END_TEST
+
+Suite *patch_suite(void)
+{
+    Suite *s = suite_create("patch");
+    TCase *tc = tcase_create("flash");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_test(tc, erase_sets_ff_program_ands);
+    tcase_add_test(tc, strict_refuses_unerased);
+    tcase_add_test(tc, cuts_and_failures);
+    tcase_add_test(tc, geometry_checks);
+    tcase_add_test(tc, journal_torn_record_reads_absent);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("apply");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_set_timeout(tc, 120);
+    tcase_add_test(tc, full_package_round_trip);
+    tcase_add_test(tc, stash_makes_rotation_possible);
+    tcase_add_test(tc, reading_an_overwritten_sector_is_refused);
+    tcase_add_test(tc, refusals_before_writing);
+    tcase_add_test(tc, power_cut_at_every_operation);
+    tcase_add_test(tc, random_multi_cuts);
+    tcase_add_test(tc, progress_resumes_from_where_it_was);
+    suite_add_tcase(s, tc);
+    return s;
+}
