@@ -187,8 +187,9 @@ int cli_run(int argc, char **argv)
         fprintf(stderr, "bcsim: %s\n", why);
         return CLI_UNAVAILABLE;
     }
-    char nvram[PATH_MAX];
-    if (statedir_file(&em.state, "nvram", nvram, sizeof nvram) != 0) {
+    char nvram[PATH_MAX], flash[PATH_MAX];
+    if (statedir_file(&em.state, "nvram", nvram, sizeof nvram) != 0 ||
+        statedir_file(&em.state, "flash.bin", flash, sizeof flash) != 0) {
         fprintf(stderr, "bcsim: state directory path too long\n");
         return CLI_USAGE;
     }
@@ -214,6 +215,8 @@ int cli_run(int argc, char **argv)
         .log = o.log ? &em.log : NULL,
         .link = o.link,
         .nvram_path = nvram,
+        .flash_path = flash,
+        .factory_reset = o.factory_reset,
     };
     if (mod_open(&em.module, &em.loop, &cfg, why, sizeof why) != 0) {
         fprintf(stderr, "bcsim: %s\n", why);
@@ -234,15 +237,16 @@ int cli_run(int argc, char **argv)
         uv_signal_start(sigs[i], on_signal, signums[i]);
     }
 
+    mod_power_on(&em.module); /* the boot ROM reads the revision from flash */
     char name[32];
-    printf("bcsim: %s revision %s on %s\n", upper(prof->id, name, sizeof name), prof->revision,
+    printf("bcsim: %s revision %s on %s\n", upper(prof->id, name, sizeof name),
+           em.module.bricked ? "none (the image in flash does not check)" : em.module.revision,
            em.module.uart.pty.path);
     fflush(stdout);
     if (isatty(STDERR_FILENO))
         fprintf(stderr, "bcsim: try 'socat -,rawer,escape=0x1d %s' (Ctrl-] quits), then type ATI\n",
                 o.link ? o.link : em.module.uart.pty.path);
     tlog_note(&em.log, "bcsim started");
-    mod_power_on(&em.module);
 
     uv_run(&em.loop, UV_RUN_DEFAULT);
     tlog_note(&em.log, "bcsim stopped");

@@ -111,7 +111,8 @@ static void cmd_status(struct ctl_conn *c, int argc, char **argv)
     jw_bool(&w, "ok", true);
     jw_str(&w, "model", m->prof->id);
     jw_str(&w, "product", m->prof->model);
-    jw_str(&w, "revision", m->prof->revision);
+    jw_str(&w, "revision", m->revision);
+    jw_str(&w, "firmware", m->bricked ? "bricked" : "ok");
     jw_str(&w, "imei", m->imei);
     jw_str(&w, "power", mod_power_name(m->power));
     jw_str(&w, "network", net_stat_name(m->net.stat));

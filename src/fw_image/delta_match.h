@@ -27,12 +27,12 @@ struct delta_avail {
 
 /* Cost model of the optimal parse, in 1/16 bit of compressed output. */
 struct delta_costs {
-    int zero;       /* an added byte equal to its source byte */
-    int nz_first;   /* a differing added byte after an equal one */
-    int nz_next;    /* a differing added byte after a differing one */
-    int lit;        /* an extra byte */
-    int triple;     /* starting a new add run (a new control triple) */
-    int to_extra;   /* switching from an add run to extra bytes */
+    int zero;          /* an added byte equal to its source byte */
+    int nz_first;      /* a differing added byte after an equal one */
+    int nz_next;       /* a differing added byte after a differing one */
+    int lit;           /* an extra byte */
+    int triple;        /* starting a new add run (a new control triple) */
+    int to_extra;      /* switching from an add run to extra bytes */
     uint32_t min_seed; /* shortest exact match worth a candidate offset */
     uint32_t back;     /* how far before its exact match an offset is tried */
 };
@@ -46,7 +46,7 @@ void delta_matcher_free(struct delta_matcher *m);
 /* Cuts `new` into runs (sorted, covering it exactly), reading only what
  * `av` allows. Returns 0, or -1 if out of memory. */
 int delta_match(const struct delta_matcher *m, const uint8_t *new, uint32_t new_len,
-                const struct delta_avail *av, const struct delta_costs *c,
-                struct delta_seg **segs, size_t *n_segs);
+                const struct delta_avail *av, const struct delta_costs *c, struct delta_seg **segs,
+                size_t *n_segs);
 
 #endif

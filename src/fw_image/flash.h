@@ -38,12 +38,12 @@ enum flash_cut_mode {
 };
 
 struct flash_faults {
-    uint64_t cut_after;        /* cut the power when this many operations are done (0: never) */
+    uint64_t cut_after; /* cut the power when this many operations are done (0: never) */
     enum flash_cut_mode cut_mode;
-    uint64_t fail_program_at;  /* this program operation (1-based count of programs) fails */
-    uint64_t fail_erase_at;    /* this erase operation fails */
-    uint32_t fota_capacity;    /* bytes of the FOTA area usable (0: all of it) */
-    bool strict;               /* refuse programming over unerased bits */
+    uint64_t fail_program_at; /* this program operation (1-based count of programs) fails */
+    uint64_t fail_erase_at;   /* this erase operation fails */
+    uint32_t fota_capacity;   /* bytes of the FOTA area usable (0: all of it) */
+    bool strict;              /* refuse programming over unerased bits */
 };
 
 struct flash_counters {

@@ -8,8 +8,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define IMG_HEADER_SIZE 128
-#define IMG_MODEL_MAX 16
+#define IMG_HEADER_SIZE  128
+#define IMG_MODEL_MAX    16
 #define IMG_REVISION_MAX 32
 
 enum img_error {
@@ -17,9 +17,9 @@ enum img_error {
     IMG_ETRUNCATED = -1, /* shorter than its header or payload */
     IMG_EMAGIC = -2,
     IMG_EVERSION = -3,
-    IMG_ECRC = -4,     /* header damaged */
-    IMG_EHASH = -5,    /* payload does not match its SHA-256 */
-    IMG_EFIELD = -6,   /* a string field is not printable ASCII */
+    IMG_ECRC = -4,   /* header damaged */
+    IMG_EHASH = -5,  /* payload does not match its SHA-256 */
+    IMG_EFIELD = -6, /* a string field is not printable ASCII */
 };
 
 struct img_header {

@@ -83,7 +83,8 @@ static int decoders_start(struct patch *p)
         dec->end = at + d->packed_len;
         at = dec->end;
     }
-    p->plan = (struct patch_reader){.next = body_offset(p), .end = body_offset(p) + p->hdr.plan_len};
+    p->plan =
+        (struct patch_reader){.next = body_offset(p), .end = body_offset(p) + p->hdr.plan_len};
     return 0;
 }
 
@@ -356,8 +357,7 @@ static int open_package(struct patch *p, struct flash *f, uint32_t offset, uint3
     return 0;
 }
 
-int patch_check(struct patch *p, struct flash *f, uint32_t offset, uint32_t len,
-                const char *model)
+int patch_check(struct patch *p, struct flash *f, uint32_t offset, uint32_t len, const char *model)
 {
     int err = open_package(p, f, offset, len);
     if (err)
@@ -429,8 +429,8 @@ static int commit_staged(struct patch *p, uint32_t target, uint32_t crc)
         return flash_fail(p, err);
     if (crc32_update(0, p->sector, s) != crc)
         return fail(p, PATCH_EINVALID, "staged sector %u is damaged", target);
-    if ((err = flash_write_sector(p->flash, p->flash->geo.fw_offset + target * s, p->sector,
-                                  s)) != 0)
+    if ((err = flash_write_sector(p->flash, p->flash->geo.fw_offset + target * s, p->sector, s)) !=
+        0)
         return flash_fail(p, err);
     if ((err = journal_add(p, JOURNAL_DONE, target, 0)) != 0)
         return err;

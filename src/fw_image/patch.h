@@ -13,11 +13,11 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#define PATCH_SECTOR_MAX 4096
-#define PATCH_SLOTS_MAX 64
+#define PATCH_SECTOR_MAX  4096
+#define PATCH_SLOTS_MAX   64
 #define PATCH_SECTORS_MAX 4096 /* firmware region, in sectors */
-#define PATCH_ARENA_SIZE (3 * (40 * 1024 + 8 * 1024))
-#define PATCH_INBUF 512
+#define PATCH_ARENA_SIZE  (3 * (40 * 1024 + 8 * 1024))
+#define PATCH_INBUF       512
 
 enum patch_status {
     PATCH_DONE = 0,       /* the update is complete and the target checks */
@@ -48,13 +48,13 @@ struct patch {
     struct journal journal;
     struct patch_reader plan;
     struct patch_decoder dec[PKG_STREAMS];
-    uint32_t step;     /* the next step to perform */
-    uint32_t pos;      /* source position of the control stream */
-    uint32_t slots;    /* stash slots of this device */
-    uint16_t stash[PATCH_SLOTS_MAX]; /* source sector each slot holds, 0xffff none */
+    uint32_t step;                          /* the next step to perform */
+    uint32_t pos;                           /* source position of the control stream */
+    uint32_t slots;                         /* stash slots of this device */
+    uint16_t stash[PATCH_SLOTS_MAX];        /* source sector each slot holds, 0xffff none */
     uint8_t written[PATCH_SECTORS_MAX / 8]; /* target sectors already written */
-    uint8_t sector[PATCH_SECTOR_MAX]; /* the target sector being computed */
-    uint8_t chunk[256];               /* source bytes of an add run, a piece at a time */
+    uint8_t sector[PATCH_SECTOR_MAX];       /* the target sector being computed */
+    uint8_t chunk[256];                     /* source bytes of an add run, a piece at a time */
     lzma_allocator allocator;
     size_t arena_used, arena_peak;
     _Alignas(16) uint8_t arena[PATCH_ARENA_SIZE];
@@ -65,8 +65,7 @@ struct patch {
  * before anything is written: header, body SHA-256, fit in this flash, model,
  * and (unless it is a full image) the SHA-256 of the image now in the
  * firmware region. */
-int patch_check(struct patch *p, struct flash *f, uint32_t offset, uint32_t len,
-                const char *model);
+int patch_check(struct patch *p, struct flash *f, uint32_t offset, uint32_t len, const char *model);
 
 /* Starts the update that patch_check accepted: erases the journal, writes
  * its first record. PATCH_MORE on success. */

@@ -8,7 +8,7 @@
 #include <stdint.h>
 
 #define PKG_HEADER_SIZE 256
-#define PKG_FLAG_FULL 1u
+#define PKG_FLAG_FULL   1u
 
 enum pkg_stream { PKG_CTRL, PKG_DIFF, PKG_EXTRA, PKG_STREAMS };
 

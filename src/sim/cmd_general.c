@@ -13,7 +13,7 @@ static int ati(struct at_engine *e, const struct at_cmd *c)
         return AT_ERROR;
     at_reply(e, "%s", p->manufacturer);
     at_reply(e, "%s", p->model);
-    at_reply(e, "Revision: %s", p->revision);
+    at_reply(e, "Revision: %s", MOD(e)->revision);
     return AT_OK;
 }
 
@@ -51,7 +51,7 @@ static int cgmm(struct at_engine *e, const struct at_cmd *c)
 static int cgmr(struct at_engine *e, const struct at_cmd *c)
 {
     (void)c;
-    at_reply(e, "Revision: %s", MOD(e)->prof->revision);
+    at_reply(e, "Revision: %s", MOD(e)->revision);
     return AT_OK;
 }
 

@@ -1,6 +1,7 @@
 #include "module.h"
 
 #include "commands.h"
+#include "firmware.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -194,6 +195,21 @@ static void boot_step(uv_timer_t *t)
     schedule_boot_step(m);
 }
 
+/* The boot ROM: start the image in flash only if it checks. */
+static bool boot_rom(struct module *m)
+{
+    struct img_header h;
+    int err = fw_boot_check(&m->flash.flash, m->prof, &h);
+    m->bricked = err != 0;
+    if (m->bricked) {
+        m->revision[0] = '\0';
+        mod_event(m, "firmware", "state", "bricked");
+        return false;
+    }
+    snprintf(m->revision, sizeof m->revision, "%s", h.revision);
+    return true;
+}
+
 void mod_power_on(struct module *m)
 {
     if (m->power != MOD_POWER_OFF)
@@ -209,7 +225,8 @@ void mod_power_on(struct module *m)
     m->cfun = 0;
     m->boot_step = 0;
     mod_event(m, "power", "state", "booting");
-    schedule_boot_step(m);
+    if (boot_rom(m))
+        schedule_boot_step(m);
 }
 
 static void stop(struct module *m, bool drop_output)
@@ -319,6 +336,37 @@ static const struct uart_ops module_uart_ops = {
     .host = uart_host,
 };
 
+/* The flash file; a new one (or a factory reset) gets the factory firmware. */
+static int open_flash(struct module *m, const struct mod_config *cfg, char *why, size_t why_size)
+{
+    int err = flash_file_open(&m->flash, cfg->flash_path, &m->prof->flash, cfg->factory_reset);
+    if (err == -EINVAL) {
+        snprintf(why, why_size,
+                 "%s is not a %s flash image (wrong size); --factory-reset rewrites it",
+                 cfg->flash_path, m->prof->id);
+        return err;
+    }
+    if (err) {
+        snprintf(why, why_size, "%s: %s", cfg->flash_path, strerror(-err));
+        return err;
+    }
+    if (!m->flash.created && !cfg->factory_reset)
+        return 0;
+    const struct prof_revision *r = &m->prof->revisions[m->prof->factory];
+    uint8_t *image;
+    size_t len;
+    if ((err = fw_builtin_image(m->prof, r, &image, &len)) == 0) {
+        err = fw_install(&m->flash.flash, image, len);
+        free(image);
+    }
+    if (err) {
+        snprintf(why, why_size, "%s: cannot write the factory firmware", cfg->flash_path);
+        flash_file_close(&m->flash);
+        return -EIO;
+    }
+    return 0;
+}
+
 int mod_open(struct module *m, uv_loop_t *loop, const struct mod_config *cfg, char *why,
              size_t why_size)
 {
@@ -352,10 +400,13 @@ int mod_open(struct module *m, uv_loop_t *loop, const struct mod_config *cfg, ch
         snprintf(m->imei, sizeof m->imei, "%s", imei);
     }
 
+    if ((err = open_flash(m, cfg, why, why_size)) != 0)
+        return err;
     err = uart_open(&m->uart, loop, m->clk, cfg->link, cfg->log, &module_uart_ops, m);
     if (err) {
         snprintf(why, why_size, "cannot open a pseudo-terminal%s%s: %s",
                  cfg->link ? " or its link " : "", cfg->link ? cfg->link : "", strerror(-err));
+        flash_file_close(&m->flash);
         return err;
     }
     at_engine_init(&m->at, &engine_io, m);
@@ -381,4 +432,5 @@ void mod_close(struct module *m)
     uv_close((uv_handle_t *)&m->reboot_timer, on_closed);
     at_engine_free(&m->at);
     uart_close(&m->uart);
+    flash_file_close(&m->flash);
 }

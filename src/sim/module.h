@@ -7,6 +7,8 @@
 #include "../core/events.h"
 #include "../core/kvfile.h"
 #include "../core/tlog.h"
+#include "../fw_image/flash_file.h"
+#include "../fw_image/image.h"
 #include "at_engine.h"
 #include "network.h"
 #include "profile.h"
@@ -25,6 +27,8 @@ struct mod_config {
     struct tlog *log;       /* may be NULL */
     const char *link;       /* --link, may be NULL */
     const char *nvram_path; /* the NVRAM file in the state directory */
+    const char *flash_path; /* the flash image file in the state directory */
+    bool factory_reset;     /* rewrite the flash with the factory firmware */
 };
 
 struct module {
@@ -38,6 +42,9 @@ struct module {
     struct network net;
     struct kv nvram;
     char nvram_path[PATH_MAX];
+    struct flash_file flash;
+    char revision[IMG_REVISION_MAX + 1]; /* of the image the boot ROM accepted */
+    bool bricked;                        /* it accepted none: the module stays silent */
 
     enum mod_power power;
     bool at_ready; /* "RDY" was printed: the AT interface answers */

@@ -31,6 +31,28 @@ static const char *const common_commands[] = {
     "+QRST", "+CPIN", "+CESQ", "+CSQ",  "+CEREG", "+CREG", "+CGATT", "+CGPADDR", "+COPS", NULL,
 };
 
+/* Flash: 4 KiB sectors; firmware, FOTA download area, scratch (a staging
+ * sector and 15 stash slots), journal. Sizes are bcsim's choice: large enough
+ * for the corpus images (about 600 KiB) and the packages the cards describe. */
+#define FLASH_LAYOUT(fw_kib, fota_kib)                                                             \
+    {                                                                                              \
+        .sector_size = 4096, .fw_offset = 0, .fw_size = (fw_kib)*1024,                             \
+        .fota_offset = (fw_kib)*1024, .fota_size = (fota_kib)*1024,                                \
+        .scratch_offset = ((fw_kib) + (fota_kib)) * 1024, .scratch_size = 64 * 1024,               \
+        .journal_offset = ((fw_kib) + (fota_kib) + 64) * 1024, .journal_size = 32 * 1024,          \
+        .total_size = ((fw_kib) + (fota_kib) + 96) * 1024                                          \
+    }
+
+static const struct prof_revision bc66_revisions[] = {
+    {"BC66NBR01A07", 0x66, 0}, {"BC66NBR01A08", 0x66, 1}, {"BC66NBR01A10", 0x66, 2}, {NULL, 0, 0}};
+static const struct prof_revision bc66_na_revisions[] = {
+    {"BC66NANBR01A02", 0x660a, 0}, {"BC66NANBR01A03", 0x660a, 1}, {NULL, 0, 0}};
+/* R01 and R02 are separate baselines (card 1): separate lineages too. */
+static const struct prof_revision bc260y_revisions[] = {{"BC260YCNAAR01A05", 0x2601, 3},
+                                                        {"BC260YCNAAR02A02", 0x2602, 0},
+                                                        {"BC260YCNAAR02A03", 0x2602, 1},
+                                                        {NULL, 0, 0}};
+
 /* What every MT2625-based model shares: BC66 and BC66-NA run the same firmware
  * family and AT stack, and differ only in identity. */
 #define MT2625_PLATFORM                                                                            \
@@ -46,12 +68,13 @@ static const char *const common_commands[] = {
                .rsrp = 54,                                                                         \
                .rssi = 21,                                                                         \
                .csq_ber = 0},                                                                      \
-    .commands = common_commands
+    .commands = common_commands, .flash = FLASH_LAYOUT(1536, 512), .factory = 0,                   \
+    .baselines_locked = false
 
 static const struct profile bc66 = {
     .id = "bc66",
     .model = "Quectel_BC66",
-    .revision = "BC66NBR01A07",
+    .revisions = bc66_revisions,
     .tac_prefix = "86772503",
     MT2625_PLATFORM,
 };
@@ -60,7 +83,7 @@ static const struct profile bc66 = {
 static const struct profile bc66_na = {
     .id = "bc66-na",
     .model = "Quectel_BC66NA",
-    .revision = "BC66NANBR01A02",
+    .revisions = bc66_na_revisions,
     .tac_prefix = "86772504",
     MT2625_PLATFORM,
 };
@@ -69,7 +92,10 @@ static const struct profile bc260y_cn = {
     .id = "bc260y-cn",
     .manufacturer = "Quectel_Ltd",
     .model = "Quectel_BC260Y-CN",
-    .revision = "BC260YCNAAR02A02",
+    .revisions = bc260y_revisions,
+    .factory = 1,
+    .baselines_locked = true,
+    .flash = FLASH_LAYOUT(1024, 384),
     .tac_prefix = "86274506",
     .svn = "02",
     .brom_lines = no_brom,
@@ -103,6 +129,19 @@ const struct profile *prof_find(const char *id)
     for (int i = 0; prof_all[i]; i++)
         if (strcmp(prof_all[i]->id, id) == 0)
             return prof_all[i];
+    return NULL;
+}
+
+const char *prof_factory_revision(const struct profile *p)
+{
+    return p->revisions[p->factory].name;
+}
+
+const struct prof_revision *prof_revision(const struct profile *p, const char *name)
+{
+    for (int i = 0; p->revisions[i].name; i++)
+        if (strcmp(p->revisions[i].name, name) == 0)
+            return &p->revisions[i];
     return NULL;
 }
 

@@ -3,6 +3,8 @@
 #ifndef BCSIM_PROFILE_H
 #define BCSIM_PROFILE_H
 
+#include "../fw_image/flash.h"
+
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -34,13 +36,24 @@ struct prof_signal {
     int rssi, csq_ber;                      /* +CSQ */
 };
 
+/* A firmware revision the emulator can build: generation `generation` of the
+ * synthetic firmware lineage `lineage` (fw_image/synth.h). */
+struct prof_revision {
+    const char *name;
+    uint32_t lineage;
+    unsigned generation;
+};
+
 struct profile {
-    const char *id;           /* command-line name: "bc66" */
-    const char *manufacturer; /* AT+CGMI, first line of ATI */
-    const char *model;        /* AT+CGMM, second line of ATI */
-    const char *revision;     /* factory firmware revision */
-    const char *tac_prefix;   /* IMEI type allocation code (8 digits) */
-    const char *svn;          /* software version number for AT+CGSN=2/3 */
+    const char *id;                        /* command-line name: "bc66" */
+    const char *manufacturer;              /* AT+CGMI, first line of ATI */
+    const char *model;                     /* AT+CGMM, second line of ATI */
+    const struct prof_revision *revisions; /* built-in firmware, oldest first, {NULL} ends */
+    unsigned factory;                      /* index of the one a new module ships with */
+    bool baselines_locked;                 /* packages may not cross R01/R02 lines */
+    struct flash_geometry flash;
+    const char *tac_prefix; /* IMEI type allocation code (8 digits) */
+    const char *svn;        /* software version number for AT+CGSN=2/3 */
 
     const char *const *brom_lines; /* NULL-terminated; empty if the model prints none */
     const struct prof_boot_step *boot;
@@ -66,6 +79,8 @@ struct profile {
 extern const struct profile *const prof_all[];
 
 const struct profile *prof_find(const char *id);
+const char *prof_factory_revision(const struct profile *p);
+const struct prof_revision *prof_revision(const struct profile *p, const char *name);
 bool prof_has_command(const struct profile *p, const char *name);
 bool prof_baud_supported(const struct profile *p, uint32_t baud);
 

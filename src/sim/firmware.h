@@ -1,0 +1,25 @@
+/* The module's firmware: the built-in images, and the image in its flash. */
+#ifndef BCSIM_FIRMWARE_H
+#define BCSIM_FIRMWARE_H
+
+#include "../fw_image/flash.h"
+#include "../fw_image/image.h"
+#include "profile.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Builds a built-in image (header + synthetic payload) into a malloc'd
+ * buffer. Returns 0, or -ENOMEM. */
+int fw_builtin_image(const struct profile *p, const struct prof_revision *r, uint8_t **image,
+                     size_t *len);
+
+/* Erases the firmware region and programs `image` at its start. */
+int fw_install(struct flash *f, const uint8_t *image, size_t len);
+
+/* What the boot ROM checks before it starts the firmware: header, model,
+ * size, payload hash. 0 with the header filled, or an IMG_E* error, or
+ * IMG_EFIELD for another model's image. */
+int fw_boot_check(struct flash *f, const struct profile *p, struct img_header *h);
+
+#endif
