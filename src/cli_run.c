@@ -1,5 +1,6 @@
 /* bcsim [run] [options]: one emulated module on a PTY until SIGINT/SIGTERM. */
 #include "cli.h"
+#include "cli_args.h"
 
 #include "core/clock.h"
 #include "core/events.h"
@@ -38,26 +39,6 @@ struct run_opts {
     int factory_reset;
 };
 
-/* Matches "--name VALUE" or "--name=VALUE"; advances *i past what it used. */
-static int take(int argc, char **argv, int *i, const char *name, const char **value)
-{
-    size_t n = strlen(name);
-    if (strncmp(argv[*i], name, n) != 0)
-        return 0;
-    if (argv[*i][n] == '=') {
-        *value = argv[*i] + n + 1;
-        return 1;
-    }
-    if (argv[*i][n] != '\0')
-        return 0;
-    if (*i + 1 >= argc) {
-        fprintf(stderr, "bcsim: %s needs a value\n", name);
-        return -1;
-    }
-    *value = argv[++*i];
-    return 1;
-}
-
 static int parse(int argc, char **argv, struct run_opts *o)
 {
     static const struct {
@@ -81,7 +62,7 @@ static int parse(int argc, char **argv, struct run_opts *o)
             exit(CLI_OK);
         }
         const char *v = NULL;
-        int r = take(argc, argv, &i, "--resolve", &v);
+        int r = cli_take(argc, argv, &i, "--resolve", &v);
         if (r < 0)
             return -1;
         if (r > 0) {
@@ -94,7 +75,7 @@ static int parse(int argc, char **argv, struct run_opts *o)
         }
         size_t k;
         for (k = 0; k < sizeof valued / sizeof valued[0]; k++) {
-            r = take(argc, argv, &i, valued[k].name, &v);
+            r = cli_take(argc, argv, &i, valued[k].name, &v);
             if (r < 0)
                 return -1;
             if (r > 0) {

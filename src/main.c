@@ -22,6 +22,8 @@ static const char help_usage[] = "usage: bcsim help [COMMAND]\n";
 static const struct subcommand subcommands[] = {
     {"run", "emulate a module on a pseudo-terminal (the default)", cli_run_usage, cli_run},
     {"ctl", "control a running emulator through its --control socket", cli_ctl_usage, cli_ctl},
+    {"image", "list, export, make and inspect firmware images", cli_image_usage, cli_image},
+    {"pkg", "make, inspect, verify and apply delta packages", cli_pkg_usage, cli_pkg},
     {"help", "show help for a command", help_usage, cmd_help},
 };
 

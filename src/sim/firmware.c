@@ -70,3 +70,39 @@ int fw_boot_check(struct flash *f, const struct profile *p, struct img_header *h
     sha256_final(&s, digest);
     return memcmp(digest, h->payload_sha256, SHA256_LEN) == 0 ? IMG_OK : IMG_EHASH;
 }
+
+int fw_ram_flash_open(struct ram_flash *rf, const struct profile *p)
+{
+    const struct flash_geometry *g = &p->flash;
+    rf->mem = malloc(g->total_size);
+    rf->erase_count = calloc(g->total_size / g->sector_size, sizeof *rf->erase_count);
+    if (!rf->mem || !rf->erase_count) {
+        fw_ram_flash_close(rf);
+        return -ENOMEM;
+    }
+    memset(rf->mem, 0xff, g->total_size);
+    flash_init(&rf->flash, rf->mem, g, rf->erase_count);
+    return 0;
+}
+
+void fw_ram_flash_close(struct ram_flash *rf)
+{
+    free(rf->mem);
+    free(rf->erase_count);
+    rf->mem = NULL;
+    rf->erase_count = NULL;
+}
+
+int fw_check_baseline(const struct profile *p, const struct pkg_header *h, char *why,
+                      size_t why_size)
+{
+    char from[4], to[4];
+    img_baseline(h->src_revision, from);
+    img_baseline(h->tgt_revision, to);
+    if (p->baselines_locked && strcmp(from, to) != 0) {
+        snprintf(why, why_size, "%s cannot update across baselines (%s to %s)", p->id,
+                 *from ? from : "none", *to ? to : "none");
+        return -1;
+    }
+    return 0;
+}

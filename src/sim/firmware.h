@@ -4,6 +4,7 @@
 
 #include "../fw_image/flash.h"
 #include "../fw_image/image.h"
+#include "../fw_image/pkg_format.h"
 #include "profile.h"
 
 #include <stddef.h>
@@ -21,5 +22,19 @@ int fw_install(struct flash *f, const uint8_t *image, size_t len);
  * size, payload hash. 0 with the header filled, or an IMG_E* error, or
  * IMG_EFIELD for another model's image. */
 int fw_boot_check(struct flash *f, const struct profile *p, struct img_header *h);
+
+/* A model's flash in RAM, for host-side checks and applies (all erased). */
+struct ram_flash {
+    struct flash flash;
+    uint8_t *mem;
+    uint32_t *erase_count;
+};
+int fw_ram_flash_open(struct ram_flash *rf, const struct profile *p);
+void fw_ram_flash_close(struct ram_flash *rf);
+
+/* Model policy on top of the package's own checks: the R01/R02 baselines of
+ * card 1 may not be crossed where the profile says so. 0, or -1 and why. */
+int fw_check_baseline(const struct profile *p, const struct pkg_header *h, char *why,
+                      size_t why_size);
 
 #endif

@@ -1,0 +1,18 @@
+/* Shared command-line helpers of the subcommands. */
+#ifndef BCSIM_CLI_ARGS_H
+#define BCSIM_CLI_ARGS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Matches "--name VALUE" or "--name=VALUE" at argv[*i]: 1 and *value set (and
+ * *i advanced past a separate value), 0 if argv[*i] is another option, -1
+ * (after printing why) if the value is missing. */
+int cli_take(int argc, char **argv, int *i, const char *name, const char **value);
+
+/* Whole files: read into a malloc'd buffer / written atomically. Both print a
+ * one-line error naming the file and return non-zero on failure. */
+int cli_read_file(const char *path, uint8_t **data, size_t *len);
+int cli_write_file(const char *path, const uint8_t *data, size_t len);
+
+#endif

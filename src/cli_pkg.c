@@ -1,0 +1,341 @@
+/* bcsim pkg make|info|verify|apply: delta packages, made and checked on the host. */
+#include "cli.h"
+#include "cli_args.h"
+
+#include "fw_image/delta.h"
+#include "fw_image/patch.h"
+#include "sim/firmware.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+const char cli_pkg_usage[] =
+    "usage: bcsim pkg make --from IMG --to IMG -o PKG [--full]\n"
+    "                      [--break wrong-base|wrong-model|corrupt|truncate]\n"
+    "       bcsim pkg info PKG\n"
+    "       bcsim pkg verify PKG --base IMG\n"
+    "       bcsim pkg apply PKG IMG -o OUT\n"
+    "\n"
+    "  make     a delta package from one image to another of the same model\n"
+    "           --full   carry the whole target (no reference to the source)\n"
+    "           --break  a deliberately bad package, for testing host code:\n"
+    "                    wrong-base (made for another source image), wrong-model,\n"
+    "                    corrupt (one body byte flipped), truncate (half of it)\n"
+    "  info     header, sizes, ratio and streams of a package\n"
+    "  verify   would a module running IMG accept PKG? (the module's own checks)\n"
+    "  apply    apply PKG to IMG in a simulated flash, as the module would, into OUT\n"
+    "\n"
+    "Exit status: 0 done, 1 refused or failed (the reason is printed), 2 usage,\n"
+    "3 a file cannot be read or written.\n";
+
+struct pkg_opts {
+    const char *from, *to, *out, *base, *breakage;
+    const char *args[2];
+    int nargs;
+    int full;
+};
+
+static int parse(int argc, char **argv, struct pkg_opts *o)
+{
+    for (int i = 0; i < argc; i++) {
+        const char *v;
+        int r;
+        if ((r = cli_take(argc, argv, &i, "--from", &v)) != 0)
+            o->from = v;
+        else if ((r = cli_take(argc, argv, &i, "--to", &v)) != 0)
+            o->to = v;
+        else if ((r = cli_take(argc, argv, &i, "-o", &v)) != 0)
+            o->out = v;
+        else if ((r = cli_take(argc, argv, &i, "--base", &v)) != 0)
+            o->base = v;
+        else if ((r = cli_take(argc, argv, &i, "--break", &v)) != 0)
+            o->breakage = v;
+        else if (strcmp(argv[i], "--full") == 0)
+            o->full = r = 1;
+        else if (argv[i][0] != '-' && o->nargs < 2)
+            o->args[o->nargs++] = argv[i], r = 1;
+        else {
+            fprintf(stderr, "bcsim pkg: unexpected argument '%s'\n", argv[i]);
+            return -1;
+        }
+        if (r < 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* Reads a file that must be a valid image. */
+static int load_image(const char *path, uint8_t **img, size_t *len, struct img_header *h)
+{
+    if (cli_read_file(path, img, len) != 0)
+        return CLI_UNAVAILABLE;
+    int err = img_check(*img, *len, h);
+    if (err) {
+        fprintf(stderr, "bcsim pkg: %s: %s\n", path, img_strerror(err));
+        free(*img);
+        return CLI_FAILED;
+    }
+    *len = img_total_size(h); /* trailing bytes are not part of the image */
+    return CLI_OK;
+}
+
+static const struct profile *model_of(const char *path, const char *id)
+{
+    const struct profile *p = prof_find(id);
+    if (!p)
+        fprintf(stderr, "bcsim pkg: %s: unknown model '%s'\n", path, id);
+    return p;
+}
+
+/* Re-signs a header after a deliberate change. */
+static void rewrite_header(uint8_t *pkg, void (*change)(struct pkg_header *))
+{
+    struct pkg_header h;
+    pkg_header_read(pkg, &h);
+    change(&h);
+    pkg_header_write(&h, pkg);
+}
+
+static void other_base(struct pkg_header *h)
+{
+    h->src_sha256[0] ^= 0xff;
+}
+
+static void other_model(struct pkg_header *h)
+{
+    for (int k = 0; prof_all[k]; k++) {
+        if (strcmp(prof_all[k]->id, h->model) != 0) {
+            snprintf(h->model, sizeof h->model, "%s", prof_all[k]->id);
+            return;
+        }
+    }
+}
+
+static int make(const struct pkg_opts *o)
+{
+    if (!o->from || !o->to || !o->out) {
+        fprintf(stderr, "bcsim pkg make: --from, --to and -o are required\n");
+        return CLI_USAGE;
+    }
+    static const char *const breaks[] = {"wrong-base", "wrong-model", "corrupt", "truncate"};
+    int brk = -1;
+    for (int i = 0; o->breakage && i < 4; i++)
+        if (strcmp(o->breakage, breaks[i]) == 0)
+            brk = i;
+    if (o->breakage && brk < 0) {
+        fprintf(stderr,
+                "bcsim pkg make: --break %s: expected wrong-base, wrong-model, corrupt "
+                "or truncate\n",
+                o->breakage);
+        return CLI_USAGE;
+    }
+    uint8_t *old, *new, *pkg = NULL;
+    size_t old_len, new_len, pkg_len = 0;
+    struct img_header oh, nh;
+    int rc = load_image(o->from, &old, &old_len, &oh);
+    if (rc)
+        return rc;
+    if ((rc = load_image(o->to, &new, &new_len, &nh)) != 0) {
+        free(old);
+        return rc;
+    }
+    const struct profile *p = model_of(o->to, nh.model);
+    if (p && strcmp(oh.model, nh.model) != 0) {
+        fprintf(stderr, "bcsim pkg make: %s is a %s image, %s a %s image\n", o->from, oh.model,
+                o->to, nh.model);
+        p = NULL;
+    }
+    char why[256];
+    if (p) {
+        struct delta_params params = {
+            .model = p->id,
+            .src_revision = oh.revision,
+            .tgt_revision = nh.revision,
+            .sector_size = p->flash.sector_size,
+            .stash_slots = p->flash.scratch_size / p->flash.sector_size - 1,
+            .full = o->full,
+        };
+        if (delta_make(old, old_len, new, new_len, &params, &pkg, &pkg_len, why, sizeof why)) {
+            fprintf(stderr, "bcsim pkg make: %s\n", why);
+            p = NULL;
+        }
+    }
+    rc = p ? CLI_OK : CLI_FAILED;
+    if (p && brk == 0)
+        rewrite_header(pkg, other_base);
+    else if (p && brk == 1)
+        rewrite_header(pkg, other_model);
+    else if (p && brk == 2)
+        pkg[PKG_HEADER_SIZE + (pkg_len - PKG_HEADER_SIZE) / 2] ^= 0x01;
+    else if (p && brk == 3)
+        pkg_len /= 2;
+    if (p && cli_write_file(o->out, pkg, pkg_len) != 0)
+        rc = CLI_UNAVAILABLE;
+    if (rc == CLI_OK)
+        printf("%s: %zu bytes, %.1f%% of the %zu-byte target (%s -> %s)\n", o->out, pkg_len,
+               100.0 * (double)pkg_len / (double)new_len, new_len, oh.revision, nh.revision);
+    free(pkg);
+    free(old);
+    free(new);
+    return rc;
+}
+
+static int load_package(const char *path, uint8_t **pkg, size_t *len, struct pkg_header *h)
+{
+    if (cli_read_file(path, pkg, len) != 0)
+        return CLI_UNAVAILABLE;
+    int err = *len < PKG_HEADER_SIZE ? PKG_ETRUNCATED : pkg_header_read(*pkg, h);
+    if (err) {
+        fprintf(stderr, "bcsim pkg: %s: %s\n", path, pkg_strerror(err));
+        free(*pkg);
+        return CLI_FAILED;
+    }
+    return CLI_OK;
+}
+
+static int info(const struct pkg_opts *o)
+{
+    if (o->nargs != 1) {
+        fprintf(stderr, "bcsim pkg info: which package?\n");
+        return CLI_USAGE;
+    }
+    uint8_t *pkg;
+    size_t len;
+    struct pkg_header h;
+    int rc = load_package(o->args[0], &pkg, &len, &h);
+    if (rc)
+        return rc;
+    const char *body = "ok";
+    uint8_t digest[SHA256_LEN];
+    if (len - PKG_HEADER_SIZE != pkg_body_len(&h)) {
+        body = "truncated or padded (length does not match the header)";
+    } else {
+        sha256(pkg + PKG_HEADER_SIZE, len - PKG_HEADER_SIZE, digest);
+        if (memcmp(digest, h.body_sha256, SHA256_LEN) != 0)
+            body = "damaged (SHA-256 mismatch)";
+    }
+    char src[2 * SHA256_LEN + 1], tgt[2 * SHA256_LEN + 1];
+    sha256_hex(h.src_sha256, src);
+    sha256_hex(h.tgt_sha256, tgt);
+    printf("model      %s\n"
+           "source     %s, %u bytes, sha256 %s\n"
+           "target     %s, %u bytes, sha256 %s\n"
+           "kind       %s\n"
+           "package    %zu bytes, %.1f%% of the target\n"
+           "plan       %u steps of %u-byte sectors, %u stash slots, %u bytes\n",
+           h.model, h.src_revision, h.src_size, src, h.tgt_revision, h.tgt_size, tgt,
+           h.flags & PKG_FLAG_FULL ? "full image" : "delta", len,
+           100.0 * (double)len / (double)h.tgt_size, h.steps, h.sector_size, h.stash_slots,
+           h.plan_len);
+    static const char *const names[] = {"control", "diff", "extra"};
+    for (int i = 0; i < PKG_STREAMS; i++)
+        printf("%-10s %u -> %u bytes (lc=%u lp=%u pb=%u dict=%u KiB)\n", names[i],
+               h.stream[i].raw_len, h.stream[i].packed_len, h.stream[i].lc, h.stream[i].lp,
+               h.stream[i].pb, (1u << h.stream[i].dict_log2) / 1024);
+    printf("body       %s\n", body);
+    free(pkg);
+    return strcmp(body, "ok") == 0 ? CLI_OK : CLI_FAILED;
+}
+
+/* A module of the package's model, running `base`, with `pkg` downloaded:
+ * runs its checks, and the update itself when `out` is set. */
+static int simulate(const char *pkg_path, const char *base_path, const char *out)
+{
+    uint8_t *pkg, *base;
+    size_t pkg_len, base_len;
+    struct pkg_header h;
+    struct img_header bh;
+    int rc = load_package(pkg_path, &pkg, &pkg_len, &h);
+    if (rc)
+        return rc;
+    if ((rc = load_image(base_path, &base, &base_len, &bh)) != 0) {
+        free(pkg);
+        return rc;
+    }
+    const struct profile *p = model_of(base_path, bh.model);
+    struct ram_flash rf = {0};
+    struct patch *pt = malloc(sizeof *pt);
+    char why[256] = "";
+    rc = CLI_FAILED;
+    if (!p || !pt || fw_ram_flash_open(&rf, p) != 0)
+        goto done;
+    const struct flash_geometry *g = &p->flash;
+    if (pkg_len > g->fota_size) {
+        snprintf(why, sizeof why, "package (%zu bytes) larger than the %u-byte FOTA area of %s",
+                 pkg_len, g->fota_size, p->id);
+        goto done;
+    }
+    if (base_len > g->fw_size || fw_install(&rf.flash, base, base_len) != 0 ||
+        flash_program(&rf.flash, g->fota_offset, pkg, (uint32_t)pkg_len) != 0) {
+        snprintf(why, sizeof why, "%s does not fit the flash of %s", base_path, p->id);
+        goto done;
+    }
+    int r = patch_check(pt, &rf.flash, g->fota_offset, (uint32_t)pkg_len, p->id);
+    if (r == 0 && fw_check_baseline(p, &pt->hdr, why, sizeof why) != 0)
+        goto done;
+    if (r == 0 && out) {
+        r = patch_start(pt);
+        while (r == PATCH_MORE)
+            r = patch_step(pt);
+    }
+    if (r != 0) {
+        snprintf(why, sizeof why, "%s", pt->why);
+        goto done;
+    }
+    if (out) {
+        rc = cli_write_file(out, rf.mem + g->fw_offset, h.tgt_size) ? CLI_UNAVAILABLE : CLI_OK;
+        if (rc == CLI_OK)
+            printf("%s: %s (%u bytes), apply memory %zu bytes\n", out, h.tgt_revision, h.tgt_size,
+                   patch_memory_used(pt));
+    } else {
+        printf("ok: %s updates %s %s to %s\n", pkg_path, p->id, bh.revision, h.tgt_revision);
+        rc = CLI_OK;
+    }
+done:
+    if (*why)
+        fprintf(stderr, "bcsim pkg: %s: %s\n", pkg_path, why);
+    fw_ram_flash_close(&rf);
+    free(pt);
+    free(pkg);
+    free(base);
+    return rc;
+}
+
+static int verify(const struct pkg_opts *o)
+{
+    if (o->nargs != 1 || !o->base) {
+        fprintf(stderr, "bcsim pkg verify: usage: bcsim pkg verify PKG --base IMG\n");
+        return CLI_USAGE;
+    }
+    return simulate(o->args[0], o->base, NULL);
+}
+
+static int apply(const struct pkg_opts *o)
+{
+    if (o->nargs != 2 || !o->out) {
+        fprintf(stderr, "bcsim pkg apply: usage: bcsim pkg apply PKG IMG -o OUT\n");
+        return CLI_USAGE;
+    }
+    return simulate(o->args[0], o->args[1], o->out);
+}
+
+int cli_pkg(int argc, char **argv)
+{
+    struct pkg_opts o = {0};
+    if (argc < 1 || strcmp(argv[0], "--help") == 0) {
+        fputs(cli_pkg_usage, argc < 1 ? stderr : stdout);
+        return argc < 1 ? CLI_USAGE : CLI_OK;
+    }
+    if (parse(argc - 1, argv + 1, &o) != 0)
+        return CLI_USAGE;
+    static const struct {
+        const char *name;
+        int (*fn)(const struct pkg_opts *o);
+    } verbs[] = {{"make", make}, {"info", info}, {"verify", verify}, {"apply", apply}};
+    for (size_t i = 0; i < sizeof verbs / sizeof verbs[0]; i++)
+        if (strcmp(argv[0], verbs[i].name) == 0)
+            return verbs[i].fn(&o);
+    fprintf(stderr, "bcsim pkg: no verb '%s' (make, info, verify, apply)\n", argv[0]);
+    return CLI_USAGE;
+}
