@@ -195,6 +195,11 @@ int bcsim_stop(struct bcsim_proc *p)
     return status;
 }
 
+int bcsim_halt(struct bcsim_proc *p)
+{
+    return reap(p, SIGTERM);
+}
+
 void bcsim_kill9(struct bcsim_proc *p)
 {
     reap(p, SIGKILL);

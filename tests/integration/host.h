@@ -39,6 +39,7 @@ int bcsim_run_once(const char *const *args, char *out, size_t size, int timeout_
  * (128+signal if it died from one). */
 int bcsim_stop(struct bcsim_proc *p);
 void bcsim_kill9(struct bcsim_proc *p); /* a real power cut of the process */
+int bcsim_halt(struct bcsim_proc *p);   /* SIGTERM and wait, keeping the directory */
 
 /* `bcsim ctl SOCKET args...`; returns its exit status, stdout+stderr in out. */
 int bcsim_ctl(const struct bcsim_proc *p, char *out, size_t size, const char *const *args);

@@ -13,5 +13,6 @@ Suite *boot_suite(void);
 Suite *commands_suite(void);
 Suite *cli_suite(void);
 Suite *robust_suite(void);
+Suite *tools_suite(void);
 
 #endif
