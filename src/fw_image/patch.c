@@ -27,34 +27,16 @@ static int flash_fail(struct patch *p, int err)
     return fail(p, PATCH_EFLASH, "%s", flash_strerror(err));
 }
 
-/* ---- Arena for liblzma: the decoders allocate from the struct itself. ---- */
+/* ---- Decoder memory: carved from the struct's arena. ---------------------- */
 
-static void *arena_alloc(void *opaque, size_t nmemb, size_t size)
+static void *arena_take(struct patch *p, size_t n)
 {
-    struct patch *p = opaque;
-    if (size && nmemb > SIZE_MAX / size)
-        return NULL;
-    size_t n = (nmemb * size + 15) & ~(size_t)15;
+    n = (n + 15) & ~(size_t)15;
     if (n > sizeof p->arena - p->arena_used)
         return NULL;
     void *ptr = p->arena + p->arena_used;
     p->arena_used += n;
-    if (p->arena_used > p->arena_peak)
-        p->arena_peak = p->arena_used;
     return ptr;
-}
-
-static void arena_free(void *opaque, void *ptr)
-{
-    (void)opaque;
-    (void)ptr; /* released all at once when the decoders restart */
-}
-
-static void decoders_end(struct patch *p)
-{
-    for (int i = 0; i < PKG_STREAMS; i++)
-        lzma_end(&p->dec[i].strm);
-    p->arena_used = 0;
 }
 
 /* ---- Package body readers ------------------------------------------------ */
@@ -64,23 +46,39 @@ static uint32_t body_offset(const struct patch *p)
     return p->pkg_offset + PKG_HEADER_SIZE;
 }
 
+/* The decoders pull compressed bytes straight from the FOTA area. */
+static int fill_from_flash(void *ctx, uint8_t *buf, uint32_t cap)
+{
+    struct patch_decoder *dec = ctx;
+    uint32_t n = dec->end - dec->next < cap ? dec->end - dec->next : cap;
+    if (n == 0)
+        return 0;
+    int err = flash_read(dec->flash, dec->next, buf, n);
+    if (err) {
+        dec->flash_err = err;
+        return -1;
+    }
+    dec->next += n;
+    return (int)n;
+}
+
 static int decoders_start(struct patch *p)
 {
-    decoders_end(p);
-    p->allocator = (lzma_allocator){arena_alloc, arena_free, p};
+    p->arena_used = 0;
     uint32_t at = body_offset(p) + p->hdr.plan_len;
     for (int i = 0; i < PKG_STREAMS; i++) {
         const struct pkg_stream_desc *d = &p->hdr.stream[i];
         struct patch_decoder *dec = &p->dec[i];
-        lzma_options_lzma opt = {
-            .dict_size = 1u << d->dict_log2, .lc = d->lc, .lp = d->lp, .pb = d->pb};
-        lzma_filter filters[2] = {{LZMA_FILTER_LZMA2, &opt}, {LZMA_VLI_UNKNOWN, NULL}};
-        dec->strm = (lzma_stream)LZMA_STREAM_INIT;
-        dec->strm.allocator = &p->allocator;
-        if (lzma_raw_decoder(&dec->strm, filters) != LZMA_OK)
-            return fail(p, PATCH_EINVALID, "stream %d needs more memory than the device has", i);
-        dec->next = at;
-        dec->end = at + d->packed_len;
+        unsigned lclp = d->lc + d->lp;
+        uint16_t *probs = arena_take(p, lz_probs_size(lclp));
+        uint8_t *dict = arena_take(p, (size_t)1 << d->dict_log2);
+        if (!probs || !dict)
+            return fail(p, PATCH_EINVALID,
+                        "package needs more than the %u bytes of decoder "
+                        "memory the device has",
+                        (unsigned)sizeof p->arena);
+        *dec = (struct patch_decoder){.flash = p->flash, .next = at, .end = at + d->packed_len};
+        lz_init(&dec->lz, probs, lclp, dict, 1u << d->dict_log2, fill_from_flash, dec);
         at = dec->end;
     }
     p->plan =
@@ -92,33 +90,11 @@ static int decoders_start(struct patch *p)
 static int dec_read(struct patch *p, int i, uint8_t *out, uint32_t n)
 {
     struct patch_decoder *dec = &p->dec[i];
-    uint8_t sink[64];
-    while (n > 0) {
-        if (dec->strm.avail_in == 0 && dec->next < dec->end) {
-            uint32_t k = dec->end - dec->next < sizeof dec->in ? dec->end - dec->next
-                                                               : (uint32_t)sizeof dec->in;
-            int err = flash_read(p->flash, dec->next, dec->in, k);
-            if (err)
-                return flash_fail(p, err);
-            dec->next += k;
-            dec->strm.next_in = dec->in;
-            dec->strm.avail_in = k;
-        }
-        uint32_t want = out ? n : (n < sizeof sink ? n : (uint32_t)sizeof sink);
-        dec->strm.next_out = out ? out : sink;
-        dec->strm.avail_out = want;
-        lzma_ret r = lzma_code(&dec->strm, LZMA_RUN);
-        uint32_t got = want - (uint32_t)dec->strm.avail_out;
-        if (out)
-            out += got;
-        n -= got;
-        if (n == 0)
-            break;
-        if (r == LZMA_STREAM_END || (r != LZMA_OK) ||
-            (got == 0 && dec->strm.avail_in == 0 && dec->next == dec->end))
-            return fail(p, PATCH_EINVALID, "stream %d ends early or is damaged", i);
-    }
-    return 0;
+    if (lz_read(&dec->lz, out, n) == LZ_OK)
+        return 0;
+    if (dec->flash_err)
+        return flash_fail(p, dec->flash_err);
+    return fail(p, PATCH_EINVALID, "stream %d ends early or is damaged", i);
 }
 
 /* One varint of the control stream. */
@@ -407,9 +383,26 @@ static int journal_add(struct patch *p, uint8_t type, uint32_t a, uint32_t b)
     return err ? flash_fail(p, err) : 0;
 }
 
+/* After the last step nothing may be left over: a longer stream or plan is a
+ * package that does not say what it means. */
+static int check_consumed(struct patch *p)
+{
+    for (int i = 0; i < PKG_STREAMS; i++) {
+        struct patch_decoder *dec = &p->dec[i];
+        if (lz_finish(&dec->lz) != LZ_END || dec->next != dec->end)
+            return fail(p, PATCH_EINVALID, "stream %d has data beyond the last step", i);
+    }
+    if (p->plan.next != p->plan.end || p->plan.used != p->plan.have)
+        return fail(p, PATCH_EINVALID, "plan has data beyond the last step");
+    return 0;
+}
+
 static int finish_steps(struct patch *p)
 {
-    int err = journal_add(p, JOURNAL_END, p->hdr.steps, 0);
+    int err = check_consumed(p);
+    if (err)
+        return err;
+    err = journal_add(p, JOURNAL_END, p->hdr.steps, 0);
     if (err)
         return err;
     uint8_t digest[SHA256_LEN];
@@ -522,12 +515,11 @@ unsigned patch_percent(const struct patch *p)
 
 int patch_finish(struct patch *p)
 {
-    decoders_end(p);
     int err = journal_erase(&p->journal);
     return err ? flash_fail(p, err) : 0;
 }
 
 size_t patch_memory_used(const struct patch *p)
 {
-    return sizeof *p - sizeof p->arena + p->arena_peak;
+    return sizeof *p - sizeof p->arena + p->arena_used;
 }

@@ -7,9 +7,9 @@
 
 #include "flash.h"
 #include "journal.h"
+#include "lzma2_dec.h"
 #include "pkg_format.h"
 
-#include <lzma.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -30,9 +30,10 @@ enum patch_status {
 };
 
 struct patch_decoder {
-    lzma_stream strm;
+    struct lz_dec lz;
+    struct flash *flash;
     uint32_t next, end; /* packed bytes still in flash: [next, end) */
-    uint8_t in[PATCH_INBUF];
+    int flash_err;
 };
 
 struct patch_reader { /* the plan, read straight from flash */
@@ -55,8 +56,7 @@ struct patch {
     uint8_t written[PATCH_SECTORS_MAX / 8]; /* target sectors already written */
     uint8_t sector[PATCH_SECTOR_MAX];       /* the target sector being computed */
     uint8_t chunk[256];                     /* source bytes of an add run, a piece at a time */
-    lzma_allocator allocator;
-    size_t arena_used, arena_peak;
+    size_t arena_used;
     _Alignas(16) uint8_t arena[PATCH_ARENA_SIZE];
     char why[160];
 };
@@ -84,7 +84,8 @@ unsigned patch_percent(const struct patch *p);
 /* After PATCH_DONE has been reported: forget the update (erase the journal). */
 int patch_finish(struct patch *p);
 
-/* Bytes of memory the apply needed: the struct without its unused arena. */
+/* Bytes of memory this package's apply needs: the struct without the part of
+ * the arena it leaves unused. */
 size_t patch_memory_used(const struct patch *p);
 
 #endif

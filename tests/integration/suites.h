@@ -9,6 +9,7 @@ Suite *at_engine_suite(void);
 Suite *misc_suite(void);
 Suite *readme_suite(void);
 Suite *patch_suite(void);
+Suite *lzma2_suite(void);
 Suite *boot_suite(void);
 Suite *commands_suite(void);
 Suite *cli_suite(void);

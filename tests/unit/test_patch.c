@@ -74,7 +74,7 @@ START_TEST(cuts_and_failures)
     f->faults.cut_mode = FLASH_CUT_TORN;
     ck_assert_int_eq(flash_program(f, 0, data, 8), 0);
     ck_assert_int_eq(flash_program(f, 8, data, 8), FLASH_EPOWER); /* torn: 4 of 8 */
-    ck_assert_int_eq(flash_read(f, 0, r, 1), FLASH_EPOWER);          /* dead */
+    ck_assert_int_eq(flash_read(f, 0, r, 1), FLASH_EPOWER);       /* dead */
     flash_power_restore(f);
     ck_assert_int_eq(flash_read(f, 8, r, 8), 0);
     ck_assert_mem_eq(r, ((uint8_t[]){0, 0, 0, 0, 0xff, 0xff, 0xff, 0xff}), 8);
@@ -144,7 +144,7 @@ START_TEST(journal_torn_record_reads_absent)
     ck_assert_int_eq(journal_append(&j, &r), FLASH_EPOWER);
     flash_power_restore(f);
     ck_assert_int_eq(journal_open(&j, f, f->geo.journal_offset, f->geo.journal_size), 0);
-    ck_assert_int_eq(j.last.type, JOURNAL_BEGIN); /* the torn one is not there */
+    ck_assert_int_eq(j.last.type, JOURNAL_BEGIN);       /* the torn one is not there */
     ck_assert_uint_eq(j.next, 2 * JOURNAL_RECORD_SIZE); /* and its slot is not reused */
     ck_assert_int_eq(journal_append(&j, &r), 0);
     ck_assert_int_eq(journal_open(&j, f, f->geo.journal_offset, f->geo.journal_size), 0);
@@ -244,8 +244,8 @@ START_TEST(full_package_round_trip)
                      PATCH_IDLE);
     size_t used = patch_memory_used(pt);
     ck_assert_uint_lt(used, sizeof *pt);
-    fprintf(stderr, "patch: apply memory %zu bytes (struct %zu, arena peak %zu)\n", used,
-            sizeof *pt - sizeof pt->arena, pt->arena_peak);
+    fprintf(stderr, "patch: apply memory %zu bytes (struct %zu, decoders %zu)\n", used,
+            sizeof *pt - sizeof pt->arena, pt->arena_used);
 }
 END_TEST
 
@@ -312,9 +312,9 @@ START_TEST(refusals_before_writing)
     pkg_len = fx_full_package(pkg, sizeof pkg, "bc66", old_img, old_len, new_img, new_len);
     install();
     uint64_t before = fx.flash.count.ops;
-    ck_assert_int_eq(patch_check(pt, &fx.flash, fx.flash.geo.fota_offset, (uint32_t)pkg_len,
-                                 "bc260y-cn"),
-                     PATCH_EMISMATCH);
+    ck_assert_int_eq(
+        patch_check(pt, &fx.flash, fx.flash.geo.fota_offset, (uint32_t)pkg_len, "bc260y-cn"),
+        PATCH_EMISMATCH);
     ck_assert_msg(strstr(pt->why, "package is for bc66"), "%s", pt->why);
 
     /* A delta (not full) package checks the source image. */
@@ -345,7 +345,7 @@ START_TEST(refusals_before_writing)
     ck_assert_int_eq(
         patch_check(pt, &fx.flash, fx.flash.geo.fota_offset, (uint32_t)pkg_len - 1, "bc66"),
         PATCH_EINVALID); /* truncated */
-    pkg[100] ^= 1;        /* header */
+    pkg[100] ^= 1;       /* header */
     install();
     ck_assert_int_eq(
         patch_check(pt, &fx.flash, fx.flash.geo.fota_offset, (uint32_t)pkg_len, "bc66"),
