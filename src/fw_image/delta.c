@@ -20,13 +20,13 @@
 /* The parse's price list, calibrated on the corpus pairs (1/16 bit units). */
 static const struct delta_costs default_costs = {
     .zero = 2,
-    .nz_first = 224,
-    .nz_next = 112,
-    .lit = 96,
-    .triple = 384,
+    .nz_first = 192,
+    .nz_next = 128,
+    .lit = 88,
+    .triple = 640,
     .to_extra = 48,
     .min_seed = 8,
-    .back = 64,
+    .back = 16,
 };
 
 static int fail(char *why, size_t why_size, const char *fmt, ...)
@@ -53,8 +53,8 @@ static bool field_ok(const char *s, size_t max)
 /* Everything that would make a package invalid or the generator misbehave;
  * returns 0 or fails with a one-line reason. */
 static int check_inputs(const uint8_t *old, size_t old_len, const uint8_t *new, size_t new_len,
-                        const struct delta_params *pp, uint8_t **pkg, size_t *pkg_len,
-                        char *why, size_t why_size)
+                        const struct delta_params *pp, uint8_t **pkg, size_t *pkg_len, char *why,
+                        size_t why_size)
 {
     if (!pp || !pkg || !pkg_len)
         return fail(why, why_size, "missing parameters or output pointers");
@@ -104,8 +104,8 @@ static int assemble(struct pkg_header *h, const struct delta_raw *raw, uint32_t 
     uint8_t *packed[PKG_STREAMS] = {NULL, NULL, NULL};
     int rc = -1;
     for (int i = 0; i < PKG_STREAMS; i++)
-        if (delta_lzma_pack(in[i]->p, in[i]->n, (enum pkg_stream)i, 0, &packed[i],
-                            &h->stream[i]) != 0)
+        if (delta_lzma_pack(in[i]->p, in[i]->n, (enum pkg_stream)i, 0, &packed[i], &h->stream[i]) !=
+            0)
             goto out;
     h->plan_len = (uint32_t)raw->plan.n;
     h->steps = steps;

@@ -41,7 +41,7 @@ static const struct variant ctrl_variants[] = {
     {0, 0, 0}, {1, 0, 0}, {2, 0, 0}, {3, 0, 0}, {0, 1, 1}, {1, 1, 1}, {0, 0, 2}, {3, 0, 2},
 };
 static const struct variant diff_variants[] = {
-    {0, 0, 0}, {0, 1, 1}, {0, 2, 2}, {1, 0, 0}, {0, 0, 2},
+    {0, 0, 0}, {1, 0, 0}, {2, 0, 0}, {3, 0, 0}, {0, 1, 1}, {0, 0, 1},
 };
 static const struct variant extra_variants[] = {
     {0, 0, 0}, {1, 0, 0}, {2, 0, 0}, {3, 0, 0}, {4, 0, 0}, {3, 0, 2},
@@ -107,8 +107,8 @@ int delta_lzma_pack(const uint8_t *in, size_t n, enum pkg_stream kind, unsigned 
     }
     free(trial);
     *out = best;
-    *d = (struct pkg_stream_desc){(uint32_t)best_len, (uint32_t)n, best_v.lc, best_v.lp,
-                                  best_v.pb, (uint8_t)best_dict};
+    *d = (struct pkg_stream_desc){(uint32_t)best_len, (uint32_t)n, best_v.lc,
+                                  best_v.lp,          best_v.pb,   (uint8_t)best_dict};
     return 0;
 fail:
     free(best);

@@ -14,7 +14,7 @@
 #define NEIGHBOURS 64    /* suffix-array neighbours tried for a readable match */
 #define RECENT     8     /* offsets remembered while looking for seeds */
 #define SKIP_LEN   48u   /* a remembered offset matching this far makes a search moot */
-#define SLOTS      16    /* offsets the parse follows at once */
+#define SLOTS      32    /* offsets the parse follows at once */
 #define STATES     (SLOTS + 1)
 #define KEEP       1024u /* a slot stays wanted this long after its last equal byte */
 #define INF        (INT64_MAX / 4)
@@ -202,6 +202,7 @@ static int seeds_push(struct seeds *s, struct seed e)
 struct recent {
     int32_t off;
     uint32_t run_end, used;
+    uint32_t seeded_end; /* end of the last run already reported as a seed */
     bool valid;
 };
 
@@ -217,7 +218,7 @@ static uint32_t recent_len(const struct ctx *x, struct recent *r, uint32_t at)
     return readable_len(x, at, (uint32_t)src, r->run_end - at);
 }
 
-static void recent_add(struct recent *rec, int32_t off, uint32_t at)
+static void recent_add(struct recent *rec, int32_t off, uint32_t at, uint32_t seeded_end)
 {
     int victim = 0;
     for (int j = 0; j < RECENT; j++) {
@@ -228,7 +229,7 @@ static void recent_add(struct recent *rec, int32_t off, uint32_t at)
         if (rec[j].used < rec[victim].used)
             victim = j;
     }
-    rec[victim] = (struct recent){off, 0, at, true};
+    rec[victim] = (struct recent){off, 0, at, seeded_end, true};
 }
 
 /* Exact matches worth following: searched wherever no offset seen recently
@@ -244,6 +245,13 @@ static int find_seeds(const struct ctx *x, uint32_t min_seed, struct seeds *out)
             if (!rec[j].valid)
                 continue;
             uint32_t l = recent_len(x, &rec[j], i);
+            /* Each new run of a remembered offset is a seed too: the parse
+             * may have dropped that offset since it last matched. */
+            if (l >= min_seed && rec[j].run_end > rec[j].seeded_end) {
+                rec[j].seeded_end = rec[j].run_end;
+                if (seeds_push(out, (struct seed){i, l, rec[j].off}) != 0)
+                    return -1;
+            }
             if (l > best) {
                 best = l;
                 bi = j;
@@ -259,7 +267,7 @@ static int find_seeds(const struct ctx *x, uint32_t min_seed, struct seeds *out)
         int32_t off = (int32_t)((int64_t)c.pos - i);
         if (seeds_push(out, (struct seed){i, c.len, off}) != 0)
             return -1;
-        recent_add(rec, off, i);
+        recent_add(rec, off, i, i + c.len);
     }
     return 0;
 }

@@ -49,8 +49,8 @@ void delta_raw_free(struct delta_raw *r)
 
 /* -------------------------------------------------------------------- plan */
 
-int delta_plan_init(struct delta_plan *p, uint32_t sector_size, uint32_t old_len,
-                    uint32_t new_len, bool descending)
+int delta_plan_init(struct delta_plan *p, uint32_t sector_size, uint32_t old_len, uint32_t new_len,
+                    bool descending)
 {
     memset(p, 0, sizeof *p);
     p->sector_size = sector_size;
@@ -244,8 +244,7 @@ static int cmp_first(const void *a, const void *b)
     return x->src < y->src ? -1 : x->src > y->src;
 }
 
-int delta_plan_stash(struct delta_plan *p, const struct delta_seg *segs, size_t n,
-                     uint32_t slots)
+int delta_plan_stash(struct delta_plan *p, const struct delta_seg *segs, size_t n, uint32_t slots)
 {
     struct late_read *r = NULL;
     struct interval *iv = NULL;
@@ -328,14 +327,13 @@ static size_t seg_find(const struct delta_seg *segs, size_t n, uint32_t at)
 /* One step's triples (without seeks) and its diff and extra bytes. A triple
  * holds an add part then a copy part, so an add run after anything starts a
  * new triple; the step's end closes the last one. */
-static int emit_step(uint32_t t, const struct delta_plan *p, const struct delta_seg *segs,
-                     size_t n, const uint8_t *old, const uint8_t *new, uint32_t new_len,
-                     struct triples *tr, struct delta_raw *out)
+static int emit_step(uint32_t t, const struct delta_plan *p, const struct delta_seg *segs, size_t n,
+                     const uint8_t *old, const uint8_t *new, uint32_t new_len, struct triples *tr,
+                     struct delta_raw *out)
 {
     uint32_t begin = t * p->sector_size;
-    uint32_t end = (uint32_t)((uint64_t)begin + p->sector_size < new_len
-                                  ? begin + p->sector_size
-                                  : new_len);
+    uint32_t end =
+        (uint32_t)((uint64_t)begin + p->sector_size < new_len ? begin + p->sector_size : new_len);
     struct triple cur = {0, 0, 0};
     bool open = false;
     for (size_t i = seg_find(segs, n, begin); i < n && segs[i].at < end; i++) {
@@ -470,19 +468,18 @@ bool delta_replay_ok(const struct delta_plan *p, const struct delta_raw *r, cons
         uint32_t at = t * size, end = at + size < new_len ? at + size : new_len;
         while (ok && at < end) {
             uint32_t add, copy, zz;
-            ok = read_varint(&ctrl, &add) && read_varint(&ctrl, &copy) &&
-                 read_varint(&ctrl, &zz) && (uint64_t)at + add + copy <= end && pos >= 0 &&
-                 pos + add <= old_len && di + add <= r->diff.n && ei + copy <= r->extra.n;
+            ok = read_varint(&ctrl, &add) && read_varint(&ctrl, &copy) && read_varint(&ctrl, &zz) &&
+                 (uint64_t)at + add + copy <= end && pos >= 0 && pos + add <= old_len &&
+                 di + add <= r->diff.n && ei + copy <= r->extra.n;
             for (uint32_t i = 0; ok && i < add; i++, at++, pos++) {
                 uint32_t s = (uint32_t)(pos / size);
                 bool intact = written_at[s] == DELTA_NEVER;
                 bool stashed = false;
                 for (uint32_t j = 0; j < p->slots_used; j++)
                     stashed |= held[j] == s;
-                ok = (intact || stashed) &&
-                     (uint8_t)(old[pos] + r->diff.p[di++]) == new[at];
+                ok = (intact || stashed) && (uint8_t)(old[pos] + r->diff.p[di++]) == new[at];
             }
-            ok = ok && memcmp(r->extra.p + ei, new + at, copy) == 0;
+            ok = ok && (copy == 0 || memcmp(r->extra.p + ei, new + at, copy) == 0);
             at += copy;
             ei += copy;
             pos += zigzag_decode(zz);

@@ -17,11 +17,11 @@ struct delta_stash {
 
 struct delta_plan {
     uint32_t sector_size;
-    uint32_t n_steps;  /* target sectors */
-    uint32_t n_src;    /* source sectors */
-    uint32_t *order;   /* order[k]: target sector written by step k */
-    uint32_t *step_of; /* inverse of order */
-    uint32_t *until;   /* per source sector: last step that may read it */
+    uint32_t n_steps;          /* target sectors */
+    uint32_t n_src;            /* source sectors */
+    uint32_t *order;           /* order[k]: target sector written by step k */
+    uint32_t *step_of;         /* inverse of order */
+    uint32_t *until;           /* per source sector: last step that may read it */
     struct delta_stash *stash; /* sorted by step */
     size_t n_stash;
     uint32_t slots_used;
@@ -46,8 +46,8 @@ void delta_raw_free(struct delta_raw *r);
 
 /* An ascending or descending order with nothing stashed and every source
  * sector readable until its own step. Returns -1 if out of memory. */
-int delta_plan_init(struct delta_plan *p, uint32_t sector_size, uint32_t old_len,
-                    uint32_t new_len, bool descending);
+int delta_plan_init(struct delta_plan *p, uint32_t sector_size, uint32_t old_len, uint32_t new_len,
+                    bool descending);
 void delta_plan_free(struct delta_plan *p);
 
 /* The reads `segs` make after their source sector was overwritten: whether
@@ -64,8 +64,7 @@ int delta_plan_restrict(struct delta_plan *p, const struct delta_seg *segs, size
 
 /* Stash entries for what `segs` reads late (slots assigned). Returns -1 if
  * out of memory, -2 if more than `slots` would be needed. */
-int delta_plan_stash(struct delta_plan *p, const struct delta_seg *segs, size_t n,
-                     uint32_t slots);
+int delta_plan_stash(struct delta_plan *p, const struct delta_seg *segs, size_t n, uint32_t slots);
 
 /* Lays out the plan and the raw streams in step order. Returns -1 if out of
  * memory. */
