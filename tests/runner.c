@@ -15,6 +15,7 @@ int main(void)
     srunner_add_suite(sr, formats_suite());
     srunner_add_suite(sr, lzma2_suite());
     srunner_add_suite(sr, delta_suite());
+    srunner_add_suite(sr, powercut_suite());
     srunner_add_suite(sr, patch_suite());
     srunner_add_suite(sr, boot_suite());
     srunner_add_suite(sr, commands_suite());
