@@ -397,12 +397,11 @@ static int check_consumed(struct patch *p)
     return 0;
 }
 
+/* The end record is written only once the image checks: a journal that says
+ * "done" must never stand for a wrong image. */
 static int finish_steps(struct patch *p)
 {
     int err = check_consumed(p);
-    if (err)
-        return err;
-    err = journal_add(p, JOURNAL_END, p->hdr.steps, 0);
     if (err)
         return err;
     uint8_t digest[SHA256_LEN];
@@ -410,7 +409,8 @@ static int finish_steps(struct patch *p)
         return err;
     if (memcmp(digest, p->hdr.tgt_sha256, SHA256_LEN) != 0)
         return fail(p, PATCH_EINVALID, "the updated image does not match the target");
-    return PATCH_DONE;
+    err = journal_add(p, JOURNAL_END, p->hdr.steps, 0);
+    return err ? err : PATCH_DONE;
 }
 
 /* Copies the staged sector to its place and records the step as done. */

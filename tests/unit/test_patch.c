@@ -443,6 +443,32 @@ START_TEST(progress_resumes_from_where_it_was)
 }
 END_TEST
 
+/* A stash slot that decays while the power is off: the update cannot end
+ * well, and no boot may call it done (found by the resume fuzzer). */
+START_TEST(damaged_stash_is_never_done)
+{
+    make_rotation_package(true);
+    install();
+    ck_assert_int_eq(
+        patch_check(pt, &fx.flash, fx.flash.geo.fota_offset, (uint32_t)pkg_len, "bc66"), 0);
+    int r = patch_start(pt);
+    for (int i = 0; i < 3; i++)
+        r = patch_step(pt);
+    ck_assert_int_eq(r, PATCH_MORE);
+    /* Slot 2 holds source sector 0 for the last step: flip its bytes. */
+    uint32_t slot = fx.flash.geo.scratch_offset + 3 * FX_SECTOR;
+    for (int i = 0; i < 16; i++)
+        fx.mem[slot + i] ^= 0x5a;
+    for (int boot = 0; boot < 2; boot++) {
+        r = patch_resume(pt, &fx.flash, fx.flash.geo.fota_offset, (uint32_t)pkg_len);
+        while (r == PATCH_MORE)
+            r = patch_step(pt);
+        ck_assert_int_eq(r, PATCH_EINVALID);
+        ck_assert_msg(strstr(pt->why, "does not match the target"), "%s", pt->why);
+    }
+}
+END_TEST
+
 Suite *patch_suite(void)
 {
     Suite *s = suite_create("patch");
@@ -464,6 +490,7 @@ Suite *patch_suite(void)
     tcase_add_test(tc, power_cut_at_every_operation);
     tcase_add_test(tc, random_multi_cuts);
     tcase_add_test(tc, progress_resumes_from_where_it_was);
+    tcase_add_test(tc, damaged_stash_is_never_done);
     suite_add_tcase(s, tc);
     return s;
 }
