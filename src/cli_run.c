@@ -19,7 +19,7 @@
 const char cli_run_usage[] =
     "usage: bcsim [run] [--model bc66|bc66-na|bc260y-cn] [--state DIR] [--link PATH]\n"
     "             [--speed realtime|fast|FACTOR] [--control SOCKET] [--log FILE]\n"
-    "             [--resolve HOST:ADDR]... [--factory-reset]\n"
+    "             [--resolve HOST:ADDR]... [--factory-reset] [--downlink B/S] [--rtt MS]\n"
     "\n"
     "  --model M          module to emulate (default bc66)\n"
     "  --state DIR        persistent state: NVRAM and flash\n"
@@ -30,10 +30,13 @@ const char cli_run_usage[] =
     "  --control SOCKET   UNIX socket for 'bcsim ctl' (mode 0600)\n"
     "  --log FILE         append a timestamped transcript of the UART to FILE\n"
     "  --resolve H:A      resolve host name H to address A for the module's downloads\n"
-    "  --factory-reset    rewrite the state with factory settings before starting\n";
+    "  --factory-reset    rewrite the state with factory settings before starting\n"
+    "  --downlink B/S     NB-IoT downlink rate downloads get, bytes per second\n"
+    "                     (default 2000; 0 unpaced); scaled by --speed\n"
+    "  --rtt MS           round-trip time of the radio link (default 1000)\n";
 
 struct run_opts {
-    const char *model, *state, *link, *speed, *control, *log;
+    const char *model, *state, *link, *speed, *control, *log, *downlink, *rtt;
     const char *resolve[RESOLVE_MAX];
     int nresolve;
     int factory_reset;
@@ -51,6 +54,8 @@ static int parse(int argc, char **argv, struct run_opts *o)
         {"--speed", offsetof(struct run_opts, speed)},
         {"--control", offsetof(struct run_opts, control)},
         {"--log", offsetof(struct run_opts, log)},
+        {"--downlink", offsetof(struct run_opts, downlink)},
+        {"--rtt", offsetof(struct run_opts, rtt)},
     };
     for (int i = 0; i < argc; i++) {
         if (strcmp(argv[i], "--factory-reset") == 0) {
@@ -88,6 +93,17 @@ static int parse(int argc, char **argv, struct run_opts *o)
             return -1;
         }
     }
+    return 0;
+}
+
+static int parse_u32(const char *s, uint32_t *out)
+{
+    char *end;
+    errno = 0;
+    unsigned long v = strtoul(s, &end, 10);
+    if (errno || end == s || *end || v > 100000000ul || *s == '-')
+        return -1;
+    *out = (uint32_t)v;
     return 0;
 }
 
@@ -150,6 +166,12 @@ int cli_run(int argc, char **argv)
                 o.speed);
         return CLI_USAGE;
     }
+    struct dl_link radio = {.bytes_per_s = 2000, .rtt_ms = 1000};
+    if ((o.downlink && parse_u32(o.downlink, &radio.bytes_per_s) != 0) ||
+        (o.rtt && parse_u32(o.rtt, &radio.rtt_ms) != 0)) {
+        fprintf(stderr, "bcsim: --downlink and --rtt take a whole number\n");
+        return CLI_USAGE;
+    }
     char why[512];
     for (int i = 0; i < o.nresolve; i++) {
         if (resolve_add(&em.resolver, o.resolve[i], why, sizeof why) != 0) {
@@ -198,6 +220,8 @@ int cli_run(int argc, char **argv)
         .nvram_path = nvram,
         .flash_path = flash,
         .factory_reset = o.factory_reset,
+        .resolver = &em.resolver,
+        .radio = radio,
     };
     if (mod_open(&em.module, &em.loop, &cfg, why, sizeof why) != 0) {
         fprintf(stderr, "bcsim: %s\n", why);

@@ -118,7 +118,7 @@ static void cmd_status(struct ctl_conn *c, int argc, char **argv)
     jw_str(&w, "network", net_stat_name(m->net.stat));
     jw_bool(&w, "cell", m->net.cell);
     jw_str(&w, "ip", m->net.pdn ? m->net.ip : "");
-    jw_str(&w, "fota", "idle");
+    jw_str(&w, "fota", fota_phase_name(&m->fota));
     jw_str(&w, "pty", m->uart.pty.path);
     jw_bool(&w, "host_attached", uart_host_attached(&m->uart));
     jw_int(&w, "baud", m->ipr);

@@ -9,6 +9,7 @@
 
 extern const struct at_command cmd_general[]; /* identification, echo, errors, UART */
 extern const struct at_command cmd_network[]; /* power level, SIM, registration */
+extern const struct at_command cmd_fota[];    /* DFOTA */
 
 const struct at_command *cmd_lookup(const struct profile *prof, const char *name);
 

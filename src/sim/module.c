@@ -171,12 +171,19 @@ static void boot_step(uv_timer_t *t)
             push_urc(m, URC_RAW, m->prof->brom_lines[i]);
         break;
     case PROF_BOOT_RDY:
+        if (m->updating) { /* the updater runs instead of the firmware */
+            fota_run_updater(m);
+            return;
+        }
         m->at_ready = true;
         mod_urc(m, "RDY");
         break;
     case PROF_BOOT_CFUN:
         m->cfun = 1;
         mod_urc(m, "+CFUN: 1");
+        break;
+    case PROF_BOOT_FOTA:
+        fota_boot_report(m);
         break;
     case PROF_BOOT_CPIN:
         mod_urc(m, "+CPIN: READY");
@@ -198,6 +205,12 @@ static void boot_step(uv_timer_t *t)
 /* The boot ROM: start the image in flash only if it checks. */
 static bool boot_rom(struct module *m)
 {
+    m->updating = fota_boot(m); /* an update under way comes first */
+    if (m->updating) {
+        snprintf(m->revision, sizeof m->revision, "(updating)");
+        m->bricked = false;
+        return true;
+    }
     struct img_header h;
     int err = fw_boot_check(&m->flash.flash, m->prof, &h);
     m->bricked = err != 0;
@@ -229,8 +242,12 @@ void mod_power_on(struct module *m)
         schedule_boot_step(m);
 }
 
-static void stop(struct module *m, bool drop_output)
+/* Everything the module was doing ends. A power loss (not a reset the module
+ * makes itself) also drops what was not on the wire yet. */
+static void stop(struct module *m, bool power_lost)
 {
+    bool drop_output = power_lost;
+    fota_power_lost(m, power_lost);
     uv_timer_stop(&m->boot_timer);
     uv_timer_stop(&m->reboot_timer);
     net_reset(m);
@@ -252,6 +269,7 @@ void mod_power_cut(struct module *m)
 
 void mod_power_off(struct module *m)
 {
+    fota_power_lost(m, true); /* an orderly power-off still ends the session */
     stop(m, false);
     mod_event(m, "power", "state", "off");
 }
@@ -409,6 +427,9 @@ int mod_open(struct module *m, uv_loop_t *loop, const struct mod_config *cfg, ch
         flash_file_close(&m->flash);
         return err;
     }
+    m->resolver = cfg->resolver;
+    m->radio = cfg->radio;
+    fota_init(m);
     at_engine_init(&m->at, &engine_io, m);
     uv_timer_init(loop, &m->boot_timer);
     m->boot_timer.data = m;
@@ -428,6 +449,7 @@ void mod_close(struct module *m)
 {
     stop(m, true);
     net_close(m);
+    fota_close(m);
     uv_close((uv_handle_t *)&m->boot_timer, on_closed);
     uv_close((uv_handle_t *)&m->reboot_timer, on_closed);
     at_engine_free(&m->at);

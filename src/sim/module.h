@@ -9,7 +9,10 @@
 #include "../core/tlog.h"
 #include "../fw_image/flash_file.h"
 #include "../fw_image/image.h"
+#include "../core/resolve.h"
+#include "../proto/download.h"
 #include "at_engine.h"
+#include "fota.h"
 #include "network.h"
 #include "profile.h"
 #include "uart.h"
@@ -24,11 +27,13 @@ struct mod_config {
     const struct profile *prof;
     const struct clk *clk;
     struct evt_bus *events;
-    struct tlog *log;       /* may be NULL */
-    const char *link;       /* --link, may be NULL */
-    const char *nvram_path; /* the NVRAM file in the state directory */
-    const char *flash_path; /* the flash image file in the state directory */
-    bool factory_reset;     /* rewrite the flash with the factory firmware */
+    struct tlog *log;                /* may be NULL */
+    const char *link;                /* --link, may be NULL */
+    const char *nvram_path;          /* the NVRAM file in the state directory */
+    const char *flash_path;          /* the flash image file in the state directory */
+    bool factory_reset;              /* rewrite the flash with the factory firmware */
+    const struct resolver *resolver; /* --resolve overrides for downloads */
+    struct dl_link radio;            /* the radio link downloads cross */
 };
 
 struct module {
@@ -45,6 +50,10 @@ struct module {
     struct flash_file flash;
     char revision[IMG_REVISION_MAX + 1]; /* of the image the boot ROM accepted */
     bool bricked;                        /* it accepted none: the module stays silent */
+    bool updating;                       /* this boot belongs to the updater */
+    struct fota fota;
+    const struct resolver *resolver;
+    struct dl_link radio;
 
     enum mod_power power;
     bool at_ready; /* "RDY" was printed: the AT interface answers */

@@ -55,6 +55,7 @@ static void pdn_down(struct module *m)
     m->net.pdn = false;
     m->net.ip[0] = '\0';
     mod_event(m, "pdn", "state", "down");
+    fota_pdn_lost(m);
 }
 
 /* Carrier-grade NAT space, as NB-IoT operators hand out (100.64.0.0/10);

@@ -13,12 +13,12 @@ static const char *const no_brom[] = {NULL};
 /* Nominal realtime delays; the logs quoted in the README put a BC66 reboot at
  * about 5 s from power-on to "+IP:". */
 static const struct prof_boot_step bc66_boot[] = {
-    {50, PROF_BOOT_BROM},  {1450, PROF_BOOT_RDY},   {20, PROF_BOOT_CFUN},
-    {600, PROF_BOOT_CPIN}, {10, PROF_BOOT_NETWORK}, {0, PROF_BOOT_END},
+    {50, PROF_BOOT_BROM},  {1450, PROF_BOOT_RDY},   {20, PROF_BOOT_CFUN}, {10, PROF_BOOT_FOTA},
+    {590, PROF_BOOT_CPIN}, {10, PROF_BOOT_NETWORK}, {0, PROF_BOOT_END},
 };
 static const struct prof_boot_step bc260y_boot[] = {
-    {1200, PROF_BOOT_RDY},   {20, PROF_BOOT_CFUN}, {400, PROF_BOOT_CPIN},
-    {10, PROF_BOOT_NETWORK}, {0, PROF_BOOT_END},
+    {1200, PROF_BOOT_RDY}, {20, PROF_BOOT_CFUN},    {10, PROF_BOOT_FOTA},
+    {390, PROF_BOOT_CPIN}, {10, PROF_BOOT_NETWORK}, {0, PROF_BOOT_END},
 };
 
 static const uint32_t mt2625_bauds[] = {4800, 9600, 57600, 115200, 230400, 460800, 921600, 0};
@@ -27,8 +27,9 @@ static const uint32_t bc260y_bauds[] = {2400,  4800,   9600,   19200,  38400,
 
 /* Every model answers the same set today; a model that lacks one gets its own list. */
 static const char *const common_commands[] = {
-    "I",     "E",     "&W",    "+CGMI", "+CGMM",  "+CGMR", "+CGSN",  "+CMEE",    "+IPR",  "+CFUN",
-    "+QRST", "+CPIN", "+CESQ", "+CSQ",  "+CEREG", "+CREG", "+CGATT", "+CGPADDR", "+COPS", NULL,
+    "I",      "E",     "&W",     "+CGMI",    "+CGMM", "+CGMR",    "+CGSN",
+    "+CMEE",  "+IPR",  "+CFUN",  "+QRST",    "+CPIN", "+CESQ",    "+CSQ",
+    "+CEREG", "+CREG", "+CGATT", "+CGPADDR", "+COPS", "+QFOTADL", NULL,
 };
 
 /* Flash: 4 KiB sectors; firmware, FOTA download area, scratch (a staging
@@ -53,6 +54,17 @@ static const struct prof_revision bc260y_revisions[] = {{"BC260YCNAAR01A05", 0x2
                                                         {"BC260YCNAAR02A03", 0x2602, 1},
                                                         {NULL, 0, 0}};
 
+/* Card 2: <download_err> 0, 12 failed, 13 network deactivated, 20 network
+ * activating; <update_err> 0, 1 unknown, 2 busy, 254 mismatch, 255 invalid.
+ * Cases without a code of their own take the closest one (README). */
+#define BC66_FOTA                                                                                  \
+    {                                                                                              \
+        .test_reply = NULL, .http = true, .https = false, .coap = false, .notsupport_urc = false,  \
+        .dl_dns = 12, .dl_failed = 12, .dl_net_lost = 13, .dl_net_unavailable = 20,                \
+        .dl_flash_write = 12, .dl_flash_full = 12, .up_invalid = 255, .up_mismatch = 254,          \
+        .up_busy = 2, .up_failed = 1, .step_ms = 120                                               \
+    }
+
 /* What every MT2625-based model shares: BC66 and BC66-NA run the same firmware
  * family and AT stack, and differ only in identity. */
 #define MT2625_PLATFORM                                                                            \
@@ -68,8 +80,8 @@ static const struct prof_revision bc260y_revisions[] = {{"BC260YCNAAR01A05", 0x2
                .rsrp = 54,                                                                         \
                .rssi = 21,                                                                         \
                .csq_ber = 0},                                                                      \
-    .commands = common_commands, .flash = FLASH_LAYOUT(1536, 512), .factory = 0,                   \
-    .baselines_locked = false
+    .fota = BC66_FOTA, .commands = common_commands, .flash = FLASH_LAYOUT(1536, 512),              \
+    .factory = 0, .baselines_locked = false
 
 static const struct profile bc66 = {
     .id = "bc66",
@@ -119,6 +131,25 @@ static const struct profile bc260y_cn = {
                .rsrp = 49,
                .rssi = 18,
                .csq_ber = 0},
+    /* Card 1: <dl_err> 0, 1 unknown, 2 DNS, 12 failed, 13 network deactivated,
+     * 99 network unavailable, 100 flash write, 101 flash full; <upgrade_err>
+     * 0 and 255 only. */
+    .fota = {.test_reply = "+QFOTADL=<URL>",
+             .http = true,
+             .https = false,
+             .coap = false,
+             .notsupport_urc = true,
+             .dl_dns = 2,
+             .dl_failed = 12,
+             .dl_net_lost = 13,
+             .dl_net_unavailable = 99,
+             .dl_flash_write = 100,
+             .dl_flash_full = 101,
+             .up_invalid = 255,
+             .up_mismatch = 255,
+             .up_busy = -1,
+             .up_failed = 255,
+             .step_ms = 100},
     .commands = common_commands,
 };
 

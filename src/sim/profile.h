@@ -21,6 +21,7 @@ enum prof_boot_action {
     PROF_BOOT_BROM,    /* the boot-ROM lines */
     PROF_BOOT_RDY,     /* "RDY": the AT interface is up */
     PROF_BOOT_CFUN,    /* "+CFUN: 1" */
+    PROF_BOOT_FOTA,    /* the result of an update that just finished, if any */
     PROF_BOOT_CPIN,    /* "+CPIN: READY" */
     PROF_BOOT_NETWORK, /* the radio starts searching */
     PROF_BOOT_END
@@ -42,6 +43,19 @@ struct prof_revision {
     const char *name;
     uint32_t lineage;
     unsigned generation;
+};
+
+/* DFOTA behaviour and result codes (card 1 chapter 8, card 2 chapter 7). A
+ * value of -1 means the model has no code for that case. */
+struct prof_fota {
+    const char *test_reply; /* AT+QFOTADL=? information line, NULL: just OK */
+    bool http, https, coap; /* schemes AT+QFOTADL downloads */
+    bool notsupport_urc;    /* other schemes: +QIND: "FOTA","NOTSUPPORT" (else ERROR) */
+    /* <download_err> */
+    int dl_dns, dl_failed, dl_net_lost, dl_net_unavailable, dl_flash_write, dl_flash_full;
+    /* <update_err> */
+    int up_invalid, up_mismatch, up_busy, up_failed;
+    uint32_t step_ms; /* nominal time the updater spends per sector */
 };
 
 struct profile {
@@ -72,6 +86,7 @@ struct profile {
     const char *cell; /* E-UTRAN cell id, 8 hex digits */
     struct prof_signal signal;
 
+    struct prof_fota fota;
     const char *const *commands; /* NULL-terminated names this model answers */
 };
 

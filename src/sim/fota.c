@@ -1,0 +1,345 @@
+#include "fota.h"
+
+#include "at_engine.h"
+#include "firmware.h"
+#include "module.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* Nominal time from START to the reboot into the updater, and from 100% to
+ * the reboot into the new firmware. */
+#define REBOOT_DELAY_MS 200
+/* A download that receives nothing for this long fails (scaled, at least 2 s). */
+#define STALL_TIMEOUT_MS 20000
+
+const char *fota_phase_name(const struct fota *f)
+{
+    switch (f->phase) {
+    case FOTA_IDLE:
+        return "idle";
+    case FOTA_DOWNLOADING:
+        return "downloading";
+    case FOTA_UPDATING:
+        return "updating";
+    }
+    return "?";
+}
+
+static void set_phase(struct module *m, enum fota_phase phase)
+{
+    m->fota.phase = phase;
+    mod_event(m, "fota", "state", fota_phase_name(&m->fota));
+}
+
+void fota_init(struct module *m)
+{
+    struct fota *f = &m->fota;
+    memset(f, 0, sizeof *f);
+    f->result = -1;
+    f->patch = malloc(sizeof *f->patch);
+    http_dl_init(&f->http, m->loop, m->clk);
+    uv_timer_init(m->loop, &f->timer);
+    f->timer.data = m;
+}
+
+void fota_close(struct module *m)
+{
+    struct fota *f = &m->fota;
+    f->silent = true;
+    http_dl_close(&f->http);
+    uv_close((uv_handle_t *)&f->timer, NULL);
+    free(f->patch);
+    f->patch = NULL;
+}
+
+/* ---- The download sink: the FOTA area, erased just ahead of the data ---- */
+
+static int sink_begin(void *ctx, int64_t length)
+{
+    struct module *m = ctx;
+    struct fota *f = &m->fota;
+    const struct flash_geometry *g = &m->flash.flash.geo;
+    uint32_t room =
+        m->flash.flash.faults.fota_capacity ? m->flash.flash.faults.fota_capacity : g->fota_size;
+    f->length = length;
+    if (length > (int64_t)room || length > (int64_t)g->fota_size) {
+        f->sink_err = FLASH_EFULL;
+        return f->sink_err;
+    }
+    return 0;
+}
+
+static void report_progress(struct module *m, int percent, const char *what)
+{
+    struct fota *f = &m->fota;
+    if (percent <= f->percent)
+        return;
+    f->percent = percent;
+    if (strcmp(what, "UPDATING") == 0)
+        mod_urc(m, "+QIND: \"FOTA\",\"UPDATING\",%d%%,1,1", percent);
+    else
+        mod_urc(m, "+QIND: \"FOTA\",\"DOWNLOADING\",%d%%", percent);
+}
+
+static int sink_data(void *ctx, const uint8_t *p, size_t n)
+{
+    struct module *m = ctx;
+    struct fota *f = &m->fota;
+    struct flash *fl = &m->flash.flash;
+    const struct flash_geometry *g = &fl->geo;
+    if ((uint64_t)f->pkg_len + n > g->fota_size) {
+        f->sink_err = FLASH_EFULL;
+        return f->sink_err;
+    }
+    while (n > 0) {
+        uint32_t at = f->pkg_len, in_sector = at % g->sector_size;
+        uint32_t k = g->sector_size - in_sector < n ? g->sector_size - in_sector : (uint32_t)n;
+        int err = in_sector == 0 ? flash_erase(fl, g->fota_offset + at) : 0;
+        if (!err)
+            err = flash_program(fl, g->fota_offset + at, p, k);
+        if (err) {
+            f->sink_err = err;
+            return err;
+        }
+        f->pkg_len += k;
+        p += k;
+        n -= k;
+    }
+    if (f->length > 0)
+        report_progress(m, (int)((uint64_t)f->pkg_len * 100 / (uint64_t)f->length), "DOWNLOADING");
+    return 0;
+}
+
+static const struct dl_sink flash_sink = {.begin = sink_begin, .data = sink_data};
+
+/* ---- After the download: check, then hand over to the updater ------------ */
+
+static void update_failed(struct module *m, int code)
+{
+    mod_urc(m, "+QIND: \"FOTA\",\"END\",%d", code);
+    set_phase(m, FOTA_IDLE);
+}
+
+static int update_code(const struct profile *p, int patch_status)
+{
+    switch (patch_status) {
+    case PATCH_EMISMATCH:
+        return p->fota.up_mismatch;
+    case PATCH_EINVALID:
+        return p->fota.up_invalid;
+    default:
+        return p->fota.up_failed;
+    }
+}
+
+static void begin_update(struct module *m)
+{
+    struct fota *f = &m->fota;
+    struct flash *fl = &m->flash.flash;
+    int r = patch_check(f->patch, fl, fl->geo.fota_offset, f->pkg_len, m->prof->id);
+    char why[160];
+    if (r == 0 && fw_check_baseline(m->prof, &f->patch->hdr, why, sizeof why) != 0)
+        r = PATCH_EMISMATCH;
+    if (r == 0) {
+        int s = patch_start(f->patch);
+        if (s != PATCH_MORE)
+            r = s;
+    }
+    if (r != 0) {
+        mod_event(m, "fota", "refused", f->patch->why);
+        update_failed(m, update_code(m->prof, r));
+        return;
+    }
+    set_phase(m, FOTA_UPDATING);
+    mod_urc(m, "+QIND: \"FOTA\",\"START\"");
+    f->start_announced = true;
+    mod_reboot(m, REBOOT_DELAY_MS);
+}
+
+static int download_code(const struct module *m, enum dl_error err)
+{
+    const struct prof_fota *c = &m->prof->fota;
+    switch (err) {
+    case DL_OK:
+        return 0;
+    case DL_EDNS:
+        return c->dl_dns;
+    case DL_EABORT:
+        return c->dl_net_lost;
+    case DL_ESINK:
+        return m->fota.sink_err == FLASH_EFULL ? c->dl_flash_full : c->dl_flash_write;
+    default:
+        return c->dl_failed;
+    }
+}
+
+static void on_downloaded(void *ctx, enum dl_error err, int detail)
+{
+    struct module *m = ctx;
+    struct fota *f = &m->fota;
+    (void)detail;
+    if (f->silent) {
+        set_phase(m, FOTA_IDLE);
+        return;
+    }
+    mod_event(m, "download", "result", dl_strerror(err));
+    if (err == DL_OK && f->percent < 100)
+        report_progress(m, 100, "DOWNLOADING");
+    int code = download_code(m, err);
+    mod_urc(m, "+QIND: \"FOTA\",\"HTTPEND\",%d", code);
+    if (code != 0) {
+        set_phase(m, FOTA_IDLE);
+        return;
+    }
+    begin_update(m);
+}
+
+/* ---- AT+QFOTADL ----------------------------------------------------------- */
+
+static bool scheme_supported(const struct prof_fota *c, enum url_scheme s)
+{
+    return (s == URL_HTTP && c->http) || (s == URL_HTTPS && c->https) || (s == URL_COAP && c->coap);
+}
+
+int fota_command(struct module *m, const char *text)
+{
+    struct fota *f = &m->fota;
+    const struct prof_fota *c = &m->prof->fota;
+    if (f->phase != FOTA_IDLE) {
+        if (c->up_busy < 0)
+            return AT_ERROR;
+        mod_urc(m, "+QIND: \"FOTA\",\"END\",%d", c->up_busy); /* the running one goes on */
+        return AT_OK;
+    }
+    struct url u;
+    if (url_parse(text, &u) != URL_OK)
+        return AT_ERROR;
+    if (!scheme_supported(c, u.scheme)) {
+        if (!c->notsupport_urc)
+            return AT_ERROR;
+        mod_urc(m, "+QIND: \"FOTA\",\"NOTSUPPORT\"");
+        return AT_OK;
+    }
+    f->pkg_len = 0;
+    f->length = -1;
+    f->percent = 0;
+    f->sink_err = 0;
+    f->net_lost = f->silent = false;
+    set_phase(m, FOTA_DOWNLOADING);
+    mod_urc(m, "+QIND: \"FOTA\",\"HTTPSTART\"");
+    if (!m->net.pdn) {
+        mod_urc(m, "+QIND: \"FOTA\",\"HTTPEND\",%d", c->dl_net_unavailable);
+        set_phase(m, FOTA_IDLE);
+        return AT_OK;
+    }
+    uint64_t timeout = clk_scale(m->clk, STALL_TIMEOUT_MS);
+    if (timeout < 2000)
+        timeout = 2000;
+    if (http_dl_start(&f->http, m->resolver, &u, &m->radio, (uint32_t)timeout, &flash_sink, m,
+                      on_downloaded, m) != 0) {
+        mod_urc(m, "+QIND: \"FOTA\",\"HTTPEND\",%d", c->dl_failed);
+        set_phase(m, FOTA_IDLE);
+    }
+    return AT_OK;
+}
+
+void fota_pdn_lost(struct module *m)
+{
+    if (m->fota.phase == FOTA_DOWNLOADING && m->fota.http.running)
+        http_dl_abort(&m->fota.http); /* reported as "network deactivated" */
+}
+
+void fota_power_lost(struct module *m, bool announce)
+{
+    struct fota *f = &m->fota;
+    uv_timer_stop(&f->timer);
+    if (f->http.running) {
+        f->silent = true;
+        http_dl_abort(&f->http);
+    }
+    if (f->phase == FOTA_DOWNLOADING)
+        set_phase(m, FOTA_IDLE); /* the partial package stays, unused */
+    if (announce)
+        f->start_announced = false;
+}
+
+/* ---- The updater ------------------------------------------------------------ */
+
+/* The package in the FOTA area is as long as its header says. */
+static uint32_t package_len(struct module *m)
+{
+    struct flash *fl = &m->flash.flash;
+    uint8_t raw[PKG_HEADER_SIZE];
+    struct pkg_header h;
+    if (flash_read(fl, fl->geo.fota_offset, raw, sizeof raw) != 0 || pkg_header_read(raw, &h) != 0)
+        return 0;
+    uint64_t len = PKG_HEADER_SIZE + pkg_body_len(&h);
+    return len <= fl->geo.fota_size ? (uint32_t)len : 0;
+}
+
+static void updater_step(uv_timer_t *t)
+{
+    struct module *m = t->data;
+    struct fota *f = &m->fota;
+    int r = patch_step(f->patch);
+    report_progress(m, (int)patch_percent(f->patch), "UPDATING");
+    if (r == PATCH_MORE) {
+        clk_after(m->clk, &f->timer, updater_step, m->prof->fota.step_ms);
+        return;
+    }
+    if (r == PATCH_EPOWER) {
+        mod_power_cut(m); /* the flash's power-cut fault hit the updater */
+        return;
+    }
+    if (r != PATCH_DONE) {
+        mod_event(m, "fota", "failed", f->patch->why);
+        mod_urc(m, "+QIND: \"FOTA\",\"END\",%d", update_code(m->prof, r));
+    }
+    /* Done, or given up: reboot into whatever the firmware region holds now. */
+    set_phase(m, FOTA_IDLE);
+    f->start_announced = false;
+    mod_reboot(m, REBOOT_DELAY_MS);
+}
+
+bool fota_boot(struct module *m)
+{
+    struct fota *f = &m->fota;
+    struct flash *fl = &m->flash.flash;
+    int r = patch_resume(f->patch, fl, fl->geo.fota_offset, package_len(m));
+    if (r == PATCH_IDLE)
+        return false;
+    if (r == PATCH_DONE) {
+        f->result = 0;
+        return false;
+    }
+    if (r != PATCH_MORE) {
+        /* The updater cannot go on: it will say so, and the boot ROM decides. */
+        mod_event(m, "fota", "failed", f->patch->why);
+        f->result = update_code(m->prof, r);
+        return false;
+    }
+    f->phase = FOTA_UPDATING;
+    return true;
+}
+
+void fota_run_updater(struct module *m)
+{
+    struct fota *f = &m->fota;
+    mod_event(m, "fota", "state", "updating");
+    if (!f->start_announced) /* forced update mode after a power cut */
+        mod_urc(m, "+QIND: \"FOTA\",\"START\"");
+    f->start_announced = true;
+    f->percent = (int)patch_percent(f->patch) - 1; /* say again where it stands */
+    clk_after(m->clk, &f->timer, updater_step, m->prof->fota.step_ms);
+}
+
+void fota_boot_report(struct module *m)
+{
+    struct fota *f = &m->fota;
+    if (f->result < 0)
+        return;
+    mod_urc(m, "+QIND: \"FOTA\",\"END\",%d", f->result);
+    patch_finish(f->patch); /* reported: forget the update */
+    f->result = -1;
+}
