@@ -22,6 +22,11 @@ const char cli_ctl_usage[] =
     "                               answer AT-CMD (a trailing * matches a prefix) with\n"
     "                               REPLY (\\n separates lines; \"\" stays silent)\n"
     "  override clear               forget all overrides\n"
+    "  fault flash-program|flash-erase  the next program / erase of the flash fails\n"
+    "  fault flash-capacity BYTES   only BYTES of the FOTA area can be written\n"
+    "  fault flash-cut N            the power is cut after N more flash operations\n"
+    "  fault flash-tear N           ... and the operation it hits is half done\n"
+    "  fault clear                  no flash faults\n"
     "  events                       stream events as JSON lines until interrupted\n"
     "\n"
     "Exit status: 0 done, 1 refused by the emulator, 2 usage, 3 cannot connect.\n";

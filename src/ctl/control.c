@@ -205,6 +205,39 @@ static void cmd_override(struct ctl_conn *c, int argc, char **argv)
     reply_ok(c);
 }
 
+/* Flash faults of the running module: the flash entries of the fault registry. */
+static void cmd_fault(struct ctl_conn *c, int argc, char **argv)
+{
+    struct flash *f = &c->server->m->flash.flash;
+    const char *what = argc >= 2 ? argv[1] : "";
+    char *end = NULL;
+    unsigned long v = argc == 3 ? strtoul(argv[2], &end, 10) : 0;
+    bool has_value = argc == 3 && end && *end == '\0' && *argv[2] != '-';
+    if (strcmp(what, "flash-program") == 0 && argc == 2) {
+        f->faults.fail_program_at = f->count.programs + 1;
+    } else if (strcmp(what, "flash-erase") == 0 && argc == 2) {
+        f->faults.fail_erase_at = f->count.erases + 1;
+    } else if (strcmp(what, "flash-capacity") == 0 && has_value) {
+        f->faults.fota_capacity = (uint32_t)v;
+    } else if (strcmp(what, "flash-cut") == 0 && has_value && v > 0) {
+        f->faults.cut_after = f->count.ops + v;
+        f->faults.cut_mode = FLASH_CUT_CLEAN;
+    } else if (strcmp(what, "flash-tear") == 0 && has_value && v > 0) {
+        f->faults.cut_after = f->count.ops + v;
+        f->faults.cut_mode = FLASH_CUT_TORN;
+    } else if (strcmp(what, "clear") == 0 && argc == 2) {
+        f->faults = (struct flash_faults){0};
+    } else {
+        reply_error(c,
+                    "usage: fault flash-program | flash-erase | flash-capacity BYTES | "
+                    "flash-cut N | flash-tear N | clear%s",
+                    "");
+        return;
+    }
+    mod_event(c->server->m, "fault", "set", what);
+    reply_ok(c);
+}
+
 static void cmd_events(struct ctl_conn *c, int argc, char **argv)
 {
     (void)argc;
@@ -221,8 +254,8 @@ static const struct {
     const char *name;
     void (*fn)(struct ctl_conn *c, int argc, char **argv);
 } commands[] = {
-    {"status", cmd_status}, {"power", cmd_power},       {"net", cmd_net},
-    {"urc", cmd_urc},       {"override", cmd_override}, {"events", cmd_events},
+    {"status", cmd_status},     {"power", cmd_power},   {"net", cmd_net},     {"urc", cmd_urc},
+    {"override", cmd_override}, {"events", cmd_events}, {"fault", cmd_fault},
 };
 
 static void dispatch(struct ctl_conn *c, char *line)
@@ -241,7 +274,8 @@ static void dispatch(struct ctl_conn *c, char *line)
             return;
         }
     }
-    reply_error(c, "unknown command '%s' (status, power, net, urc, override, events)", argv[0]);
+    reply_error(c, "unknown command '%s' (status, power, net, urc, override, fault, events)",
+                argv[0]);
 }
 
 static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)

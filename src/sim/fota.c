@@ -183,6 +183,10 @@ static void on_downloaded(void *ctx, enum dl_error err, int detail)
         set_phase(m, FOTA_IDLE);
         return;
     }
+    if (err == DL_ESINK && f->sink_err == FLASH_EPOWER) {
+        mod_power_cut(m); /* the flash's power-cut fault hit the download */
+        return;
+    }
     mod_event(m, "download", "result", dl_strerror(err));
     if (err == DL_OK && f->percent < 100)
         report_progress(m, 100, "DOWNLOADING");

@@ -117,7 +117,9 @@ int mod_save_settings(struct module *m)
 
 void mod_urc_flush(struct module *m)
 {
-    if (m->power == MOD_POWER_OFF || !at_engine_idle(&m->at))
+    /* Autobaud: nothing can go out at an unknown rate; the lines wait for the
+     * host's "AT" (card 1, notes to 2.2 and 3.2). */
+    if (m->power == MOD_POWER_OFF || !at_engine_idle(&m->at) || !m->uart.synced)
         return;
     struct urc *u;
     while ((u = urc_pop(&m->urcs))) {
@@ -228,6 +230,7 @@ void mod_power_on(struct module *m)
     if (m->power != MOD_POWER_OFF)
         return;
     uv_timer_stop(&m->reboot_timer);
+    flash_power_restore(&m->flash.flash);
     apply_settings(m);
     at_engine_reset(&m->at);
     m->uart.baud = m->ipr;

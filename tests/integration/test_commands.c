@@ -231,6 +231,10 @@ START_TEST(autobaud_silence)
     host_send(&s.h, "hello\r");
     ck_assert_uint_eq(host_drain(&s.h, out, sizeof out, 200), 0);
     check(&s, "AT", "\r\nOK\r\n");
+    /* What the module said meanwhile was held, and follows the first answer. */
+    host_expect(&s.h, "\r\n+LOST\r\n", out, sizeof out, HOST_TIMEOUT_MS);
+    ck_assert_msg(strstr(out, "\r\nRDY\r\n\r\n+CFUN: 1\r\n") && strstr(out, "\r\n+IP: "),
+                  "held: %s", host_show(out));
     host_cmd(&s.h, "ATE1", out, sizeof out); /* echo is back on: the boot applied NVRAM */
     ck_assert_str_eq(out, "ATE1\r\r\nOK\r\n");
     ctl(&s, "urc", "+HEARD");
