@@ -38,8 +38,9 @@ void flash_init(struct flash *f, uint8_t *mem, const struct flash_geometry *geo,
 
 void flash_power_restore(struct flash *f)
 {
+    if (!f->powered)
+        f->faults.cut_after = 0; /* the cut happened: disarm it */
     f->powered = true;
-    f->faults.cut_after = 0;
 }
 
 static bool in_range(const struct flash *f, uint32_t addr, uint32_t len)

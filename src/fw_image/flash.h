@@ -75,7 +75,8 @@ int flash_erase(struct flash *f, uint32_t addr); /* the sector at addr */
 /* Erases and programs a whole sector: the common "write a sector" pair. */
 int flash_write_sector(struct flash *f, uint32_t addr, const void *buf, uint32_t len);
 
-/* Power comes back: operations work again (the fault setting stays disarmed). */
+/* Power comes back: operations work again. A cut that happened is disarmed;
+ * one still waiting for its operation stays armed. */
 void flash_power_restore(struct flash *f);
 
 const char *flash_strerror(int err);

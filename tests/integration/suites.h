@@ -18,5 +18,6 @@ Suite *commands_suite(void);
 Suite *cli_suite(void);
 Suite *robust_suite(void);
 Suite *tools_suite(void);
+Suite *fota_suite(void);
 
 #endif
