@@ -476,8 +476,15 @@ int patch_resume(struct patch *p, struct flash *f, uint32_t offset, uint32_t len
     if (begin.a != p->hdr.steps || begin.b != get_le32(p->hdr.body_sha256))
         return fail(p, PATCH_EINVALID, "the journal belongs to another package");
     const struct journal_record *last = &p->journal.last;
-    if (last->type == JOURNAL_END)
+    if (last->type == JOURNAL_END) {
+        /* "Done" is said only of an image that checks, whatever the journal holds. */
+        uint8_t digest[SHA256_LEN];
+        if ((err = hash_range(p, f->geo.fw_offset, p->hdr.tgt_size, digest)) != 0)
+            return err;
+        if (memcmp(digest, p->hdr.tgt_sha256, SHA256_LEN) != 0)
+            return fail(p, PATCH_EINVALID, "the journal says done, the image does not match");
         return PATCH_DONE;
+    }
     /* Steps before `redo` are done; a staged record means `redo` is too, but
      * for the copy from the staging slot. */
     uint32_t redo = last->type == JOURNAL_BEGIN ? 0 : (uint32_t)last->step + 1;
