@@ -33,7 +33,7 @@ struct http_dl {
     llhttp_t parser;
     llhttp_settings_t settings;
     char request[URL_MAX * 2 + 128];
-    char buf[1024];
+    char buf[16384];
 
     int64_t length;    /* announced, or -1 */
     uint64_t received; /* body bytes so far */

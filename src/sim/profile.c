@@ -80,7 +80,7 @@ static const struct prof_revision bc260y_revisions[] = {{"BC260YCNAAR01A05", 0x2
                .rsrp = 54,                                                                         \
                .rssi = 21,                                                                         \
                .csq_ber = 0},                                                                      \
-    .fota = BC66_FOTA, .commands = common_commands, .flash = FLASH_LAYOUT(1536, 512),              \
+    .fota = BC66_FOTA, .commands = common_commands, .flash = FLASH_LAYOUT(1536, 768),              \
     .factory = 0, .baselines_locked = false
 
 static const struct profile bc66 = {
@@ -107,7 +107,7 @@ static const struct profile bc260y_cn = {
     .revisions = bc260y_revisions,
     .factory = 1,
     .baselines_locked = true,
-    .flash = FLASH_LAYOUT(1024, 384),
+    .flash = FLASH_LAYOUT(1024, 768),
     .tac_prefix = "86274506",
     .svn = "02",
     .brom_lines = no_brom,
