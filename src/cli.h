@@ -14,10 +14,12 @@ int cli_run(int argc, char **argv);
 int cli_ctl(int argc, char **argv);
 int cli_image(int argc, char **argv);
 int cli_pkg(int argc, char **argv);
+int cli_serve(int argc, char **argv);
 
 extern const char cli_run_usage[];
 extern const char cli_ctl_usage[];
 extern const char cli_image_usage[];
 extern const char cli_pkg_usage[];
+extern const char cli_serve_usage[];
 
 #endif

@@ -24,6 +24,7 @@ static const struct subcommand subcommands[] = {
     {"ctl", "control a running emulator through its --control socket", cli_ctl_usage, cli_ctl},
     {"image", "list, export, make and inspect firmware images", cli_image_usage, cli_image},
     {"pkg", "make, inspect, verify and apply delta packages", cli_pkg_usage, cli_pkg},
+    {"serve", "serve packages over HTTP, with faults on demand", cli_serve_usage, cli_serve},
     {"help", "show help for a command", help_usage, cmd_help},
 };
 

@@ -152,7 +152,8 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
     if (nread == UV_EOF) {
         /* A close-delimited body ends here; anything else ended early. */
         llhttp_errno_t e = llhttp_finish(&h->parser);
-        if (e == HPE_OK && h->complete)
+        /* on_message_complete pauses the parser, at the end of input too. */
+        if ((e == HPE_OK || e == HPE_PAUSED) && h->complete)
             finish(h, DL_OK, 0);
         else if (h->length >= 0 || h->received > 0 || (h->parser.flags & F_CHUNKED))
             finish(h, DL_ESHORT, 0);

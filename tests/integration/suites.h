@@ -19,5 +19,6 @@ Suite *cli_suite(void);
 Suite *robust_suite(void);
 Suite *tools_suite(void);
 Suite *fota_suite(void);
+Suite *serve_suite(void);
 
 #endif

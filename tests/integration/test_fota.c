@@ -98,6 +98,16 @@ static void nginx_server(int port)
     start_server((const char *[]){"nginx", "-c", path("nginx.conf"), "-p", dir, NULL}, port);
 }
 
+/* bcsim serve, with faults off-the-shelf servers cannot produce. */
+static void faulty_server(int port, const char *fault)
+{
+    char p[16];
+    snprintf(p, sizeof p, "%d", port);
+    start_server(
+        (const char *[]){BCSIM_BIN, "serve", path("www"), "--port", p, "--fault", fault, NULL},
+        port);
+}
+
 /* ---- Fixture ---------------------------------------------------------------------- */
 
 static void setup(void)
@@ -405,6 +415,46 @@ START_TEST(result_codes)
 }
 END_TEST
 
+/* The downloader against a misbehaving server: what it survives, and what
+ * ends as "download failed" (12 on every model). */
+static const struct {
+    const char *fault;
+    bool ok;
+} serve_faults[] = {
+    {"chunked", true},      {"noclen", true},       {"split", true},        {"drip=4096/5", true},
+    {"status=500", false},  {"status=404", false},  {"reset=10000", false}, {"close=10000", false},
+    {"stall=10000", false}, {"length=+100", false}, {"length=-100", false},
+};
+
+START_TEST(misbehaving_servers)
+{
+    package("bc66", "BC66NBR01A07", "BC66NBR01A08", "up.pkg", NULL);
+    faulty_server(18090, serve_faults[_i].fault);
+    struct bcsim_proc p;
+    struct host h;
+    char buf[1024], line[512];
+    start_module(&p, &h, "bc66", NULL);
+    host_cmd(&h, "ATE0", buf, sizeof buf);
+    host_send(&h, "AT+QFOTADL=\"http://127.0.0.1:18090/up.pkg\"\r");
+    expect_line(&h, "OK");
+    expect_line(&h, "+QIND: \"FOTA\",\"HTTPSTART\"");
+    if (serve_faults[_i].ok) {
+        progress(&h, "DOWNLOADING", line, sizeof line);
+        ck_assert_msg(strcmp(line, HTTPEND(0)) == 0, "%s: %s", serve_faults[_i].fault, line);
+        expect_update(&h, true, true);
+        revision_is(&h, "BC66NBR01A08");
+    } else {
+        do
+            next_line(&h, line, sizeof line);
+        while (strncmp(line, "+QIND: \"FOTA\",\"DOWNLOADING\"", 27) == 0);
+        ck_assert_msg(strcmp(line, HTTPEND(12)) == 0, "%s: %s", serve_faults[_i].fault, line);
+        revision_is(&h, "BC66NBR01A07");
+    }
+    host_close(&h);
+    ck_assert_int_eq(bcsim_stop(&p), 0);
+}
+END_TEST
+
 /* A retry after a failure works. */
 START_TEST(retry_after_failure)
 {
@@ -696,6 +746,8 @@ Suite *fota_suite(void)
     tcase_add_test(tc, nginx_serves_the_package);
     tcase_add_loop_test(tc, result_codes, 0, (int)(sizeof failures / sizeof failures[0]));
     tcase_add_test(tc, retry_after_failure);
+    tcase_add_loop_test(tc, misbehaving_servers, 0,
+                        (int)(sizeof serve_faults / sizeof serve_faults[0]));
     tcase_add_loop_test(tc, url_rules, 0, 2);
     tcase_add_loop_test(tc, network_lost_mid_download, 0, 2);
     tcase_add_loop_test(tc, busy, 0, 2);

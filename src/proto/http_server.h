@@ -1,0 +1,96 @@
+/* A package server for testing downloaders: GET and HEAD of the regular files
+ * under one directory over HTTP/1.1 (one request per connection), and faults
+ * injected on demand that off-the-shelf servers cannot produce: error
+ * statuses, resets, clean and early closes, stalls, wrong Content-Length,
+ * chunked or close-delimited bodies, slow bodies, headers split across writes.
+ *
+ * Bodies stream from the file with backpressure: one buffer per connection,
+ * refilled only when the previous write has completed. The library prints
+ * nothing; errors come back as libuv codes, requests as http_srv_record.
+ * Writing to a vanished client raises SIGPIPE: the program ignores it. */
+#ifndef BCSIM_HTTP_SERVER_H
+#define BCSIM_HTTP_SERVER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <uv.h>
+
+#define HTTP_SRV_PATH_MAX  1024
+#define HTTP_SRV_FAULT_MAX 32 /* faults a server takes */
+
+enum http_srv_fault_kind {
+    HTTP_SRV_STATUS,  /* status=CODE: that status and a short body */
+    HTTP_SRV_RESET,   /* reset=N: N body bytes, then RST */
+    HTTP_SRV_CLOSE,   /* close=N: N body bytes, then FIN */
+    HTTP_SRV_STALL,   /* stall=N: N body bytes, then silence */
+    HTTP_SRV_LENGTH,  /* length=+K / -K: announce the size off by K, send the file */
+    HTTP_SRV_CHUNKED, /* chunked: Transfer-Encoding: chunked, sizes 1..4096 */
+    HTTP_SRV_NOCLEN,  /* noclen: HTTP/1.0, no Content-Length, body ends at close */
+    HTTP_SRV_DRIP,    /* drip=BYTES/MS: the body BYTES at a time every MS ms */
+    HTTP_SRV_SPLIT,   /* split: status line and headers a few bytes per write */
+};
+
+struct http_srv_fault {
+    enum http_srv_fault_kind kind;
+    int64_t n;   /* status code, byte count (reset, close, stall, drip), length delta */
+    uint32_t ms; /* drip interval */
+    char path[HTTP_SRV_PATH_MAX]; /* the only path it applies to; "" for every path */
+    char text[64];                /* its name and argument as given, for the log */
+};
+
+/* Parses "KIND[=ARG][@/PATH]". Returns 0, or -1 with *why set to a sentence
+ * (static storage) saying what is wrong. */
+int http_srv_fault_parse(const char *text, struct http_srv_fault *f, const char **why);
+
+/* One request, reported when its connection has closed. */
+struct http_srv_record {
+    const char *peer;    /* "127.0.0.1:40000", "[::1]:40000" */
+    const char *method;  /* "-" when the request did not parse */
+    const char *path;    /* decoded, without query; "-" when unknown */
+    int status;          /* the status sent (0: the client left before the answer) */
+    uint64_t body_bytes; /* body bytes the kernel accepted */
+    const char *faults;  /* the faults applied, comma-separated, or "-" */
+};
+
+typedef void (*http_srv_log_fn)(void *ctx, const struct http_srv_record *r);
+
+struct http_srv_config {
+    const char *root;                    /* the directory served */
+    const struct sockaddr *addr;         /* where to listen; port 0 picks a free one */
+    const struct http_srv_fault *faults; /* kept by the caller while the server runs */
+    size_t nfaults;
+    http_srv_log_fn log; /* may be NULL */
+    void *log_ctx;
+};
+
+struct http_srv_conn;
+
+struct http_srv {
+    uv_loop_t *loop;
+    uv_tcp_t listener;
+    int root_fd;
+    const struct http_srv_fault *faults;
+    size_t nfaults;
+    http_srv_log_fn log;
+    void *log_ctx;
+    struct http_srv_conn *conns; /* open connections, to close them on stop */
+    unsigned live;               /* connections not yet freed, closing ones included */
+    void (*closed)(struct http_srv *s);
+    bool listening, stopping;
+};
+
+/* Opens root and listens. Returns 0, or a negative libuv error code with
+ * *what naming the step that failed ("directory" or "bind"); after a failure
+ * the listener is closing: run the loop once more before closing it. */
+int http_srv_start(struct http_srv *s, uv_loop_t *loop, const struct http_srv_config *cfg,
+                   const char **what);
+
+/* The address actually bound (the port chosen when 0 was asked). */
+int http_srv_address(const struct http_srv *s, struct sockaddr_storage *ss);
+
+/* Stops listening and drops every connection, stalled ones included.
+ * closed (may be NULL) runs once the last handle has closed. */
+void http_srv_close(struct http_srv *s, void (*closed)(struct http_srv *s));
+
+#endif

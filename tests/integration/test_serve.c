@@ -1,0 +1,878 @@
+/* bcsim serve as a downloader meets it: the real binary, the real curl as
+ * the client for serving and for each fault, raw sockets for what curl will
+ * not send (garbage, requests in 1-byte writes, clients that vanish). */
+#include "host.h"
+#include "suites.h"
+
+#include <arpa/inet.h>
+#include <check.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define PKG_SIZE   300000 /* more than one socket buffer, less than a second to send */
+#define SMALL_SIZE 20000
+
+static char dir[] = "/tmp/bcsim-serve-XXXXXX";
+static char out[65536];
+
+struct served {
+    pid_t pid;
+    int out_fd, err_fd;
+    int port;
+    char url[80]; /* "http://127.0.0.1:PORT/" */
+};
+
+static long now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
+}
+
+static const char *path(const char *name)
+{
+    static char buf[4][256];
+    static int k;
+    k = (k + 1) % 4;
+    snprintf(buf[k], sizeof buf[k], "%s/%s", dir, name);
+    return buf[k];
+}
+
+static void write_file(const char *name, size_t size, uint32_t seed)
+{
+    FILE *f = fopen(path(name), "wb");
+    ck_assert_ptr_nonnull(f);
+    for (size_t i = 0; i < size; i++) {
+        seed = seed * 1103515245u + 12345u;
+        fputc((int)(seed >> 16) & 0xff, f);
+    }
+    ck_assert_int_eq(fclose(f), 0);
+}
+
+static void setup(void)
+{
+    strcpy(dir, "/tmp/bcsim-serve-XXXXXX");
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    ck_assert_int_eq(mkdir(path("www"), 0755), 0);
+    ck_assert_int_eq(mkdir(path("www/sub"), 0755), 0);
+    write_file("www/pkg.bin", PKG_SIZE, 1);
+    write_file("www/small.bin", SMALL_SIZE, 2);
+    write_file("www/sub/deep.bin", 100, 3);
+    write_file("secret", 10, 4); /* beside the root: must never be served */
+}
+
+static void teardown(void)
+{
+    char cmd[300];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    ck_assert_int_eq(system(cmd), 0);
+}
+
+/* ---- Processes ----------------------------------------------------------------- */
+
+/* fork+exec with stdout (and stderr unless NULL) on pipes; the child dies
+ * with the test. BCSIM_WRAPPER (e.g. valgrind) applies to bcsim. */
+static pid_t spawn(const char *const *args, int *out_fd, int *err_fd)
+{
+    const char *argv[64];
+    int n = 0;
+    char wrapper[512];
+    const char *w = getenv("BCSIM_WRAPPER");
+    if (w && *w && strcmp(args[0], BCSIM_BIN) == 0) {
+        snprintf(wrapper, sizeof wrapper, "%s", w);
+        for (char *tok = strtok(wrapper, " "); tok && n < 16; tok = strtok(NULL, " "))
+            argv[n++] = tok;
+    }
+    for (int i = 0; args[i] && n < 63; i++)
+        argv[n++] = args[i];
+    argv[n] = NULL;
+    int o[2], e[2];
+    ck_assert_int_eq(pipe2(o, O_CLOEXEC), 0);
+    ck_assert_int_eq(pipe2(e, O_CLOEXEC), 0);
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        dup2(o[1], STDOUT_FILENO);
+        dup2(e[1], STDERR_FILENO);
+        execvp(argv[0], (char *const *)argv);
+        _exit(127);
+    }
+    close(o[1]);
+    close(e[1]);
+    *out_fd = o[0];
+    if (err_fd)
+        *err_fd = e[0];
+    else
+        close(e[0]);
+    return pid;
+}
+
+/* Reads until `until` appears, EOF or the deadline; NUL-terminated. */
+static size_t read_for(int fd, char *buf, size_t size, int timeout_ms, const char *until)
+{
+    size_t n = 0;
+    long end = now_ms() + timeout_ms;
+    buf[0] = '\0';
+    while (n + 1 < size) {
+        long left = end - now_ms();
+        struct pollfd pfd = {.fd = fd, .events = POLLIN};
+        if (left <= 0 || poll(&pfd, 1, (int)left) <= 0)
+            break;
+        ssize_t r = read(fd, buf + n, size - n - 1);
+        if (r <= 0)
+            break;
+        n += (size_t)r;
+        buf[n] = '\0';
+        if (until && strstr(buf, until))
+            break;
+    }
+    return n;
+}
+
+static int wait_exit(pid_t pid, int timeout_ms)
+{
+    int status = 0;
+    long end = now_ms() + timeout_ms;
+    while (waitpid(pid, &status, WNOHANG) == 0) {
+        if (now_ms() > end) {
+            kill(pid, SIGKILL);
+            waitpid(pid, &status, 0);
+            return -1;
+        }
+        usleep(2000);
+    }
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+/* Starts `bcsim serve DIR/www` plus arguments and reads the line it prints. */
+static void serve_start(struct served *s, const char *const *extra)
+{
+    const char *argv[48] = {BCSIM_BIN, "serve", path("www")};
+    int n = 3;
+    for (int i = 0; extra && extra[i] && n < 46; i++)
+        argv[n++] = extra[i];
+    argv[n] = NULL;
+    s->pid = spawn(argv, &s->out_fd, &s->err_fd);
+    char line[512], expect[512];
+    read_for(s->out_fd, line, sizeof line, 10000, "\n");
+    if (sscanf(line, "bcsim serve: http://127.0.0.1:%d/", &s->port) == 1) {
+        snprintf(s->url, sizeof s->url, "http://127.0.0.1:%d/", s->port);
+    } else if (sscanf(line, "bcsim serve: http://[::1]:%d/", &s->port) == 1) {
+        snprintf(s->url, sizeof s->url, "http://[::1]:%d/", s->port);
+    } else {
+        char err[1024];
+        read_for(s->err_fd, err, sizeof err, 500, NULL);
+        kill(s->pid, SIGKILL);
+        waitpid(s->pid, NULL, 0);
+        ck_abort_msg("bcsim serve did not start: stdout '%s' stderr '%s'", line, err);
+    }
+    snprintf(expect, sizeof expect, "bcsim serve: %s from %s\n", s->url, path("www"));
+    ck_assert_str_eq(line, expect);
+}
+
+/* SIGTERM; the server must exit 0 promptly, even with clients connected. */
+static void serve_stop(struct served *s)
+{
+    kill(s->pid, SIGTERM);
+    int rc = wait_exit(s->pid, 20000); /* valgrind runs are slow to exit */
+    char err[4096];
+    read_for(s->err_fd, err, sizeof err, 100, NULL);
+    close(s->out_fd);
+    close(s->err_fd);
+    ck_assert_msg(rc == 0, "bcsim serve exited %d, stderr '%s'", rc, err);
+}
+
+#define SERVE(s, ...) serve_start(s, (const char *[]){__VA_ARGS__, NULL})
+#define RUN(...)      bcsim_run_once((const char *[]){__VA_ARGS__, NULL}, out, sizeof out, 10000)
+
+/* Runs curl quietly with the arguments; its stdout in out. Returns its exit status. */
+static int curl_run(const char *const *args)
+{
+    const char *argv[48] = {"curl", "-s", "--max-time", "5"};
+    int n = 4;
+    for (int i = 0; args[i] && n < 47; i++)
+        argv[n++] = args[i];
+    argv[n] = NULL;
+    int fd;
+    pid_t pid = spawn(argv, &fd, NULL);
+    read_for(fd, out, sizeof out, 10000, NULL);
+    close(fd);
+    return wait_exit(pid, 10000);
+}
+
+#define CURL(...) curl_run((const char *[]){__VA_ARGS__, NULL})
+
+static const char *url(const struct served *s, const char *name)
+{
+    static char buf[4][512];
+    static int k;
+    k = (k + 1) % 4;
+    snprintf(buf[k], sizeof buf[k], "%s%s", s->url, name);
+    return buf[k];
+}
+
+/* curl GET of args[0] into DIR/got, with curl's other arguments after it;
+ * "CODE SIZE" in out. Returns curl's exit status. */
+static int get(const struct served *s, const char *const *args)
+{
+    const char *argv[40] = {"-o", path("got"), "-w", "%{http_code} %{size_download}",
+                            url(s, args[0])};
+    int n = 5;
+    for (int i = 1; args[i] && n < 39; i++)
+        argv[n++] = args[i];
+    argv[n] = NULL;
+    return curl_run(argv);
+}
+
+#define GET(s, ...) get(s, (const char *[]){__VA_ARGS__, NULL})
+
+/* ---- Bytes ------------------------------------------------------------------------ */
+
+static size_t load(const char *p, char *buf, size_t size)
+{
+    FILE *f = fopen(p, "rb");
+    ck_assert_msg(f != NULL, "%s: %s", p, strerror(errno));
+    size_t n = fread(buf, 1, size, f);
+    fclose(f);
+    return n;
+}
+
+/* The file received is exactly the first n bytes of the one served. */
+static void assert_prefix(const char *got, const char *served, size_t n)
+{
+    static char a[PKG_SIZE + 1], b[PKG_SIZE + 1];
+    size_t na = load(got, a, sizeof a), nb = load(served, b, sizeof b);
+    ck_assert_uint_eq(na, n);
+    ck_assert_uint_ge(nb, n);
+    ck_assert_msg(memcmp(a, b, n) == 0, "%s differs from the first %zu bytes of %s", got, n,
+                  served);
+}
+
+static void assert_same(const char *got, const char *served)
+{
+    struct stat st;
+    ck_assert_int_eq(stat(served, &st), 0);
+    assert_prefix(got, served, (size_t)st.st_size);
+}
+
+/* ---- Raw sockets -------------------------------------------------------------------- */
+
+static int raw_connect(const struct served *s)
+{
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    ck_assert_int_ge(fd, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)s->port)};
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ck_assert_int_eq(connect(fd, (struct sockaddr *)&a, sizeof a), 0);
+    return fd;
+}
+
+static void raw_send(int fd, const void *data, size_t n)
+{
+    ck_assert_int_eq(send(fd, data, n, MSG_NOSIGNAL), (ssize_t)n);
+}
+
+/* Everything until the server closes (or the deadline). */
+static size_t raw_read_all(int fd, char *buf, size_t size, int timeout_ms)
+{
+    return read_for(fd, buf, size, timeout_ms, NULL);
+}
+
+/* The response to one request sent on a fresh connection. */
+static size_t raw_exchange(const struct served *s, const void *req, size_t n, char *buf,
+                           size_t size)
+{
+    int fd = raw_connect(s);
+    raw_send(fd, req, n);
+    size_t got = raw_read_all(fd, buf, size, 5000);
+    close(fd);
+    return got;
+}
+
+static const char *body_of(const char *response)
+{
+    const char *end = strstr(response, "\r\n\r\n");
+    ck_assert_msg(end != NULL, "no end of headers in '%s'", host_show(response));
+    return end + 4;
+}
+
+/* ---- Serving ------------------------------------------------------------------------ */
+
+START_TEST(serves_files)
+{
+    struct served s;
+    SERVE(&s, "--port", "0");
+    ck_assert_int_eq(GET(&s, "pkg.bin"), 0);
+    ck_assert_str_eq(out, "200 300000");
+    assert_same(path("got"), path("www/pkg.bin"));
+    ck_assert_int_eq(GET(&s, "sub/deep.bin"), 0);
+    ck_assert_str_eq(out, "200 100");
+    assert_same(path("got"), path("www/sub/deep.bin"));
+
+    /* HEAD: the headers a GET would have, no body. */
+    ck_assert_int_eq(
+        CURL("-I", "-o", path("got"), "-w", "%{http_code} %{size_download}", url(&s, "pkg.bin")),
+        0);
+    ck_assert_str_eq(out, "200 0");
+    char head[1024];
+    head[load(path("got"), head, sizeof head - 1)] = '\0';
+    ck_assert_str_eq(head, "HTTP/1.1 200 OK\r\nServer: bcsim\r\n"
+                           "Content-Type: application/octet-stream\r\nContent-Length: 300000\r\n"
+                           "Connection: close\r\n\r\n");
+    serve_stop(&s);
+}
+END_TEST
+
+START_TEST(refuses_what_is_not_a_file)
+{
+    struct served s;
+    SERVE(&s, "--port", "0");
+    static const struct {
+        const char *name;
+        const char *code;
+    } cases[] = {
+        {"missing.bin", "404"},   {"sub", "404"},
+        {"sub/", "404"},          {"", "404"},
+        {"../secret", "400"},     {"sub/../../secret", "400"},
+        {"%2e%2e/secret", "400"}, {"sub/%2E%2E/pkg.bin", "400"},
+        {"pkg.bin%00", "400"},    {"pkg%zz.bin", "400"},
+        {"/etc/passwd", "404"},   {"pkg.bin?v=1", "200"},
+        {"%70kg.bin", "200"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        ck_assert_int_eq(
+            CURL("--path-as-is", "-o", path("got"), "-w", "%{http_code}", url(&s, cases[i].name)),
+            0);
+        ck_assert_msg(strcmp(out, cases[i].code) == 0, "/%s: %s, expected %s", cases[i].name, out,
+                      cases[i].code);
+    }
+    ck_assert_int_eq(
+        CURL("-X", "POST", "-o", path("got"), "-w", "%{http_code}", url(&s, "pkg.bin")), 0);
+    ck_assert_str_eq(out, "405");
+    ck_assert_int_eq(CURL("-X", "DELETE", "-D", "-", "-o", "/dev/null", url(&s, "pkg.bin")), 0);
+    ck_assert_ptr_nonnull(strstr(out, "\r\nAllow: GET, HEAD\r\n"));
+    /* Absolute-form targets are not paths under the root. */
+    char resp[4096];
+    raw_exchange(&s, "GET http://x/pkg.bin HTTP/1.1\r\n\r\n", 33, resp, sizeof resp);
+    ck_assert_msg(strncmp(resp, "HTTP/1.1 400 ", 13) == 0, "%s", host_show(resp));
+    serve_stop(&s);
+}
+END_TEST
+
+START_TEST(command_line)
+{
+    ck_assert_int_eq(RUN("serve"), 2);
+    ck_assert_int_eq(RUN("serve", path("www"), path("www")), 2);
+    ck_assert_int_eq(RUN("serve", path("www"), "--port", "65536"), 2);
+    ck_assert_int_eq(RUN("serve", path("www"), "--port", "-1"), 2);
+    ck_assert_int_eq(RUN("serve", path("www"), "--port", "+80"), 2);
+    ck_assert_int_eq(RUN("serve", path("www"), "--bind", "localhost"), 2);
+    ck_assert_int_eq(RUN("serve", path("www"), "--coap-port", "5683"), 2); /* not yet */
+    static const char *const bad[] = {
+        "bogus",      "reset",     "reset=",     "reset=x",  "reset=-1",    "status=99",
+        "status=600", "length=10", "length=+0",  "length=+", "drip=10",     "drip=0/5",
+        "drip=10/0",  "chunked=1", "split@nope", "close=1@", "stall=1x@/a", "status=404@",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        ck_assert_int_eq(RUN("serve", path("www"), "--fault", bad[i]), 2);
+        char expect[128];
+        snprintf(expect, sizeof expect, "bcsim serve: --fault %s: ", bad[i]);
+        ck_assert_msg(strncmp(out, expect, strlen(expect)) == 0, "'%s'", out);
+        ck_assert_msg(strchr(out, '\n') == out + strlen(out) - 1, "not one line: '%s'", out);
+    }
+    ck_assert_int_eq(RUN("serve", path("missing")), 3);
+    ck_assert_ptr_nonnull(strstr(out, "missing: no such file or directory"));
+    ck_assert_int_eq(RUN("serve", path("secret")), 3);
+    ck_assert_int_eq(RUN("serve", path("www"), "--log", path("no/such/dir/log")), 3);
+    ck_assert_int_eq(RUN("help", "serve"), 0);
+    ck_assert_ptr_nonnull(strstr(out, "usage: bcsim serve DIR"));
+
+    /* A port in use. */
+    struct served s;
+    SERVE(&s, "--port", "0");
+    char port[16];
+    snprintf(port, sizeof port, "%d", s.port);
+    ck_assert_int_eq(RUN("serve", path("www"), "--port", port), 3);
+    char expect[128];
+    snprintf(expect, sizeof expect,
+             "bcsim serve: cannot listen on 127.0.0.1 port %d: address already in use\n", s.port);
+    ck_assert_str_eq(out, expect);
+    serve_stop(&s);
+}
+END_TEST
+
+START_TEST(ipv6_loopback)
+{
+    /* Machines without IPv6 cannot bind ::1: nothing to test there. */
+    int probe = socket(AF_INET6, SOCK_STREAM, 0);
+    struct sockaddr_in6 a = {.sin6_family = AF_INET6, .sin6_addr = IN6ADDR_LOOPBACK_INIT};
+    bool have = probe >= 0 && bind(probe, (struct sockaddr *)&a, sizeof a) == 0;
+    if (probe >= 0)
+        close(probe);
+    if (!have)
+        return;
+    struct served s;
+    SERVE(&s, "--bind", "::1");
+    ck_assert_int_eq(strncmp(s.url, "http://[::1]:", 13), 0);
+    ck_assert_int_eq(GET(&s, "small.bin", "-g"), 0);
+    ck_assert_str_eq(out, "200 20000");
+    assert_same(path("got"), path("www/small.bin"));
+    serve_stop(&s);
+}
+END_TEST
+
+START_TEST(request_log)
+{
+    struct served s;
+    SERVE(&s, "--log", path("log"), "--fault", "close=1000@/pkg.bin");
+    ck_assert_int_eq(GET(&s, "small.bin"), 0);
+    ck_assert_int_eq(GET(&s, "pkg.bin"), 18);
+    ck_assert_int_eq(CURL("-o", "/dev/null", url(&s, "a%20b%25")), 0);
+    serve_stop(&s);
+    char log[4096];
+    log[load(path("log"), log, sizeof log - 1)] = '\0';
+    static const char *const expect[] = {
+        "GET /small.bin 200 20000 -\n", "GET /pkg.bin 200 1000 close=1000\n",
+        "GET /a%20b%25 404 14 -\n", /* one field, however odd the path */
+    };
+    const char *line = log;
+    for (size_t i = 0; i < 3; i++) {
+        int y, mo, d, h, mi, sec, ms, port;
+        char rest[256];
+        ck_assert_msg(sscanf(line, "%4d-%2d-%2dT%2d:%2d:%2d.%3dZ 127.0.0.1:%d %255[^\n]", &y, &mo,
+                             &d, &h, &mi, &sec, &ms, &port, rest) == 9,
+                      "log line '%s'", line);
+        const char *tail = strstr(line, " GET ");
+        ck_assert_msg(tail && strncmp(tail + 1, expect[i], strlen(expect[i])) == 0,
+                      "log line %zu: '%s', expected '... %s'", i, line, expect[i]);
+        line = strchr(line, '\n') + 1;
+    }
+    ck_assert_str_eq(line, "");
+}
+END_TEST
+
+/* ---- Faults ---------------------------------------------------------------------- */
+
+START_TEST(fault_status)
+{
+    struct served s;
+    SERVE(&s, "--fault", "status=503", "--fault", "status=500@/pkg.bin", "--fault",
+          "status=200@/small.bin");
+    ck_assert_int_eq(GET(&s, "sub/deep.bin"), 0);
+    ck_assert_str_eq(out, "503 24");
+    char body[64];
+    body[load(path("got"), body, sizeof body - 1)] = '\0';
+    ck_assert_str_eq(body, "503 Service Unavailable\n");
+    ck_assert_int_eq(GET(&s, "pkg.bin"), 0); /* the fault naming the path wins */
+    ck_assert_str_eq(out, "500 26");
+    ck_assert_int_eq(GET(&s, "small.bin"), 0); /* a 200, but not the file */
+    ck_assert_str_eq(out, "200 7");
+    ck_assert_int_eq(GET(&s, "no/such/file"), 0);
+    ck_assert_str_eq(out, "503 24");
+    serve_stop(&s);
+}
+END_TEST
+
+START_TEST(fault_reset)
+{
+    struct served s;
+    SERVE(&s, "--fault", "reset=1000@/pkg.bin");
+    ck_assert_int_eq(GET(&s, "pkg.bin"), 56); /* CURLE_RECV_ERROR: connection reset */
+    ck_assert_str_eq(out, "200 1000");
+    assert_prefix(path("got"), path("www/pkg.bin"), 1000);
+    ck_assert_int_eq(GET(&s, "small.bin"), 0); /* other paths unharmed */
+    ck_assert_str_eq(out, "200 20000");
+    /* A raw client sees the reset itself, after exactly 1000 body bytes. */
+    int fd = raw_connect(&s);
+    raw_send(fd, "GET /pkg.bin HTTP/1.1\r\n\r\n", 25);
+    static char resp[PKG_SIZE + 4096];
+    size_t n = 0;
+    ssize_t r;
+    while ((r = recv(fd, resp + n, sizeof resp - n, 0)) > 0)
+        n += (size_t)r;
+    ck_assert_int_eq(r, -1);
+    ck_assert_int_eq(errno, ECONNRESET);
+    close(fd);
+    resp[n] = '\0';
+    ck_assert_uint_eq(n - (size_t)(body_of(resp) - resp), 1000);
+    serve_stop(&s);
+}
+END_TEST
+
+START_TEST(fault_close)
+{
+    struct served s;
+    SERVE(&s, "--fault", "close=1000");
+    ck_assert_int_eq(GET(&s, "pkg.bin"), 18); /* CURLE_PARTIAL_FILE */
+    ck_assert_str_eq(out, "200 1000");
+    assert_prefix(path("got"), path("www/pkg.bin"), 1000);
+    /* Cut inside a chunked body: the chunk is short, the last chunk never comes. */
+    serve_stop(&s);
+    SERVE(&s, "--fault", "close=5000", "--fault", "chunked");
+    ck_assert_int_eq(GET(&s, "pkg.bin"), 18);
+    ck_assert_str_eq(out, "200 5000");
+    assert_prefix(path("got"), path("www/pkg.bin"), 5000);
+    serve_stop(&s);
+}
+END_TEST
+
+START_TEST(fault_stall)
+{
+    struct served s;
+    SERVE(&s, "--fault", "stall=1000@/pkg.bin");
+    long t0 = now_ms();
+    ck_assert_int_eq(GET(&s, "pkg.bin", "--max-time", "1"), 28); /* CURLE_OPERATION_TIMEDOUT */
+    ck_assert_int_ge(now_ms() - t0, 900);
+    ck_assert_str_eq(out, "200 1000");
+    assert_prefix(path("got"), path("www/pkg.bin"), 1000);
+    /* A stalled client holds nothing up, and stopping does not wait for it. */
+    int fd = raw_connect(&s);
+    raw_send(fd, "GET /pkg.bin HTTP/1.1\r\n\r\n", 25);
+    char resp[4096];
+    read_for(fd, resp, sizeof resp, 300, NULL);
+    ck_assert_int_eq(GET(&s, "small.bin"), 0);
+    ck_assert_str_eq(out, "200 20000");
+    t0 = now_ms();
+    serve_stop(&s);
+    if (!getenv("BCSIM_WRAPPER"))
+        ck_assert_int_lt(now_ms() - t0, 1000);
+    ck_assert_uint_eq(read_for(fd, resp, sizeof resp, 1000, NULL), 0); /* closed */
+    close(fd);
+}
+END_TEST
+
+START_TEST(fault_length_longer)
+{
+    struct served s;
+    SERVE(&s, "--fault", "length=+10");
+    ck_assert_int_eq(GET(&s, "pkg.bin"), 18); /* 10 bytes never come */
+    ck_assert_str_eq(out, "200 300000");
+    assert_same(path("got"), path("www/pkg.bin"));
+    ck_assert_int_eq(CURL("-I", url(&s, "pkg.bin")), 0);
+    ck_assert_ptr_nonnull(strstr(out, "\r\nContent-Length: 300010\r\n"));
+    serve_stop(&s);
+}
+END_TEST
+
+START_TEST(fault_length_shorter)
+{
+    struct served s;
+    SERVE(&s, "--fault", "length=-10");
+    /* curl stops at the announced end and keeps quiet about the excess. */
+    ck_assert_int_eq(GET(&s, "small.bin"), 0);
+    ck_assert_str_eq(out, "200 19990");
+    assert_prefix(path("got"), path("www/small.bin"), 19990);
+    /* The extra bytes do go out. */
+    char resp[SMALL_SIZE + 1024];
+    size_t n = raw_exchange(&s, "GET /small.bin HTTP/1.1\r\n\r\n", 27, resp, sizeof resp);
+    ck_assert_ptr_nonnull(strstr(resp, "\r\nContent-Length: 19990\r\n"));
+    ck_assert_uint_eq(n - (size_t)(body_of(resp) - resp), SMALL_SIZE);
+    serve_stop(&s);
+}
+END_TEST
+
+/* Decodes a chunked body: the payload in out, checks every chunk's framing. */
+static size_t dechunk(const char *p, const char *end, char *dst, int *distinct_sizes)
+{
+    size_t n = 0;
+    unsigned long seen[8] = {0};
+    *distinct_sizes = 0;
+    for (;;) {
+        char *after;
+        unsigned long size = strtoul(p, &after, 16);
+        ck_assert_msg(after > p && after + 2 <= end && memcmp(after, "\r\n", 2) == 0,
+                      "bad chunk header at byte %zu", n);
+        p = after + 2;
+        if (size == 0)
+            break;
+        ck_assert_uint_le(size, 4096);
+        ck_assert_msg(p + size + 2 <= end && memcmp(p + size, "\r\n", 2) == 0, "bad chunk end");
+        memcpy(dst + n, p, size);
+        n += size;
+        p += size + 2;
+        bool known = false;
+        for (int k = 0; k < *distinct_sizes; k++)
+            known |= seen[k] == size;
+        if (!known && *distinct_sizes < 8)
+            seen[(*distinct_sizes)++] = size;
+    }
+    ck_assert_msg(p + 2 == end && memcmp(p, "\r\n", 2) == 0, "no end after the last chunk");
+    return n;
+}
+
+START_TEST(fault_chunked)
+{
+    struct served s;
+    SERVE(&s, "--fault", "chunked");
+    ck_assert_int_eq(GET(&s, "pkg.bin"), 0);
+    ck_assert_str_eq(out, "200 300000");
+    assert_same(path("got"), path("www/pkg.bin"));
+    static char resp[PKG_SIZE * 2], body[PKG_SIZE];
+    size_t n = raw_exchange(&s, "GET /pkg.bin HTTP/1.1\r\n\r\n", 25, resp, sizeof resp);
+    const char *start = body_of(resp);
+    ck_assert_ptr_nonnull(strstr(resp, "\r\nTransfer-Encoding: chunked\r\n"));
+    ck_assert_ptr_null(strstr(resp, "Content-Length"));
+    int distinct;
+    ck_assert_uint_eq(dechunk(start, resp + n, body, &distinct), PKG_SIZE);
+    ck_assert_int_ge(distinct, 8);
+    FILE *f = fopen(path("got"), "wb");
+    fwrite(body, 1, PKG_SIZE, f);
+    fclose(f);
+    assert_same(path("got"), path("www/pkg.bin"));
+    serve_stop(&s);
+}
+END_TEST
+
+START_TEST(fault_noclen)
+{
+    struct served s;
+    SERVE(&s, "--fault", "noclen");
+    ck_assert_int_eq(
+        CURL("-o", path("got"), "-D", path("head"), "-w", "%{http_code}", url(&s, "pkg.bin")), 0);
+    ck_assert_str_eq(out, "200");
+    assert_same(path("got"), path("www/pkg.bin"));
+    char head[1024];
+    head[load(path("head"), head, sizeof head - 1)] = '\0';
+    ck_assert_msg(strncmp(head, "HTTP/1.0 200 OK\r\n", 17) == 0, "%s", host_show(head));
+    ck_assert_ptr_null(strstr(head, "Content-Length"));
+    ck_assert_ptr_null(strstr(head, "Transfer-Encoding"));
+    serve_stop(&s);
+}
+END_TEST
+
+START_TEST(fault_drip)
+{
+    struct served s;
+    SERVE(&s, "--fault", "drip=1000/15");
+    /* 20 drops 15 ms apart: about 300 ms, where an unpaced answer takes a few. */
+    long t0 = now_ms();
+    ck_assert_int_eq(GET(&s, "small.bin"), 0);
+    long took = now_ms() - t0;
+    ck_assert_str_eq(out, "200 20000");
+    assert_same(path("got"), path("www/small.bin"));
+    ck_assert_int_ge(took, 270);
+    /* The drops arrive one by one. */
+    int fd = raw_connect(&s);
+    raw_send(fd, "GET /small.bin HTTP/1.1\r\n\r\n", 27);
+    char resp[SMALL_SIZE + 1024];
+    int reads = 0;
+    size_t n = 0;
+    ssize_t r;
+    while ((r = read(fd, resp + n, sizeof resp - n)) > 0) {
+        ck_assert_int_le(r, 1000 + 200);
+        n += (size_t)r;
+        reads++;
+    }
+    close(fd);
+    ck_assert_int_ge(reads, 20);
+    serve_stop(&s);
+}
+END_TEST
+
+/* Reads a response, counting the reads it took to get the whole header. */
+static int reads_for_head(const struct served *s)
+{
+    int fd = raw_connect(s);
+    raw_send(fd, "GET /small.bin HTTP/1.1\r\n\r\n", 27);
+    char resp[SMALL_SIZE + 1024];
+    size_t n = 0;
+    int reads = 0;
+    while (n + 1 < sizeof resp) {
+        ssize_t r = read(fd, resp + n, sizeof resp - n - 1);
+        if (r <= 0)
+            break;
+        n += (size_t)r;
+        resp[n] = '\0';
+        reads++;
+        if (strstr(resp, "\r\n\r\n"))
+            break;
+    }
+    close(fd);
+    ck_assert_msg(strncmp(resp, "HTTP/1.1 200 OK\r\n", 17) == 0, "%s", host_show(resp));
+    return reads;
+}
+
+START_TEST(fault_split)
+{
+    struct served s;
+    SERVE(&s, "--fault", "split");
+    ck_assert_int_ge(reads_for_head(&s), 10);
+    ck_assert_int_eq(GET(&s, "pkg.bin"), 0);
+    ck_assert_str_eq(out, "200 300000");
+    assert_same(path("got"), path("www/pkg.bin"));
+    serve_stop(&s);
+    /* Without the fault, the header comes whole: the count above means something. */
+    SERVE(&s, "--port", "0");
+    ck_assert_int_eq(reads_for_head(&s), 1);
+    serve_stop(&s);
+}
+END_TEST
+
+/* ---- Unruly clients --------------------------------------------------------------- */
+
+START_TEST(garbage_requests)
+{
+    struct served s;
+    SERVE(&s, "--port", "0");
+    static const char binary[] = "\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03\x00\xff\r\n\r\n";
+    static const char *const reqs[] = {
+        "GARBAGE\r\n\r\n",
+        "GET /pkg.bin HTTP/9.9\r\n\r\n",
+        "GET /pkg.bin HTTP/1.1\r\nBad Header\r\n\r\n",
+        "GET /pkg.bin HTTP/1.1\r\nContent-Length: x\r\n\r\n",
+        binary,
+    };
+    char resp[4096];
+    for (size_t i = 0; i < sizeof reqs / sizeof reqs[0]; i++) {
+        size_t len = reqs[i] == binary ? sizeof binary - 1 : strlen(reqs[i]);
+        raw_exchange(&s, reqs[i], len, resp, sizeof resp);
+        ck_assert_msg(strncmp(resp, "HTTP/1.1 400 Bad Request\r\n", 26) == 0, "%zu: '%s'", i,
+                      host_show(resp));
+    }
+    /* Headers without end: refused once they pass 16 KiB. */
+    int fd = raw_connect(&s);
+    raw_send(fd, "GET /pkg.bin HTTP/1.1\r\n", 23);
+    char filler[1024];
+    memset(filler, 'a', sizeof filler);
+    memcpy(filler, "X-Pad: ", 7);
+    memcpy(filler + sizeof filler - 2, "\r\n", 2);
+    for (int k = 0; k < 20; k++)
+        send(fd, filler, sizeof filler, MSG_NOSIGNAL);
+    read_for(fd, resp, sizeof resp, 5000, NULL);
+    close(fd);
+    ck_assert_msg(strncmp(resp, "HTTP/1.1 431 ", 13) == 0, "%s", host_show(resp));
+    /* Clients that connect and leave, with or without half a request. */
+    close(raw_connect(&s));
+    fd = raw_connect(&s);
+    raw_send(fd, "GET /pkg", 8);
+    close(fd);
+    ck_assert_int_eq(GET(&s, "small.bin"), 0);
+    ck_assert_str_eq(out, "200 20000");
+    serve_stop(&s);
+}
+END_TEST
+
+START_TEST(request_in_one_byte_writes)
+{
+    struct served s;
+    SERVE(&s, "--port", "0");
+    int fd = raw_connect(&s);
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, 1 /* TCP_NODELAY */, &one, sizeof one);
+    const char req[] = "GET /small.bin HTTP/1.1\r\nHost: 127.0.0.1\r\nUser-Agent: t\r\n\r\n";
+    for (size_t i = 0; i < sizeof req - 1; i++) {
+        raw_send(fd, req + i, 1);
+        usleep(1000);
+    }
+    static char resp[SMALL_SIZE + 1024];
+    size_t n = raw_read_all(fd, resp, sizeof resp, 5000);
+    close(fd);
+    ck_assert_msg(strncmp(resp, "HTTP/1.1 200 OK\r\n", 17) == 0, "%s", host_show(resp));
+    const char *body = body_of(resp);
+    ck_assert_uint_eq(n - (size_t)(body - resp), SMALL_SIZE);
+    FILE *f = fopen(path("got"), "wb");
+    fwrite(body, 1, SMALL_SIZE, f);
+    fclose(f);
+    assert_same(path("got"), path("www/small.bin"));
+    serve_stop(&s);
+}
+END_TEST
+
+START_TEST(many_clients_at_once)
+{
+    struct served s;
+    SERVE(&s, "--fault", "drip=5000/5@/small.bin");
+    enum { N = 40 };
+    int fds[N];
+    for (int i = 0; i < N; i++) {
+        fds[i] = raw_connect(&s);
+        raw_send(fds[i], "GET /small.bin HTTP/1.1\r\n\r\n", 27);
+    }
+    /* While they drip, a half-closed client and a plain GET are served too. */
+    int half = raw_connect(&s);
+    raw_send(half, "HEAD /pkg.bin HTTP/1.0\r\n\r\n", 26);
+    shutdown(half, SHUT_WR);
+    ck_assert_int_eq(GET(&s, "pkg.bin"), 0);
+    ck_assert_str_eq(out, "200 300000");
+    static char resp[SMALL_SIZE + 1024];
+    raw_read_all(half, resp, sizeof resp, 5000);
+    close(half);
+    ck_assert_ptr_nonnull(strstr(resp, "Content-Length: 300000\r\n"));
+    for (int i = 0; i < N; i++) {
+        size_t n = raw_read_all(fds[i], resp, sizeof resp, 5000);
+        close(fds[i]);
+        ck_assert_msg(strncmp(resp, "HTTP/1.1 200 OK\r\n", 17) == 0, "%d: %s", i, host_show(resp));
+        ck_assert_uint_eq(n - (size_t)(body_of(resp) - resp), SMALL_SIZE);
+    }
+    serve_stop(&s);
+}
+END_TEST
+
+START_TEST(clients_vanish_mid_response)
+{
+    /* Larger than every socket buffer on the way, so the server is still
+     * writing when each client leaves. */
+    write_file("www/big.bin", 16 << 20, 5);
+    struct served s;
+    SERVE(&s, "--port", "0");
+    for (int i = 0; i < 5; i++) {
+        int fd = raw_connect(&s);
+        int small = 4096;
+        setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
+        raw_send(fd, "GET /big.bin HTTP/1.1\r\n\r\n", 25);
+        char buf[8192];
+        read_for(fd, buf, sizeof buf, 2000, NULL);
+        if (i % 2) { /* leave with a reset, or with a FIN */
+            struct linger lg = {.l_onoff = 1, .l_linger = 0};
+            setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
+        }
+        close(fd);
+    }
+    ck_assert_int_eq(GET(&s, "pkg.bin"), 0);
+    ck_assert_str_eq(out, "200 300000");
+    serve_stop(&s); /* and exits 0: no SIGPIPE on the way */
+}
+END_TEST
+
+Suite *serve_suite(void)
+{
+    Suite *s = suite_create("serve");
+    TCase *tc = tcase_create("serve");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_set_timeout(tc, 60); /* valgrind; each takes well under 2 s natively */
+    tcase_add_test(tc, serves_files);
+    tcase_add_test(tc, refuses_what_is_not_a_file);
+    tcase_add_test(tc, command_line);
+    tcase_add_test(tc, ipv6_loopback);
+    tcase_add_test(tc, request_log);
+    tcase_add_test(tc, fault_status);
+    tcase_add_test(tc, fault_reset);
+    tcase_add_test(tc, fault_close);
+    tcase_add_test(tc, fault_stall);
+    tcase_add_test(tc, fault_length_longer);
+    tcase_add_test(tc, fault_length_shorter);
+    tcase_add_test(tc, fault_chunked);
+    tcase_add_test(tc, fault_noclen);
+    tcase_add_test(tc, fault_drip);
+    tcase_add_test(tc, fault_split);
+    tcase_add_test(tc, garbage_requests);
+    tcase_add_test(tc, request_in_one_byte_writes);
+    tcase_add_test(tc, many_clients_at_once);
+    tcase_add_test(tc, clients_vanish_mid_response);
+    suite_add_tcase(s, tc);
+    return s;
+}
