@@ -22,7 +22,7 @@ const char cli_ctl_usage[] =
     "                               answer AT-CMD (a trailing * matches a prefix) with\n"
     "                               REPLY (\\n separates lines; \"\" stays silent)\n"
     "  override clear               forget all overrides\n"
-    "  fault flash-program|flash-erase  the next program / erase of the flash fails\n"
+    "  fault flash-program|flash-erase [N]  the Nth next program / erase fails (1)\n"
     "  fault flash-capacity BYTES   only BYTES of the FOTA area can be written\n"
     "  fault flash-cut N            the power is cut after N more flash operations\n"
     "  fault flash-tear N           ... and the operation it hits is half done\n"

@@ -213,10 +213,10 @@ static void cmd_fault(struct ctl_conn *c, int argc, char **argv)
     char *end = NULL;
     unsigned long v = argc == 3 ? strtoul(argv[2], &end, 10) : 0;
     bool has_value = argc == 3 && end && *end == '\0' && *argv[2] != '-';
-    if (strcmp(what, "flash-program") == 0 && argc == 2) {
-        f->faults.fail_program_at = f->count.programs + 1;
-    } else if (strcmp(what, "flash-erase") == 0 && argc == 2) {
-        f->faults.fail_erase_at = f->count.erases + 1;
+    if (strcmp(what, "flash-program") == 0 && (argc == 2 || (has_value && v > 0))) {
+        f->faults.fail_program_at = f->count.programs + (argc == 3 ? v : 1);
+    } else if (strcmp(what, "flash-erase") == 0 && (argc == 2 || (has_value && v > 0))) {
+        f->faults.fail_erase_at = f->count.erases + (argc == 3 ? v : 1);
     } else if (strcmp(what, "flash-capacity") == 0 && has_value) {
         f->faults.fota_capacity = (uint32_t)v;
     } else if (strcmp(what, "flash-cut") == 0 && has_value && v > 0) {

@@ -167,6 +167,8 @@ static int download_code(const struct module *m, enum dl_error err)
         return c->dl_dns;
     case DL_EABORT:
         return c->dl_net_lost;
+    case DL_EPROTO:
+        return c->dl_unknown;
     case DL_ESINK:
         return m->fota.sink_err == FLASH_EFULL ? c->dl_flash_full : c->dl_flash_write;
     default:
@@ -297,8 +299,10 @@ static void updater_step(uv_timer_t *t)
         return;
     }
     if (r != PATCH_DONE) {
+        /* Given up: forget it, so that the next boot is an ordinary one. */
         mod_event(m, "fota", "failed", f->patch->why);
         mod_urc(m, "+QIND: \"FOTA\",\"END\",%d", update_code(m->prof, r));
+        patch_finish(f->patch);
     }
     /* Done, or given up: reboot into whatever the firmware region holds now. */
     set_phase(m, FOTA_IDLE);

@@ -61,8 +61,8 @@ static const struct prof_revision bc260y_revisions[] = {{"BC260YCNAAR01A05", 0x2
     {                                                                                              \
         .test_reply = NULL, .http = true, .https = false, .coap = false, .notsupport_urc = false,  \
         .dl_dns = 12, .dl_failed = 12, .dl_net_lost = 13, .dl_net_unavailable = 20,                \
-        .dl_flash_write = 12, .dl_flash_full = 12, .up_invalid = 255, .up_mismatch = 254,          \
-        .up_busy = 2, .up_failed = 1, .step_ms = 120                                               \
+        .dl_flash_write = 12, .dl_flash_full = 12, .dl_unknown = 12, .up_invalid = 255,            \
+        .up_mismatch = 254, .up_busy = 2, .up_failed = 1, .step_ms = 120                           \
     }
 
 /* What every MT2625-based model shares: BC66 and BC66-NA run the same firmware
@@ -145,6 +145,7 @@ static const struct profile bc260y_cn = {
              .dl_net_unavailable = 99,
              .dl_flash_write = 100,
              .dl_flash_full = 101,
+             .dl_unknown = 1,
              .up_invalid = 255,
              .up_mismatch = 255,
              .up_busy = -1,

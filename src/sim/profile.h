@@ -53,6 +53,7 @@ struct prof_fota {
     bool notsupport_urc;    /* other schemes: +QIND: "FOTA","NOTSUPPORT" (else ERROR) */
     /* <download_err> */
     int dl_dns, dl_failed, dl_net_lost, dl_net_unavailable, dl_flash_write, dl_flash_full;
+    int dl_unknown; /* a server answer that is not HTTP at all */
     /* <update_err> */
     int up_invalid, up_mismatch, up_busy, up_failed;
     uint32_t step_ms; /* nominal time the updater spends per sector */

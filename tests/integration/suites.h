@@ -13,6 +13,7 @@ Suite *lzma2_suite(void);
 Suite *formats_suite(void);
 Suite *delta_suite(void);
 Suite *powercut_suite(void);
+Suite *url_suite(void);
 Suite *boot_suite(void);
 Suite *commands_suite(void);
 Suite *cli_suite(void);

@@ -455,6 +455,111 @@ START_TEST(misbehaving_servers)
 }
 END_TEST
 
+/* A server that answers with something that is not HTTP: card 1's "unknown
+ * error" (1); BC66 has only "download failed". */
+START_TEST(answer_that_is_not_http)
+{
+    static const char *const models[] = {"bc260y-cn", "bc66"};
+    static const char *const codes[] = {HTTPEND(1), HTTPEND(12)};
+    start_server((const char *[]){"python3", "-c",
+                                  "import socket\n"
+                                  "s = socket.socket()\n"
+                                  "s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)\n"
+                                  "s.bind(('127.0.0.1', 18091))\n"
+                                  "s.listen()\n"
+                                  "while True:\n"
+                                  "    c, _ = s.accept()\n"
+                                  "    c.recv(4096)\n"
+                                  "    c.sendall(b'SSH-2.0-not-a-web-server\\r\\n\\r\\n')\n"
+                                  "    c.close()\n",
+                                  NULL},
+                 18091);
+    struct bcsim_proc p;
+    struct host h;
+    char buf[512];
+    start_module(&p, &h, models[_i], NULL);
+    host_cmd(&h, "ATE0", buf, sizeof buf);
+    host_send(&h, "AT+QFOTADL=\"http://127.0.0.1:18091/up.pkg\"\r");
+    expect_line(&h, "OK");
+    expect_line(&h, "+QIND: \"FOTA\",\"HTTPSTART\"");
+    expect_line(&h, codes[_i]);
+    host_close(&h);
+    ck_assert_int_eq(bcsim_stop(&p), 0);
+}
+END_TEST
+
+/* The flash fails while updating, before the firmware is touched: "unknown
+ * error" (BC66: 1; BC260Y-CN has only 255), and the old firmware boots. */
+START_TEST(flash_fails_while_updating)
+{
+    static const char *const models[] = {"bc66", "bc260y-cn"};
+    static const char *const revs[][2] = {{"BC66NBR01A07", "BC66NBR01A08"},
+                                          {"BC260YCNAAR02A02", "BC260YCNAAR02A03"}};
+    static const char *const codes[] = {END(1), END(255)};
+    package(models[_i], revs[_i][0], revs[_i][1], "up.pkg", NULL);
+    python_server(18092);
+    struct stat st;
+    ck_assert_int_eq(stat(path("www/up.pkg"), &st), 0);
+    /* The download erases one sector per 4 KiB, the update's start the 8 of
+     * the journal; the next erase is the update's first (stash or staging). */
+    char n[32], o[512], buf[1024];
+    snprintf(n, sizeof n, "%ld", (long)((st.st_size + 4095) / 4096 + 8 + 1));
+    struct bcsim_proc p;
+    struct host h;
+    start_module(&p, &h, models[_i], NULL);
+    host_cmd(&h, "ATE0", buf, sizeof buf);
+    ck_assert_int_eq(bcsim_ctl(&p, o, sizeof o, (const char *[]){"fault", "flash-erase", n, NULL}),
+                     0);
+    host_send(&h, "AT+QFOTADL=\"http://127.0.0.1:18092/up.pkg\"\r");
+    host_expect(&h, "+QIND: \"FOTA\",\"START\"\r\n", buf, sizeof buf, 10000);
+    host_expect(&h, "+QIND: \"FOTA\",\"END\",", buf, sizeof buf, 10000);
+    host_expect(&h, "\r\n", buf, sizeof buf, 1000);
+    char got[1100];
+    snprintf(got, sizeof got, "+QIND: \"FOTA\",\"END\",%.16s", buf);
+    got[strcspn(got, "\r")] = '\0';
+    ck_assert_str_eq(got, codes[_i]);
+    host_wait_ready(&h); /* an ordinary boot */
+    revision_is(&h, revs[_i][0]);
+    host_close(&h);
+    ck_assert_int_eq(bcsim_stop(&p), 0);
+}
+END_TEST
+
+/* `bcsim ctl power cut` in the middle of UPDATING, then `power on`. */
+START_TEST(ctl_power_cut_while_updating)
+{
+    package("bc66", "BC66NBR01A07", "BC66NBR01A10", "up.pkg", NULL);
+    python_server(18093);
+    struct bcsim_proc p = {0};
+    struct host h;
+    char buf[4096], line[512], o[512];
+    bcsim_prepare(&p);
+    const char *slow[] = {"--downlink", "0", "--speed", "5", NULL};
+    bcsim_start(&p, "bc66", slow);
+    host_open(&h, p.pty);
+    host_wait_ready(&h);
+    host_cmd(&h, "ATE0", buf, sizeof buf);
+    host_send(&h, "AT+QFOTADL=\"http://127.0.0.1:18093/up.pkg\"\r");
+    host_expect(&h, "\"UPDATING\",40%,1,1\r\n", buf, sizeof buf, 60000);
+    ck_assert_int_eq(bcsim_ctl(&p, o, sizeof o, (const char *[]){"power", "cut", NULL}), 0);
+    host_drain(&h, buf, sizeof buf, 300);
+    ck_assert_int_eq(bcsim_ctl(&p, o, sizeof o, (const char *[]){"power", "on", NULL}), 0);
+    expect_brom(&h, true);
+    expect_line(&h, "+QIND: \"FOTA\",\"START\"");
+    next_line(&h, line, sizeof line);
+    int resumed = atoi(line + 25);
+    ck_assert_msg(resumed >= 40 && resumed < 100, "resumed at %s", line);
+    host_expect(&h, "+QIND: \"FOTA\",\"UPDATING\",100%,1,1\r\n", buf, sizeof buf, 60000);
+    host_expect(&h, "RDY\r\n", buf, sizeof buf, 10000);
+    expect_line(&h, "+CFUN: 1");
+    expect_line(&h, "+QIND: \"FOTA\",\"END\",0");
+    host_wait_ready(&h);
+    revision_is(&h, "BC66NBR01A10");
+    host_close(&h);
+    ck_assert_int_eq(bcsim_stop(&p), 0);
+}
+END_TEST
+
 /* A retry after a failure works. */
 START_TEST(retry_after_failure)
 {
@@ -753,6 +858,9 @@ Suite *fota_suite(void)
     tcase_add_loop_test(tc, busy, 0, 2);
     tcase_add_loop_test(tc, power_cut_while_updating, 0, 3);
     tcase_add_test(tc, kill9_while_updating);
+    tcase_add_test(tc, ctl_power_cut_while_updating);
+    tcase_add_loop_test(tc, answer_that_is_not_http, 0, 2);
+    tcase_add_loop_test(tc, flash_fails_while_updating, 0, 2);
     tcase_add_test(tc, power_cut_while_downloading);
     tcase_add_test(tc, autobaud_withholds_the_result);
     suite_add_tcase(s, tc);
