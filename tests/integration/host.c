@@ -52,7 +52,7 @@ void bcsim_prepare(struct bcsim_proc *p)
 
 /* fork+exec with stdout/stderr on pipes; the child dies with the test.
  * BCSIM_WRAPPER="valgrind -q --error-exitcode=99" runs bcsim under a tool. */
-static pid_t spawn(const char *const *args, int *out_fd, int *err_fd)
+pid_t host_spawn(const char *const *args, int *out_fd, int *err_fd)
 {
     const char *argv[64];
     int n = 0;
@@ -81,7 +81,10 @@ static pid_t spawn(const char *const *args, int *out_fd, int *err_fd)
     close(out[1]);
     close(err[1]);
     *out_fd = out[0];
-    *err_fd = err[0];
+    if (err_fd)
+        *err_fd = err[0];
+    else
+        close(err[0]);
     return pid;
 }
 
@@ -118,7 +121,7 @@ void bcsim_start(struct bcsim_proc *p, const char *model, const char *const *ext
     for (int i = 0; extra && extra[i] && n < 46; i++)
         argv[n++] = extra[i];
     argv[n] = NULL;
-    p->pid = spawn(argv, &p->out_fd, &p->err_fd);
+    p->pid = host_spawn(argv, &p->out_fd, &p->err_fd);
     char line[512];
     read_for(p->out_fd, line, sizeof line, HOST_TIMEOUT_MS, "\n");
     char *pts = strstr(line, "/dev/pts/");
@@ -140,7 +143,7 @@ int bcsim_run_once(const char *const *args, char *out, size_t size, int timeout_
         argv[n++] = args[i];
     argv[n] = NULL;
     int ofd, efd;
-    pid_t pid = spawn(argv, &ofd, &efd);
+    pid_t pid = host_spawn(argv, &ofd, &efd);
     size_t got = read_for(ofd, out, size, timeout_ms, NULL);
     if (got + 1 < size)
         read_for(efd, out + got, size - got, 200, NULL);

@@ -25,6 +25,11 @@ struct host {
     size_t len;
 };
 
+/* fork+exec with stdout (and stderr, unless err_fd is NULL) on pipes; the
+ * child dies with the test. BCSIM_WRAPPER ("valgrind -q ...") runs bcsim
+ * under a tool. */
+pid_t host_spawn(const char *const *args, int *out_fd, int *err_fd);
+
 /* Makes a scratch directory; bcsim_start uses it (state, socket). */
 void bcsim_prepare(struct bcsim_proc *p);
 

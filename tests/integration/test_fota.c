@@ -233,6 +233,29 @@ static void start_module(struct bcsim_proc *p, struct host *h, const char *model
     host_wait_ready(h);
 }
 
+/* A module whose downloads and updates take real (if scaled) time, ATE0 set:
+ * paced links for the tests that must act in the middle of something. */
+static void start_paced(struct bcsim_proc *p, struct host *h, const char *model,
+                        const char *downlink, const char *speed)
+{
+    char buf[256];
+    memset(p, 0, sizeof *p);
+    bcsim_prepare(p);
+    const char *args[] = {"--downlink", downlink, "--rtt", "0", "--speed", speed, NULL};
+    bcsim_start(p, model, args);
+    host_open(h, p->pty);
+    host_wait_ready(h);
+    host_cmd(h, "ATE0", buf, sizeof buf);
+}
+
+/* Sends AT+QFOTADL for www/up.pkg on a loopback port. */
+static void download(struct host *h, int port)
+{
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "AT+QFOTADL=\"http://127.0.0.1:%d/up.pkg\"\r", port);
+    host_send(h, cmd);
+}
+
 static void revision_is(struct host *h, const char *rev)
 {
     char buf[256], want[128];
@@ -530,16 +553,11 @@ START_TEST(ctl_power_cut_while_updating)
 {
     package("bc66", "BC66NBR01A07", "BC66NBR01A10", "up.pkg", NULL);
     python_server(18093);
-    struct bcsim_proc p = {0};
+    struct bcsim_proc p;
     struct host h;
     char buf[4096], line[512], o[512];
-    bcsim_prepare(&p);
-    const char *slow[] = {"--downlink", "0", "--speed", "5", NULL};
-    bcsim_start(&p, "bc66", slow);
-    host_open(&h, p.pty);
-    host_wait_ready(&h);
-    host_cmd(&h, "ATE0", buf, sizeof buf);
-    host_send(&h, "AT+QFOTADL=\"http://127.0.0.1:18093/up.pkg\"\r");
+    start_paced(&p, &h, "bc66", "0", "5");
+    download(&h, 18093);
     host_expect(&h, "\"UPDATING\",40%,1,1\r\n", buf, sizeof buf, 60000);
     ck_assert_int_eq(bcsim_ctl(&p, o, sizeof o, (const char *[]){"power", "cut", NULL}), 0);
     host_drain(&h, buf, sizeof buf, 300);
@@ -635,17 +653,11 @@ START_TEST(network_lost_mid_download)
     package(_i ? "bc260y-cn" : "bc66", _i ? "BC260YCNAAR02A02" : "BC66NBR01A07",
             _i ? "BC260YCNAAR02A03" : "BC66NBR01A08", "up.pkg", NULL);
     python_server(18084);
-    struct bcsim_proc p = {0};
+    struct bcsim_proc p;
     struct host h;
     char buf[512];
-    /* --speed fast scales the link to nothing: a paced link at 20x here. */
-    bcsim_prepare(&p);
-    const char *args[] = {"--downlink", "8000", "--rtt", "0", "--speed", "20", NULL};
-    bcsim_start(&p, _i ? "bc260y-cn" : "bc66", args);
-    host_open(&h, p.pty);
-    host_wait_ready(&h);
-    host_cmd(&h, "ATE0", buf, sizeof buf);
-    host_send(&h, "AT+QFOTADL=\"http://127.0.0.1:18084/up.pkg\"\r");
+    start_paced(&p, &h, _i ? "bc260y-cn" : "bc66", "8000", "20");
+    download(&h, 18084);
     host_expect(&h, "\"DOWNLOADING\",", buf, sizeof buf, 10000);
     char o[256];
     ck_assert_int_eq(bcsim_ctl(&p, o, sizeof o, (const char *[]){"net", "detach", NULL}), 0);
@@ -664,16 +676,11 @@ START_TEST(busy)
     package(_i ? "bc260y-cn" : "bc66", _i ? "BC260YCNAAR02A02" : "BC66NBR01A07",
             _i ? "BC260YCNAAR02A03" : "BC66NBR01A08", "up.pkg", NULL);
     python_server(18085);
-    struct bcsim_proc p = {0};
+    struct bcsim_proc p;
     struct host h;
     char buf[4096];
-    bcsim_prepare(&p);
-    const char *args[] = {"--downlink", "8000", "--rtt", "0", "--speed", "20", NULL};
-    bcsim_start(&p, _i ? "bc260y-cn" : "bc66", args);
-    host_open(&h, p.pty);
-    host_wait_ready(&h);
-    host_cmd(&h, "ATE0", buf, sizeof buf);
-    host_send(&h, "AT+QFOTADL=\"http://127.0.0.1:18085/up.pkg\"\r");
+    start_paced(&p, &h, _i ? "bc260y-cn" : "bc66", "8000", "20");
+    download(&h, 18085);
     host_expect(&h, "\"DOWNLOADING\",", buf, sizeof buf, 10000);
     host_cmd(&h, "AT+QFOTADL=\"http://127.0.0.1:18085/up.pkg\"", buf, sizeof buf);
     if (_i) {
@@ -752,16 +759,11 @@ START_TEST(kill9_while_updating)
 {
     package("bc260y-cn", "BC260YCNAAR02A02", "BC260YCNAAR02A03", "up.pkg", NULL);
     python_server(18087);
-    struct bcsim_proc p = {0};
+    struct bcsim_proc p;
     struct host h;
     char buf[4096], line[512];
-    bcsim_prepare(&p);
-    const char *slow[] = {"--downlink", "0", "--speed", "10", NULL};
-    bcsim_start(&p, "bc260y-cn", slow);
-    host_open(&h, p.pty);
-    host_wait_ready(&h);
-    host_cmd(&h, "ATE0", buf, sizeof buf);
-    host_send(&h, "AT+QFOTADL=\"http://127.0.0.1:18087/up.pkg\"\r");
+    start_paced(&p, &h, "bc260y-cn", "0", "10");
+    download(&h, 18087);
     host_expect(&h, "\"UPDATING\",30%,1,1\r\n", buf, sizeof buf, 60000);
     bcsim_kill9(&p);
     host_close(&h);
@@ -788,16 +790,11 @@ START_TEST(power_cut_while_downloading)
 {
     package("bc66", "BC66NBR01A07", "BC66NBR01A08", "up.pkg", NULL);
     python_server(18088);
-    struct bcsim_proc p = {0};
+    struct bcsim_proc p;
     struct host h;
     char buf[4096], o[256];
-    bcsim_prepare(&p);
-    const char *args[] = {"--downlink", "8000", "--rtt", "0", "--speed", "20", NULL};
-    bcsim_start(&p, "bc66", args);
-    host_open(&h, p.pty);
-    host_wait_ready(&h);
-    host_cmd(&h, "ATE0", buf, sizeof buf);
-    host_send(&h, "AT+QFOTADL=\"http://127.0.0.1:18088/up.pkg\"\r");
+    start_paced(&p, &h, "bc66", "8000", "20");
+    download(&h, 18088);
     host_expect(&h, "\"DOWNLOADING\",", buf, sizeof buf, 10000);
     ck_assert_int_eq(bcsim_ctl(&p, o, sizeof o, (const char *[]){"power", "cut", NULL}), 0);
     host_drain(&h, buf, sizeof buf, 200);

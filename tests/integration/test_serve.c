@@ -83,44 +83,6 @@ static void teardown(void)
 
 /* ---- Processes ----------------------------------------------------------------- */
 
-/* fork+exec with stdout (and stderr unless NULL) on pipes; the child dies
- * with the test. BCSIM_WRAPPER (e.g. valgrind) applies to bcsim. */
-static pid_t spawn(const char *const *args, int *out_fd, int *err_fd)
-{
-    const char *argv[64];
-    int n = 0;
-    char wrapper[512];
-    const char *w = getenv("BCSIM_WRAPPER");
-    if (w && *w && strcmp(args[0], BCSIM_BIN) == 0) {
-        snprintf(wrapper, sizeof wrapper, "%s", w);
-        for (char *tok = strtok(wrapper, " "); tok && n < 16; tok = strtok(NULL, " "))
-            argv[n++] = tok;
-    }
-    for (int i = 0; args[i] && n < 63; i++)
-        argv[n++] = args[i];
-    argv[n] = NULL;
-    int o[2], e[2];
-    ck_assert_int_eq(pipe2(o, O_CLOEXEC), 0);
-    ck_assert_int_eq(pipe2(e, O_CLOEXEC), 0);
-    pid_t pid = fork();
-    ck_assert_int_ge(pid, 0);
-    if (pid == 0) {
-        prctl(PR_SET_PDEATHSIG, SIGKILL);
-        dup2(o[1], STDOUT_FILENO);
-        dup2(e[1], STDERR_FILENO);
-        execvp(argv[0], (char *const *)argv);
-        _exit(127);
-    }
-    close(o[1]);
-    close(e[1]);
-    *out_fd = o[0];
-    if (err_fd)
-        *err_fd = e[0];
-    else
-        close(e[0]);
-    return pid;
-}
-
 /* Reads until `until` appears, EOF or the deadline; NUL-terminated. */
 static size_t read_for(int fd, char *buf, size_t size, int timeout_ms, const char *until)
 {
@@ -166,7 +128,7 @@ static void serve_start(struct served *s, const char *const *extra)
     for (int i = 0; extra && extra[i] && n < 46; i++)
         argv[n++] = extra[i];
     argv[n] = NULL;
-    s->pid = spawn(argv, &s->out_fd, &s->err_fd);
+    s->pid = host_spawn(argv, &s->out_fd, &s->err_fd);
     char line[512], expect[512];
     read_for(s->out_fd, line, sizeof line, 10000, "\n");
     if (sscanf(line, "bcsim serve: http://127.0.0.1:%d/", &s->port) == 1) {
@@ -208,7 +170,7 @@ static int curl_run(const char *const *args)
         argv[n++] = args[i];
     argv[n] = NULL;
     int fd;
-    pid_t pid = spawn(argv, &fd, NULL);
+    pid_t pid = host_spawn(argv, &fd, NULL);
     read_for(fd, out, sizeof out, 10000, NULL);
     close(fd);
     return wait_exit(pid, 10000);
