@@ -88,7 +88,7 @@ pid_t host_spawn(const char *const *args, int *out_fd, int *err_fd)
     return pid;
 }
 
-static size_t read_for(int fd, char *buf, size_t size, int timeout_ms, const char *until)
+size_t host_read_fd(int fd, char *buf, size_t size, int timeout_ms, const char *until)
 {
     size_t n = 0;
     long end = now_ms() + timeout_ms;
@@ -123,11 +123,11 @@ void bcsim_start(struct bcsim_proc *p, const char *model, const char *const *ext
     argv[n] = NULL;
     p->pid = host_spawn(argv, &p->out_fd, &p->err_fd);
     char line[512];
-    read_for(p->out_fd, line, sizeof line, HOST_TIMEOUT_MS, "\n");
+    host_read_fd(p->out_fd, line, sizeof line, HOST_TIMEOUT_MS, "\n");
     char *pts = strstr(line, "/dev/pts/");
     if (!pts) {
         char err[1024];
-        read_for(p->err_fd, err, sizeof err, 200, NULL);
+        host_read_fd(p->err_fd, err, sizeof err, 200, NULL);
         ck_abort_msg("bcsim did not print its PTY: stdout '%s' stderr '%s'", line, err);
     }
     pts[strcspn(pts, "\r\n ")] = '\0';
@@ -144,9 +144,9 @@ int bcsim_run_once(const char *const *args, char *out, size_t size, int timeout_
     argv[n] = NULL;
     int ofd, efd;
     pid_t pid = host_spawn(argv, &ofd, &efd);
-    size_t got = read_for(ofd, out, size, timeout_ms, NULL);
+    size_t got = host_read_fd(ofd, out, size, timeout_ms, NULL);
     if (got + 1 < size)
-        read_for(efd, out + got, size - got, 200, NULL);
+        host_read_fd(efd, out + got, size - got, 200, NULL);
     close(ofd);
     close(efd);
     int status;

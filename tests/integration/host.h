@@ -30,6 +30,10 @@ struct host {
  * under a tool. */
 pid_t host_spawn(const char *const *args, int *out_fd, int *err_fd);
 
+/* Reads fd for up to timeout_ms, stopping early once `until` (if given) has
+ * arrived; NUL-terminates buf and returns the length. */
+size_t host_read_fd(int fd, char *buf, size_t size, int timeout_ms, const char *until);
+
 /* Makes a scratch directory; bcsim_start uses it (state, socket). */
 void bcsim_prepare(struct bcsim_proc *p);
 

@@ -264,6 +264,19 @@ static void revision_is(struct host *h, const char *rev)
     ck_assert_msg(strstr(buf, want), "%s", host_show(buf));
 }
 
+/* The rest of a resumed update: to 100%, the new firmware's boot with END,0
+ * after "+CFUN: 1", and its revision. */
+static void finish_resumed(struct host *h, const char *rev)
+{
+    char buf[8192];
+    host_expect(h, "+QIND: \"FOTA\",\"UPDATING\",100%,1,1\r\n", buf, sizeof buf, 60000);
+    host_expect(h, "RDY\r\n", buf, sizeof buf, 10000);
+    expect_line(h, "+CFUN: 1");
+    expect_line(h, "+QIND: \"FOTA\",\"END\",0");
+    host_wait_ready(h);
+    revision_is(h, rev);
+}
+
 /* ---- Card 2, section 6.1, and card 1, section 7.2, line for line ------------------ */
 
 START_TEST(card2_http_replay)
@@ -567,12 +580,7 @@ START_TEST(ctl_power_cut_while_updating)
     next_line(&h, line, sizeof line);
     int resumed = atoi(line + 25);
     ck_assert_msg(resumed >= 40 && resumed < 100, "resumed at %s", line);
-    host_expect(&h, "+QIND: \"FOTA\",\"UPDATING\",100%,1,1\r\n", buf, sizeof buf, 60000);
-    host_expect(&h, "RDY\r\n", buf, sizeof buf, 10000);
-    expect_line(&h, "+CFUN: 1");
-    expect_line(&h, "+QIND: \"FOTA\",\"END\",0");
-    host_wait_ready(&h);
-    revision_is(&h, "BC66NBR01A10");
+    finish_resumed(&h, "BC66NBR01A10");
     host_close(&h);
     ck_assert_int_eq(bcsim_stop(&p), 0);
 }
@@ -742,12 +750,7 @@ START_TEST(power_cut_while_updating)
      * (the last lines before a cut may not have reached the wire). */
     ck_assert_msg(resumed >= last && resumed > 0 && resumed < 100, "was %d%%, resumed at %d%%",
                   last, resumed);
-    host_expect(&h, "+QIND: \"FOTA\",\"UPDATING\",100%,1,1\r\n", buf, sizeof buf, 30000);
-    host_expect(&h, "RDY\r\n", buf, sizeof buf, 10000);
-    expect_line(&h, "+CFUN: 1");
-    expect_line(&h, "+QIND: \"FOTA\",\"END\",0");
-    host_wait_ready(&h);
-    revision_is(&h, "BC66NBR01A08");
+    finish_resumed(&h, "BC66NBR01A08");
     host_close(&h);
     ck_assert_int_eq(bcsim_stop(&p), 0);
 }
@@ -773,12 +776,7 @@ START_TEST(kill9_while_updating)
     next_line(&h, line, sizeof line);
     int resumed = atoi(line + 25);
     ck_assert_msg(resumed >= 30 && resumed < 100, "resumed at %s", line);
-    host_expect(&h, "+QIND: \"FOTA\",\"UPDATING\",100%,1,1\r\n", buf, sizeof buf, 30000);
-    expect_line(&h, "RDY");
-    expect_line(&h, "+CFUN: 1");
-    expect_line(&h, "+QIND: \"FOTA\",\"END\",0");
-    host_wait_ready(&h);
-    revision_is(&h, "BC260YCNAAR02A03");
+    finish_resumed(&h, "BC260YCNAAR02A03");
     host_close(&h);
     ck_assert_int_eq(bcsim_stop(&p), 0);
 }

@@ -83,28 +83,6 @@ static void teardown(void)
 
 /* ---- Processes ----------------------------------------------------------------- */
 
-/* Reads until `until` appears, EOF or the deadline; NUL-terminated. */
-static size_t read_for(int fd, char *buf, size_t size, int timeout_ms, const char *until)
-{
-    size_t n = 0;
-    long end = now_ms() + timeout_ms;
-    buf[0] = '\0';
-    while (n + 1 < size) {
-        long left = end - now_ms();
-        struct pollfd pfd = {.fd = fd, .events = POLLIN};
-        if (left <= 0 || poll(&pfd, 1, (int)left) <= 0)
-            break;
-        ssize_t r = read(fd, buf + n, size - n - 1);
-        if (r <= 0)
-            break;
-        n += (size_t)r;
-        buf[n] = '\0';
-        if (until && strstr(buf, until))
-            break;
-    }
-    return n;
-}
-
 static int wait_exit(pid_t pid, int timeout_ms)
 {
     int status = 0;
@@ -130,14 +108,14 @@ static void serve_start(struct served *s, const char *const *extra)
     argv[n] = NULL;
     s->pid = host_spawn(argv, &s->out_fd, &s->err_fd);
     char line[512], expect[512];
-    read_for(s->out_fd, line, sizeof line, 10000, "\n");
+    host_read_fd(s->out_fd, line, sizeof line, 10000, "\n");
     if (sscanf(line, "bcsim serve: http://127.0.0.1:%d/", &s->port) == 1) {
         snprintf(s->url, sizeof s->url, "http://127.0.0.1:%d/", s->port);
     } else if (sscanf(line, "bcsim serve: http://[::1]:%d/", &s->port) == 1) {
         snprintf(s->url, sizeof s->url, "http://[::1]:%d/", s->port);
     } else {
         char err[1024];
-        read_for(s->err_fd, err, sizeof err, 500, NULL);
+        host_read_fd(s->err_fd, err, sizeof err, 500, NULL);
         kill(s->pid, SIGKILL);
         waitpid(s->pid, NULL, 0);
         ck_abort_msg("bcsim serve did not start: stdout '%s' stderr '%s'", line, err);
@@ -152,7 +130,7 @@ static void serve_stop(struct served *s)
     kill(s->pid, SIGTERM);
     int rc = wait_exit(s->pid, 20000); /* valgrind runs are slow to exit */
     char err[4096];
-    read_for(s->err_fd, err, sizeof err, 100, NULL);
+    host_read_fd(s->err_fd, err, sizeof err, 100, NULL);
     close(s->out_fd);
     close(s->err_fd);
     ck_assert_msg(rc == 0, "bcsim serve exited %d, stderr '%s'", rc, err);
@@ -171,7 +149,7 @@ static int curl_run(const char *const *args)
     argv[n] = NULL;
     int fd;
     pid_t pid = host_spawn(argv, &fd, NULL);
-    read_for(fd, out, sizeof out, 10000, NULL);
+    host_read_fd(fd, out, sizeof out, 10000, NULL);
     close(fd);
     return wait_exit(pid, 10000);
 }
@@ -251,7 +229,7 @@ static void raw_send(int fd, const void *data, size_t n)
 /* Everything until the server closes (or the deadline). */
 static size_t raw_read_all(int fd, char *buf, size_t size, int timeout_ms)
 {
-    return read_for(fd, buf, size, timeout_ms, NULL);
+    return host_read_fd(fd, buf, size, timeout_ms, NULL);
 }
 
 /* The response to one request sent on a fresh connection. */
@@ -505,14 +483,14 @@ START_TEST(fault_stall)
     int fd = raw_connect(&s);
     raw_send(fd, "GET /pkg.bin HTTP/1.1\r\n\r\n", 25);
     char resp[4096];
-    read_for(fd, resp, sizeof resp, 300, NULL);
+    host_read_fd(fd, resp, sizeof resp, 300, NULL);
     ck_assert_int_eq(GET(&s, "small.bin"), 0);
     ck_assert_str_eq(out, "200 20000");
     t0 = now_ms();
     serve_stop(&s);
     if (!getenv("BCSIM_WRAPPER"))
         ck_assert_int_lt(now_ms() - t0, 1000);
-    ck_assert_uint_eq(read_for(fd, resp, sizeof resp, 1000, NULL), 0); /* closed */
+    ck_assert_uint_eq(host_read_fd(fd, resp, sizeof resp, 1000, NULL), 0); /* closed */
     close(fd);
 }
 END_TEST
@@ -714,7 +692,7 @@ START_TEST(garbage_requests)
     memcpy(filler + sizeof filler - 2, "\r\n", 2);
     for (int k = 0; k < 20; k++)
         send(fd, filler, sizeof filler, MSG_NOSIGNAL);
-    read_for(fd, resp, sizeof resp, 5000, NULL);
+    host_read_fd(fd, resp, sizeof resp, 5000, NULL);
     close(fd);
     ck_assert_msg(strncmp(resp, "HTTP/1.1 431 ", 13) == 0, "%s", host_show(resp));
     /* Clients that connect and leave, with or without half a request. */
@@ -797,7 +775,7 @@ START_TEST(clients_vanish_mid_response)
         setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
         raw_send(fd, "GET /big.bin HTTP/1.1\r\n\r\n", 25);
         char buf[8192];
-        read_for(fd, buf, sizeof buf, 2000, NULL);
+        host_read_fd(fd, buf, sizeof buf, 2000, NULL);
         if (i % 2) { /* leave with a reset, or with a FIN */
             struct linger lg = {.l_onoff = 1, .l_linger = 0};
             setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
