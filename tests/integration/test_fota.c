@@ -664,7 +664,8 @@ START_TEST(network_lost_mid_download)
     struct bcsim_proc p;
     struct host h;
     char buf[512];
-    start_paced(&p, &h, _i ? "bc260y-cn" : "bc66", "8000", "20");
+    /* About 4 s of download: time enough to detach, even under valgrind. */
+    start_paced(&p, &h, _i ? "bc260y-cn" : "bc66", "1000", "10");
     download(&h, 18084);
     host_expect(&h, "\"DOWNLOADING\",", buf, sizeof buf, 10000);
     char o[256];
@@ -791,7 +792,7 @@ START_TEST(power_cut_while_downloading)
     struct bcsim_proc p;
     struct host h;
     char buf[4096], o[256];
-    start_paced(&p, &h, "bc66", "8000", "20");
+    start_paced(&p, &h, "bc66", "1000", "10");
     download(&h, 18088);
     host_expect(&h, "\"DOWNLOADING\",", buf, sizeof buf, 10000);
     ck_assert_int_eq(bcsim_ctl(&p, o, sizeof o, (const char *[]){"power", "cut", NULL}), 0);
