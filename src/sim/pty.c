@@ -24,8 +24,10 @@ static void on_master(uv_poll_t *h, int status, int events)
         p->ops->writable(p->ctx);
     }
     if ((events & UV_READABLE) && p->reading) {
-        /* Bytes from a host prove it opened the device: count that open first. */
-        read_notifications(p);
+        /* Bytes from a host prove it opened the device: if no open is counted
+         * yet, take it from inotify before the bytes (one syscall, only then). */
+        if (p->hosts == 0)
+            read_notifications(p);
         char buf[4096];
         ssize_t n = read(p->master, buf, sizeof buf);
         if (n > 0)
