@@ -3,6 +3,7 @@
 #include "words.h"
 
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -81,10 +82,16 @@ static void reply_ok(struct ctl_conn *c)
     conn_send(c, "{\"ok\":true}");
 }
 
-static void reply_error(struct ctl_conn *c, const char *fmt, const char *arg)
+static void reply_error(struct ctl_conn *c, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void reply_error(struct ctl_conn *c, const char *fmt, ...)
 {
     char msg[256], buf[512];
-    snprintf(msg, sizeof msg, fmt, arg);
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
     struct jw w;
     jw_begin(&w, buf, sizeof buf);
     jw_bool(&w, "ok", false);
@@ -142,7 +149,7 @@ static void cmd_power(struct ctl_conn *c, int argc, char **argv)
         mod_power_off(m);
         mod_power_on(m);
     } else {
-        reply_error(c, "usage: power on|off|cycle|cut%s", "");
+        reply_error(c, "usage: power on|off|cycle|cut");
         return;
     }
     reply_ok(c);
@@ -161,7 +168,7 @@ static void cmd_net(struct ctl_conn *c, int argc, char **argv)
         m->net.cell = true;
         m->net.deny = true;
     } else {
-        reply_error(c, "usage: net attach|detach|deny%s", "");
+        reply_error(c, "usage: net attach|detach|deny");
         return;
     }
     mod_event(m, "cell", "state", what);
@@ -174,11 +181,11 @@ static void cmd_urc(struct ctl_conn *c, int argc, char **argv)
 {
     struct module *m = c->server->m;
     if (argc != 2) {
-        reply_error(c, "usage: urc TEXT%s", "");
+        reply_error(c, "usage: urc TEXT");
         return;
     }
     if (m->power == MOD_POWER_OFF) {
-        reply_error(c, "the module is powered off%s", "");
+        reply_error(c, "the module is powered off");
         return;
     }
     mod_urc(m, "%s", argv[1]);
@@ -195,11 +202,11 @@ static void cmd_override(struct ctl_conn *c, int argc, char **argv)
     }
     bool once = argc == 4 && strcmp(argv[3], "once") == 0;
     if (argc != 3 && !once) {
-        reply_error(c, "usage: override \"AT-COMMAND\" \"REPLY\" [once] | override clear%s", "");
+        reply_error(c, "usage: override \"AT-COMMAND\" \"REPLY\" [once] | override clear");
         return;
     }
     if (at_override_add(&m->at, argv[1], argv[2], once) != 0) {
-        reply_error(c, "too many overrides (clear them with: override clear)%s", "");
+        reply_error(c, "too many overrides (clear them with: override clear)");
         return;
     }
     reply_ok(c);
@@ -228,10 +235,8 @@ static void cmd_fault(struct ctl_conn *c, int argc, char **argv)
     } else if (strcmp(what, "clear") == 0 && argc == 2) {
         f->faults = (struct flash_faults){0};
     } else {
-        reply_error(c,
-                    "usage: fault flash-program | flash-erase | flash-capacity BYTES | "
-                    "flash-cut N | flash-tear N | clear%s",
-                    "");
+        reply_error(c, "usage: fault flash-program [N] | flash-erase [N] | flash-capacity BYTES | "
+                       "flash-cut N | flash-tear N | clear");
         return;
     }
     mod_event(c->server->m, "fault", "set", what);
@@ -243,7 +248,7 @@ static void cmd_events(struct ctl_conn *c, int argc, char **argv)
     (void)argc;
     (void)argv;
     if (evt_subscribe(c->server->events, on_event, c) != 0) {
-        reply_error(c, "too many event streams%s", "");
+        reply_error(c, "too many event streams");
         return;
     }
     c->streaming = true;
@@ -263,7 +268,7 @@ static void dispatch(struct ctl_conn *c, char *line)
     char *argv[WORDS_MAX];
     int argc = words_split(line, argv);
     if (argc < 0) {
-        reply_error(c, "cannot parse the command line (quotes or too many words)%s", "");
+        reply_error(c, "cannot parse the command line (quotes or too many words)");
         return;
     }
     if (argc == 0)
@@ -297,7 +302,7 @@ static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
         return;
     }
     if (buf->base != c->line + c->len) {
-        reply_error(c, "command line longer than %s bytes", "8191");
+        reply_error(c, "command line longer than %d bytes", CTL_LINE_MAX - 1);
         conn_close(c);
         return;
     }
