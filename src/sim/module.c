@@ -245,18 +245,20 @@ void mod_power_on(struct module *m)
         schedule_boot_step(m);
 }
 
-/* Everything the module was doing ends. A power loss (not a reset the module
- * makes itself) also drops what was not on the wire yet. */
-static void stop(struct module *m, bool power_lost)
+/* Why the module stops: a reset it makes itself keeps its session (the
+ * updater knows START was said) and lets its last output out; an orderly
+ * power-off ends the session; a cut also loses what was not on the wire. */
+enum stop_reason { STOP_RESET, STOP_POWER_OFF, STOP_POWER_CUT };
+
+static void stop(struct module *m, enum stop_reason why)
 {
-    bool drop_output = power_lost;
-    fota_power_lost(m, power_lost);
+    fota_power_lost(m, why != STOP_RESET);
     uv_timer_stop(&m->boot_timer);
     uv_timer_stop(&m->reboot_timer);
     net_reset(m);
     at_engine_reset(&m->at);
     urc_clear(&m->urcs);
-    if (drop_output)
+    if (why == STOP_POWER_CUT)
         uart_drop_pending(&m->uart);
     uart_set_input(&m->uart, true); /* a dead UART still swallows what it is sent */
     m->at_ready = false;
@@ -266,21 +268,20 @@ static void stop(struct module *m, bool power_lost)
 
 void mod_power_cut(struct module *m)
 {
-    stop(m, true);
+    stop(m, STOP_POWER_CUT);
     mod_event(m, "power", "state", "off");
 }
 
 void mod_power_off(struct module *m)
 {
-    fota_power_lost(m, true); /* an orderly power-off still ends the session */
-    stop(m, false);
+    stop(m, STOP_POWER_OFF);
     mod_event(m, "power", "state", "off");
 }
 
 static void on_reboot(uv_timer_t *t)
 {
     struct module *m = t->data;
-    stop(m, false);
+    stop(m, STOP_RESET);
     mod_power_on(m);
 }
 
@@ -450,7 +451,7 @@ static void on_closed(uv_handle_t *h)
 
 void mod_close(struct module *m)
 {
-    stop(m, true);
+    stop(m, STOP_POWER_CUT);
     net_close(m);
     fota_close(m);
     uv_close((uv_handle_t *)&m->boot_timer, on_closed);
