@@ -1,5 +1,7 @@
 #include "flash.h"
 
+#include "sha256.h"
+
 #include <string.h>
 
 int flash_geometry_check(const struct flash_geometry *g)
@@ -147,6 +149,24 @@ int flash_erase(struct flash *f, uint32_t addr)
     memset(f->mem + addr, 0xff, s);
     if (f->erase_count)
         f->erase_count[addr / s]++;
+    return FLASH_OK;
+}
+
+int flash_sha256(struct flash *f, uint32_t addr, uint32_t len, uint8_t out[SHA256_LEN])
+{
+    struct sha256 h;
+    uint8_t chunk[256];
+    sha256_init(&h);
+    while (len > 0) {
+        uint32_t k = len < sizeof chunk ? len : (uint32_t)sizeof chunk;
+        int err = flash_read(f, addr, chunk, k);
+        if (err)
+            return err;
+        sha256_update(&h, chunk, k);
+        addr += k;
+        len -= k;
+    }
+    sha256_final(&h, out);
     return FLASH_OK;
 }
 

@@ -276,19 +276,8 @@ static int plan_step(struct patch *p, uint32_t *target, bool stash)
 
 static int hash_range(struct patch *p, uint32_t addr, uint32_t len, uint8_t out[SHA256_LEN])
 {
-    struct sha256 h;
-    sha256_init(&h);
-    while (len > 0) {
-        uint32_t k = len < sizeof p->sector ? len : (uint32_t)sizeof p->sector;
-        int err = flash_read(p->flash, addr, p->sector, k);
-        if (err)
-            return flash_fail(p, err);
-        sha256_update(&h, p->sector, k);
-        addr += k;
-        len -= k;
-    }
-    sha256_final(&h, out);
-    return 0;
+    int err = flash_sha256(p->flash, addr, len, out);
+    return err ? flash_fail(p, err) : 0;
 }
 
 /* Header, body hash and fit: everything about the package itself. */

@@ -1,6 +1,5 @@
 #include "firmware.h"
 
-#include "../fw_image/sha256.h"
 #include "../fw_image/synth.h"
 
 #include <errno.h>
@@ -57,17 +56,9 @@ int fw_boot_check(struct flash *f, const struct profile *p, struct img_header *h
         return IMG_EFIELD;
     if (h->payload_size > g->fw_size - IMG_HEADER_SIZE)
         return IMG_ETRUNCATED;
-    struct sha256 s;
-    sha256_init(&s);
-    uint8_t chunk[4096];
-    for (uint32_t off = 0; off < h->payload_size; off += sizeof chunk) {
-        uint32_t n = h->payload_size - off < sizeof chunk ? h->payload_size - off : sizeof chunk;
-        if (flash_read(f, g->fw_offset + IMG_HEADER_SIZE + off, chunk, n) != 0)
-            return IMG_ETRUNCATED;
-        sha256_update(&s, chunk, n);
-    }
     uint8_t digest[SHA256_LEN];
-    sha256_final(&s, digest);
+    if (flash_sha256(f, g->fw_offset + IMG_HEADER_SIZE, h->payload_size, digest) != 0)
+        return IMG_ETRUNCATED;
     return memcmp(digest, h->payload_sha256, SHA256_LEN) == 0 ? IMG_OK : IMG_EHASH;
 }
 
