@@ -50,15 +50,21 @@ static bool in_range(const struct flash *f, uint32_t addr, uint32_t len)
     return addr <= f->geo.total_size && len <= f->geo.total_size - addr;
 }
 
+uint32_t flash_fota_room(const struct flash *f)
+{
+    uint32_t cap = f->faults.fota_capacity;
+    return cap && cap < f->geo.fota_size ? cap : f->geo.fota_size;
+}
+
 /* FOTA capacity: a limit set below the area's size makes the rest unwritable. */
 static bool beyond_capacity(const struct flash *f, uint32_t addr, uint32_t len)
 {
     const struct flash_geometry *g = &f->geo;
-    uint32_t cap = f->faults.fota_capacity;
-    if (cap == 0 || cap >= g->fota_size || len == 0)
+    uint32_t room = flash_fota_room(f);
+    if (room == g->fota_size || len == 0)
         return false;
     uint64_t end = (uint64_t)addr + len;
-    return end > g->fota_offset + cap && addr < g->fota_offset + g->fota_size;
+    return end > g->fota_offset + room && addr < g->fota_offset + g->fota_size;
 }
 
 static uint8_t noise_byte(struct flash *f)

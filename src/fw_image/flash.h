@@ -75,6 +75,9 @@ int flash_erase(struct flash *f, uint32_t addr); /* the sector at addr */
 /* Erases and programs a whole sector: the common "write a sector" pair. */
 int flash_write_sector(struct flash *f, uint32_t addr, const void *buf, uint32_t len);
 
+/* Bytes of the FOTA area that can be written (its size, or the capacity fault). */
+uint32_t flash_fota_room(const struct flash *f);
+
 /* SHA-256 of [addr, addr+len), read in small pieces (no buffer needed). */
 int flash_sha256(struct flash *f, uint32_t addr, uint32_t len, uint8_t out[32]);
 

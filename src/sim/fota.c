@@ -59,27 +59,25 @@ static int sink_begin(void *ctx, int64_t length)
 {
     struct module *m = ctx;
     struct fota *f = &m->fota;
-    const struct flash_geometry *g = &m->flash.flash.geo;
-    uint32_t room =
-        m->flash.flash.faults.fota_capacity ? m->flash.flash.faults.fota_capacity : g->fota_size;
     f->length = length;
-    if (length > (int64_t)room || length > (int64_t)g->fota_size) {
+    if (length > (int64_t)flash_fota_room(&m->flash.flash)) { /* refused before a byte comes */
         f->sink_err = FLASH_EFULL;
         return f->sink_err;
     }
     return 0;
 }
 
-static void report_progress(struct module *m, int percent, const char *what)
+/* The progress URCs, one per percent reached (the cards' "%" included). */
+#define DOWNLOADING_URC "+QIND: \"FOTA\",\"DOWNLOADING\",%d%%"
+#define UPDATING_URC    "+QIND: \"FOTA\",\"UPDATING\",%d%%,1,1"
+
+static void report_progress(struct module *m, int percent, const char *urc_format)
 {
     struct fota *f = &m->fota;
     if (percent <= f->percent)
         return;
     f->percent = percent;
-    if (strcmp(what, "UPDATING") == 0)
-        mod_urc(m, "+QIND: \"FOTA\",\"UPDATING\",%d%%,1,1", percent);
-    else
-        mod_urc(m, "+QIND: \"FOTA\",\"DOWNLOADING\",%d%%", percent);
+    mod_urc(m, urc_format, percent);
 }
 
 static int sink_data(void *ctx, const uint8_t *p, size_t n)
@@ -107,7 +105,8 @@ static int sink_data(void *ctx, const uint8_t *p, size_t n)
         n -= k;
     }
     if (f->length > 0)
-        report_progress(m, (int)((uint64_t)f->pkg_len * 100 / (uint64_t)f->length), "DOWNLOADING");
+        report_progress(m, (int)((uint64_t)f->pkg_len * 100 / (uint64_t)f->length),
+                        DOWNLOADING_URC);
     return 0;
 }
 
@@ -191,7 +190,7 @@ static void on_downloaded(void *ctx, enum dl_error err, int detail)
     }
     mod_event(m, "download", "result", dl_strerror(err));
     if (err == DL_OK && f->percent < 100)
-        report_progress(m, 100, "DOWNLOADING");
+        report_progress(m, 100, DOWNLOADING_URC);
     int code = download_code(m, err);
     mod_urc(m, "+QIND: \"FOTA\",\"HTTPEND\",%d", code);
     if (code != 0) {
@@ -289,7 +288,7 @@ static void updater_step(uv_timer_t *t)
     struct module *m = t->data;
     struct fota *f = &m->fota;
     int r = patch_step(f->patch);
-    report_progress(m, (int)patch_percent(f->patch), "UPDATING");
+    report_progress(m, (int)patch_percent(f->patch), UPDATING_URC);
     if (r == PATCH_MORE) {
         clk_after(m->clk, &f->timer, updater_step, m->prof->fota.step_ms);
         return;
