@@ -120,12 +120,15 @@ static void cmd_status(struct ctl_conn *c, int argc, char **argv)
     jw_str(&w, "product", m->prof->model);
     jw_str(&w, "revision", m->revision);
     jw_str(&w, "firmware", m->bricked ? "bricked" : "ok");
+    jw_str(&w, "firmware_why", m->brick_why);
     jw_str(&w, "imei", m->imei);
     jw_str(&w, "power", mod_power_name(m->power));
     jw_str(&w, "network", net_stat_name(m->net.stat));
     jw_bool(&w, "cell", m->net.cell);
     jw_str(&w, "ip", m->net.pdn ? m->net.ip : "");
     jw_str(&w, "fota", fota_phase_name(&m->fota));
+    jw_str(&w, "fota_why", fota_why(&m->fota));
+    jw_int(&w, "flash_ops", (int64_t)m->flash.flash.count.ops);
     jw_str(&w, "pty", m->uart.pty.path);
     jw_bool(&w, "host_attached", uart_host_attached(&m->uart));
     jw_int(&w, "baud", m->ipr);
@@ -232,11 +235,16 @@ static void cmd_fault(struct ctl_conn *c, int argc, char **argv)
     } else if (strcmp(what, "flash-tear") == 0 && has_value && v > 0) {
         f->faults.cut_after = f->count.ops + v;
         f->faults.cut_mode = FLASH_CUT_TORN;
+    } else if (strcmp(what, "flash-worn") == 0 && argc == 2) {
+        /* Every program and erase from now on fails, until "fault clear". */
+        f->faults.fail_program_at = f->count.programs + 1;
+        f->faults.fail_erase_at = f->count.erases + 1;
+        f->faults.fail_stuck = true;
     } else if (strcmp(what, "clear") == 0 && argc == 2) {
         f->faults = (struct flash_faults){0};
     } else {
         reply_error(c, "usage: fault flash-program [N] | flash-erase [N] | flash-capacity BYTES | "
-                       "flash-cut N | flash-tear N | clear");
+                       "flash-cut N | flash-tear N | flash-worn | clear");
         return;
     }
     mod_event(c->server->m, "fault", "set", what);

@@ -98,6 +98,12 @@ int flash_read(struct flash *f, uint32_t addr, void *buf, uint32_t len)
     return FLASH_OK;
 }
 
+/* Is operation number `n` of a kind whose failure is armed at `at` a failure? */
+static bool fails(const struct flash *f, uint64_t n, uint64_t at)
+{
+    return at && (n == at || (f->faults.fail_stuck && n > at));
+}
+
 static void program_bytes(struct flash *f, uint32_t addr, const uint8_t *src, uint32_t len)
 {
     for (uint32_t i = 0; i < len; i++)
@@ -124,7 +130,7 @@ int flash_program(struct flash *f, uint32_t addr, const void *buf, uint32_t len)
         return FLASH_EPOWER;
     }
     f->count.programs++;
-    if (f->faults.fail_program_at && f->count.programs == f->faults.fail_program_at)
+    if (fails(f, f->count.programs, f->faults.fail_program_at))
         return FLASH_EFAIL;
     program_bytes(f, addr, src, len);
     f->count.bytes_programmed += len;
@@ -150,7 +156,7 @@ int flash_erase(struct flash *f, uint32_t addr)
         return FLASH_EPOWER;
     }
     f->count.erases++;
-    if (f->faults.fail_erase_at && f->count.erases == f->faults.fail_erase_at)
+    if (fails(f, f->count.erases, f->faults.fail_erase_at))
         return FLASH_EFAIL;
     memset(f->mem + addr, 0xff, s);
     if (f->erase_count)

@@ -4,6 +4,8 @@
 #include "firmware.h"
 #include "module.h"
 
+#include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -12,6 +14,8 @@
 #define REBOOT_DELAY_MS 200
 /* A download that receives nothing for this long fails (scaled, at least 2 s). */
 #define STALL_TIMEOUT_MS 20000
+/* Tries of one flash step before the updater stops (see retry_flash). */
+#define FLASH_ATTEMPTS 3
 
 const char *fota_phase_name(const struct fota *f)
 {
@@ -28,19 +32,24 @@ const char *fota_phase_name(const struct fota *f)
 
 static void set_phase(struct module *m, enum fota_phase phase)
 {
+    if (m->fota.phase == phase)
+        return;
     m->fota.phase = phase;
     mod_event(m, "fota", "state", fota_phase_name(&m->fota));
 }
 
-void fota_init(struct module *m)
+int fota_init(struct module *m)
 {
     struct fota *f = &m->fota;
     memset(f, 0, sizeof *f);
     f->result = -1;
-    f->patch = malloc(sizeof *f->patch);
+    f->patch = malloc(sizeof *f->patch); /* about 150 KiB: the applier's whole state */
+    if (!f->patch)
+        return -ENOMEM;
     http_dl_init(&f->http, m->loop, m->clk);
     uv_timer_init(m->loop, &f->timer);
     f->timer.data = m;
+    return 0;
 }
 
 void fota_close(struct module *m)
@@ -84,28 +93,13 @@ static int sink_data(void *ctx, const uint8_t *p, size_t n)
 {
     struct module *m = ctx;
     struct fota *f = &m->fota;
-    struct flash *fl = &m->flash.flash;
-    const struct flash_geometry *g = &fl->geo;
-    if ((uint64_t)f->pkg_len + n > g->fota_size) {
-        f->sink_err = FLASH_EFULL;
-        return f->sink_err;
-    }
-    while (n > 0) {
-        uint32_t at = f->pkg_len, in_sector = at % g->sector_size;
-        uint32_t k = g->sector_size - in_sector < n ? g->sector_size - in_sector : (uint32_t)n;
-        int err = in_sector == 0 ? flash_erase(fl, g->fota_offset + at) : 0;
-        if (!err)
-            err = flash_program(fl, g->fota_offset + at, p, k);
-        if (err) {
-            f->sink_err = err;
-            return err;
-        }
-        f->pkg_len += k;
-        p += k;
-        n -= k;
+    int err = fota_sink_write(&f->sink, p, n);
+    if (err) {
+        f->sink_err = err;
+        return err;
     }
     if (f->length > 0)
-        report_progress(m, (int)((uint64_t)f->pkg_len * 100 / (uint64_t)f->length),
+        report_progress(m, (int)(fota_sink_length(&f->sink) * 100 / (uint64_t)f->length),
                         DOWNLOADING_URC);
     return 0;
 }
@@ -113,12 +107,6 @@ static int sink_data(void *ctx, const uint8_t *p, size_t n)
 static const struct dl_sink flash_sink = {.begin = sink_begin, .data = sink_data};
 
 /* ---- After the download: check, then hand over to the updater ------------ */
-
-static void update_failed(struct module *m, int code)
-{
-    mod_urc(m, "+QIND: \"FOTA\",\"END\",%d", code);
-    set_phase(m, FOTA_IDLE);
-}
 
 static int update_code(const struct profile *p, int patch_status)
 {
@@ -132,24 +120,36 @@ static int update_code(const struct profile *p, int patch_status)
     }
 }
 
+static int start_patch(struct patch *p)
+{
+    int r = patch_start(p);
+    for (int tries = 1; r == PATCH_EFLASH && tries < FLASH_ATTEMPTS; tries++)
+        r = patch_start(p); /* only the journal is written: the old firmware is intact */
+    return r;
+}
+
 static void begin_update(struct module *m)
 {
     struct fota *f = &m->fota;
     struct flash *fl = &m->flash.flash;
-    int r = patch_check(f->patch, fl, fl->geo.fota_offset, f->pkg_len, m->prof->id);
-    char why[160];
-    if (r == 0 && fw_check_baseline(m->prof, &f->patch->hdr, why, sizeof why) != 0)
+    struct patch *p = f->patch;
+    int r = patch_check(p, fl, fl->geo.fota_offset, f->sink.written, m->prof->id);
+    if (r == 0 && fw_check_baseline(m->prof, &p->hdr, p->why, sizeof p->why) != 0)
         r = PATCH_EMISMATCH;
-    if (r == 0) {
-        int s = patch_start(f->patch);
-        if (s != PATCH_MORE)
-            r = s;
-    }
-    if (r != 0) {
-        mod_event(m, "fota", "refused", f->patch->why);
-        update_failed(m, update_code(m->prof, r));
+    if (r == 0)
+        r = start_patch(p);
+    if (r == PATCH_EPOWER) {
+        mod_power_cut(m);
         return;
     }
+    if (r != PATCH_MORE) {
+        mod_event(m, "fota", "refused", p->why);
+        mod_urc(m, "+QIND: \"FOTA\",\"END\",%d", update_code(m->prof, r));
+        set_phase(m, FOTA_IDLE);
+        return;
+    }
+    f->gave_up = false;
+    f->why[0] = '\0';
     set_phase(m, FOTA_UPDATING);
     mod_urc(m, "+QIND: \"FOTA\",\"START\"");
     f->start_announced = true;
@@ -184,6 +184,8 @@ static void on_downloaded(void *ctx, enum dl_error err, int detail)
         set_phase(m, FOTA_IDLE);
         return;
     }
+    if (err == DL_OK && (f->sink_err = fota_sink_flush(&f->sink)) != 0)
+        err = DL_ESINK;
     if (err == DL_ESINK && f->sink_err == FLASH_EPOWER) {
         mod_power_cut(m); /* the flash's power-cut fault hit the download */
         return;
@@ -226,7 +228,7 @@ int fota_command(struct module *m, const char *text)
         mod_urc(m, "+QIND: \"FOTA\",\"NOTSUPPORT\"");
         return AT_OK;
     }
-    f->pkg_len = 0;
+    fota_sink_reset(&f->sink, &m->flash.flash);
     f->length = -1;
     f->percent = 0;
     f->sink_err = 0;
@@ -265,8 +267,12 @@ void fota_power_lost(struct module *m, bool announce)
     }
     if (f->phase == FOTA_DOWNLOADING)
         set_phase(m, FOTA_IDLE); /* the partial package stays, unused */
-    if (announce)
+    if (announce) {
+        /* What was in RAM is gone; the next boot reads the journal afresh. */
+        set_phase(m, FOTA_IDLE);
         f->start_announced = false;
+        f->gave_up = false;
+    }
 }
 
 /* ---- The updater ------------------------------------------------------------ */
@@ -283,57 +289,121 @@ static uint32_t package_len(struct module *m)
     return len <= fl->geo.fota_size ? (uint32_t)len : 0;
 }
 
+static int resume(struct module *m)
+{
+    struct flash *fl = &m->flash.flash;
+    return patch_resume(m->fota.patch, fl, fl->geo.fota_offset, package_len(m));
+}
+
+/* A program or erase that the flash fails leaves it as a clean power cut at
+ * that operation would: replaying the journal (and, for a step, doing the
+ * step again) retries it. A fault that happens once is gone on the next try,
+ * so the update goes on; one still there after FLASH_ATTEMPTS tries stops it. */
+static int retry_flash(struct module *m, int r, bool step)
+{
+    for (int tries = 1; r == PATCH_EFLASH && tries < FLASH_ATTEMPTS; tries++) {
+        mod_event(m, "fota", "retry", m->fota.patch->why);
+        r = resume(m);
+        if (step && r == PATCH_MORE)
+            r = patch_step(m->fota.patch);
+    }
+    return r;
+}
+
+/* Forgets a reported update (erases the journal). False if the power was cut
+ * meanwhile: the module is off. A journal the flash cannot erase stays, and
+ * the next boot reports the same result again. */
+static bool forget_update(struct module *m)
+{
+    struct patch *p = m->fota.patch;
+    int r = patch_finish(p);
+    for (int tries = 1; r == PATCH_EFLASH && tries < FLASH_ATTEMPTS; tries++)
+        r = patch_finish(p);
+    if (r == PATCH_EPOWER) {
+        mod_power_cut(m);
+        return false;
+    }
+    if (r != 0)
+        mod_event(m, "fota", "error", p->why);
+    return true;
+}
+
+static void stop_updater(struct module *m)
+{
+    set_phase(m, FOTA_IDLE);
+    m->fota.start_announced = false;
+    mod_reboot(m, REBOOT_DELAY_MS);
+}
+
+/* The update cannot go on in this power session: say so and reboot into
+ * whatever the firmware region holds. A flash that keeps failing leaves the
+ * journal as it is, so that the update resumes after the next power-on; a
+ * package that turns out inconsistent is forgotten (it would fail again). */
+static void give_up(struct module *m, int r)
+{
+    struct fota *f = &m->fota;
+    snprintf(f->why, sizeof f->why, "update stopped: %s", f->patch->why);
+    mod_event(m, "fota", "failed", f->patch->why);
+    mod_urc(m, "+QIND: \"FOTA\",\"END\",%d", update_code(m->prof, r));
+    if (r == PATCH_EFLASH)
+        f->gave_up = true;
+    else if (!forget_update(m))
+        return;
+    stop_updater(m);
+}
+
 static void updater_step(uv_timer_t *t)
 {
     struct module *m = t->data;
     struct fota *f = &m->fota;
-    int r = patch_step(f->patch);
-    report_progress(m, (int)patch_percent(f->patch), UPDATING_URC);
-    if (r == PATCH_MORE) {
-        clk_after(m->clk, &f->timer, updater_step, m->prof->fota.step_ms);
-        return;
-    }
+    int r = retry_flash(m, patch_step(f->patch), true);
     if (r == PATCH_EPOWER) {
         mod_power_cut(m); /* the flash's power-cut fault hit the updater */
         return;
     }
-    if (r != PATCH_DONE) {
-        /* Given up: forget it, so that the next boot is an ordinary one. */
-        mod_event(m, "fota", "failed", f->patch->why);
-        mod_urc(m, "+QIND: \"FOTA\",\"END\",%d", update_code(m->prof, r));
-        patch_finish(f->patch);
-    }
-    /* Done, or given up: reboot into whatever the firmware region holds now. */
-    set_phase(m, FOTA_IDLE);
-    f->start_announced = false;
-    mod_reboot(m, REBOOT_DELAY_MS);
+    report_progress(m, (int)patch_percent(f->patch), UPDATING_URC);
+    if (r == PATCH_MORE)
+        clk_after(m->clk, &f->timer, updater_step, m->prof->fota.step_ms);
+    else if (r == PATCH_DONE)
+        stop_updater(m); /* the new firmware reports END after its "+CFUN: 1" */
+    else
+        give_up(m, r);
 }
 
-bool fota_boot(struct module *m)
+enum fota_boot fota_boot(struct module *m)
 {
     struct fota *f = &m->fota;
-    struct flash *fl = &m->flash.flash;
-    int r = patch_resume(f->patch, fl, fl->geo.fota_offset, package_len(m));
-    if (r == PATCH_IDLE)
-        return false;
+    int r = retry_flash(m, resume(m), false);
+    if (r == PATCH_EPOWER)
+        return FOTA_BOOT_POWER_CUT;
+    if (r == PATCH_MORE && !f->gave_up) {
+        set_phase(m, FOTA_UPDATING);
+        return FOTA_BOOT_UPDATER;
+    }
+    set_phase(m, FOTA_IDLE);
     if (r == PATCH_DONE) {
         f->result = 0;
-        return false;
-    }
-    if (r != PATCH_MORE) {
-        /* The updater cannot go on: it will say so, and the boot ROM decides. */
+        f->forget = true;
+    } else if (r == PATCH_EFLASH) {
+        /* The flash fails the resume itself: keep the journal for the next power-on. */
+        snprintf(f->why, sizeof f->why, "update stopped: %s", f->patch->why);
+        mod_event(m, "fota", "failed", f->patch->why);
+        f->gave_up = true;
+        f->result = update_code(m->prof, r);
+        f->forget = false;
+    } else if (r != PATCH_IDLE && r != PATCH_MORE) {
+        /* The journal cannot be followed: report it, forget it, and let the boot ROM decide. */
+        snprintf(f->why, sizeof f->why, "update failed: %s", f->patch->why);
         mod_event(m, "fota", "failed", f->patch->why);
         f->result = update_code(m->prof, r);
-        return false;
+        f->forget = true;
     }
-    f->phase = FOTA_UPDATING;
-    return true;
+    return FOTA_BOOT_FIRMWARE;
 }
 
 void fota_run_updater(struct module *m)
 {
     struct fota *f = &m->fota;
-    mod_event(m, "fota", "state", "updating");
     if (!f->start_announced) /* forced update mode after a power cut */
         mod_urc(m, "+QIND: \"FOTA\",\"START\"");
     f->start_announced = true;
@@ -347,6 +417,12 @@ void fota_boot_report(struct module *m)
     if (f->result < 0)
         return;
     mod_urc(m, "+QIND: \"FOTA\",\"END\",%d", f->result);
-    patch_finish(f->patch); /* reported: forget the update */
     f->result = -1;
+    if (f->forget)
+        forget_update(m); /* reported: the next boot is an ordinary one */
+}
+
+const char *fota_why(const struct fota *f)
+{
+    return f->why;
 }

@@ -200,6 +200,8 @@ static void boot_step(uv_timer_t *t)
         mod_event(m, "power", "state", "on");
         return;
     }
+    if (m->power == MOD_POWER_OFF)
+        return; /* the step cut the power (a flash fault) */
     m->boot_step++;
     schedule_boot_step(m);
 }
@@ -207,18 +209,29 @@ static void boot_step(uv_timer_t *t)
 /* The boot ROM: start the image in flash only if it checks. */
 static bool boot_rom(struct module *m)
 {
-    m->updating = fota_boot(m); /* an update under way comes first */
+    m->bricked = false;
+    m->brick_why[0] = '\0';
+    enum fota_boot who = fota_boot(m); /* an update under way comes first */
+    if (who == FOTA_BOOT_POWER_CUT) {
+        mod_power_cut(m);
+        return false;
+    }
+    m->updating = who == FOTA_BOOT_UPDATER;
     if (m->updating) {
         snprintf(m->revision, sizeof m->revision, "(updating)");
-        m->bricked = false;
         return true;
     }
     struct img_header h;
     int err = fw_boot_check(&m->flash.flash, m->prof, &h);
     m->bricked = err != 0;
     if (m->bricked) {
+        const char *fota = fota_why(&m->fota);
+        snprintf(m->brick_why, sizeof m->brick_why, "no valid firmware image (%s)%s%s",
+                 err == IMG_EFIELD ? "for another model" : img_strerror(err), *fota ? "; " : "",
+                 fota);
         m->revision[0] = '\0';
         mod_event(m, "firmware", "state", "bricked");
+        mod_event(m, "firmware", "why", m->brick_why);
         return false;
     }
     snprintf(m->revision, sizeof m->revision, "%s", h.revision);
@@ -433,7 +446,12 @@ int mod_open(struct module *m, uv_loop_t *loop, const struct mod_config *cfg, ch
     }
     m->resolver = cfg->resolver;
     m->radio = cfg->radio;
-    fota_init(m);
+    if ((err = fota_init(m)) != 0) {
+        snprintf(why, why_size, "no memory for the updater");
+        uart_close(&m->uart);
+        flash_file_close(&m->flash);
+        return err;
+    }
     at_engine_init(&m->at, &engine_io, m);
     uv_timer_init(loop, &m->boot_timer);
     m->boot_timer.data = m;

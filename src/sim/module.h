@@ -50,6 +50,7 @@ struct module {
     struct flash_file flash;
     char revision[IMG_REVISION_MAX + 1]; /* of the image the boot ROM accepted */
     bool bricked;                        /* it accepted none: the module stays silent */
+    char brick_why[256];                 /* ... and why, for status */
     bool updating;                       /* this boot belongs to the updater */
     struct fota fota;
     const struct resolver *resolver;

@@ -357,3 +357,48 @@ void host_wait_ready(struct host *h)
     host_expect(h, "+IP: ", buf, sizeof buf, HOST_TIMEOUT_MS);
     host_expect(h, "\r\n", buf, sizeof buf, HOST_TIMEOUT_MS);
 }
+
+int bcsim_serve(struct bcsim_proc *s, const char *dir, const char *const *extra)
+{
+    const char *argv[32] = {BCSIM_BIN, "serve", dir, "--port", "0"};
+    int n = 5;
+    for (int i = 0; extra && extra[i] && n < 31; i++)
+        argv[n++] = extra[i];
+    argv[n] = NULL;
+    memset(s, 0, sizeof *s);
+    s->pid = host_spawn(argv, &s->out_fd, &s->err_fd);
+    char line[512];
+    host_read_fd(s->out_fd, line, sizeof line, HOST_TIMEOUT_MS, "\n");
+    const char *at = strstr(line, "http://127.0.0.1:");
+    int port = at ? atoi(at + strlen("http://127.0.0.1:")) : 0;
+    ck_assert_msg(port > 0, "bcsim serve printed '%s'", host_show(line));
+    return port;
+}
+
+bool bcsim_status_has(const struct bcsim_proc *p, const char *text)
+{
+    char out[4096];
+    return bcsim_ctl(p, out, sizeof out, (const char *[]){"status", NULL}) == 0 &&
+           strstr(out, text) != NULL;
+}
+
+long bcsim_status_long(const struct bcsim_proc *p, const char *key)
+{
+    char out[4096], pattern[64];
+    ck_assert_int_eq(bcsim_ctl(p, out, sizeof out, (const char *[]){"status", NULL}), 0);
+    snprintf(pattern, sizeof pattern, "\"%s\":", key);
+    const char *at = strstr(out, pattern);
+    ck_assert_msg(at != NULL, "no %s in status %s", key, out);
+    return atol(at + strlen(pattern));
+}
+
+bool bcsim_status_wait(const struct bcsim_proc *p, const char *text, int timeout_ms)
+{
+    long end = now_ms() + timeout_ms;
+    for (int i = 0; i < 10000 && now_ms() < end; i++) {
+        if (bcsim_status_has(p, text))
+            return true;
+        usleep(2000); /* between polls of the condition, not instead of it */
+    }
+    return bcsim_status_has(p, text);
+}

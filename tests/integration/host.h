@@ -50,6 +50,20 @@ int bcsim_stop(struct bcsim_proc *p);
 void bcsim_kill9(struct bcsim_proc *p); /* a real power cut of the process */
 int bcsim_halt(struct bcsim_proc *p);   /* SIGTERM and wait, keeping the directory */
 
+/* Starts `bcsim serve DIR --port 0` plus extra arguments (NULL-terminated) and
+ * returns the port it printed: the kernel picked it, and the child that owns
+ * the listener is ours. bcsim_halt(s) stops it. */
+int bcsim_serve(struct bcsim_proc *s, const char *dir, const char *const *extra);
+
+/* `bcsim ctl SOCKET status` contains `text` (for example "\"fota\":\"idle\"").*/
+bool bcsim_status_has(const struct bcsim_proc *p, const char *text);
+
+/* A number from `bcsim ctl SOCKET status` ("flash_ops"). */
+long bcsim_status_long(const struct bcsim_proc *p, const char *key);
+
+/* Waits, a bounded time, until the status contains `text`; false on timeout. */
+bool bcsim_status_wait(const struct bcsim_proc *p, const char *text, int timeout_ms);
+
 /* `bcsim ctl SOCKET args...`; returns its exit status, stdout+stderr in out. */
 int bcsim_ctl(const struct bcsim_proc *p, char *out, size_t size, const char *const *args);
 
