@@ -20,17 +20,20 @@ const char cli_run_usage[] =
     "usage: bcsim [run] [--model bc66|bc66-na|bc260y-cn] [--state DIR] [--link PATH]\n"
     "             [--speed realtime|fast|FACTOR] [--control SOCKET] [--log FILE]\n"
     "             [--resolve HOST:ADDR]... [--factory-reset] [--downlink B/S] [--rtt MS]\n"
+    "             [--boot-on-open]\n"
     "\n"
     "  --model M          module to emulate (default bc66)\n"
     "  --state DIR        persistent state: NVRAM and flash\n"
     "                     (default $XDG_STATE_HOME/bcsim/MODEL or ~/.local/state/bcsim/MODEL)\n"
-    "  --link PATH        keep a symlink to the PTY at PATH (removed on exit)\n"
+    "  --link PATH        keep a symlink to the PTY at PATH (removed on exit); an\n"
+    "                     existing PATH is replaced only if it is a stale link to a PTY\n"
     "  --speed S          realtime (default), fast (no artificial delays, same order),\n"
     "                     or a factor: 10 runs ten times faster, 0.5 twice slower\n"
-    "  --control SOCKET   UNIX socket for 'bcsim ctl' (mode 0600)\n"
+    "  --control SOCKET   UNIX socket for 'bcsim ctl' (mode 0600; default DIR/ctl.sock)\n"
     "  --log FILE         append a timestamped transcript of the UART to FILE\n"
     "  --resolve H:A      resolve host name H to address A for the module's downloads\n"
     "  --factory-reset    rewrite the state with factory settings before starting\n"
+    "  --boot-on-open     stay off until a host opens the PTY, then power on\n"
     "  --downlink B/S     NB-IoT downlink rate downloads get, bytes per second\n"
     "                     (default 2000; 0 unpaced); scaled by --speed\n"
     "  --rtt MS           round-trip time of the radio link (default 1000)\n";
@@ -40,6 +43,7 @@ struct run_opts {
     const char *resolve[RESOLVE_MAX];
     int nresolve;
     int factory_reset;
+    bool boot_on_open;
 };
 
 static int parse(int argc, char **argv, struct run_opts *o)
@@ -60,6 +64,10 @@ static int parse(int argc, char **argv, struct run_opts *o)
     for (int i = 0; i < argc; i++) {
         if (strcmp(argv[i], "--factory-reset") == 0) {
             o->factory_reset = 1;
+            continue;
+        }
+        if (strcmp(argv[i], "--boot-on-open") == 0) {
+            o->boot_on_open = true;
             continue;
         }
         if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
@@ -186,16 +194,22 @@ int cli_run(int argc, char **argv)
         fprintf(stderr, "bcsim: cannot find a home for the state; pass --state DIR\n");
         return CLI_USAGE;
     }
-    if (statedir_open(&em.state, state_path, why, sizeof why) != 0) {
+    /* The default's parents are made (XDG); a given DIR's parent must exist. */
+    if (statedir_open(&em.state, state_path, !o.state, why, sizeof why) != 0) {
         fprintf(stderr, "bcsim: %s\n", why);
         return CLI_UNAVAILABLE;
     }
-    char nvram[PATH_MAX], flash[PATH_MAX];
+    char nvram[PATH_MAX], flash[PATH_MAX], control[PATH_MAX];
     if (statedir_file(&em.state, "nvram", nvram, sizeof nvram) != 0 ||
         statedir_file(&em.state, "flash.bin", flash, sizeof flash) != 0) {
         fprintf(stderr, "bcsim: state directory path too long\n");
         return CLI_USAGE;
     }
+    /* Without --control the socket lives in the state directory, which is
+     * this emulator's alone (locked): the quick start can use `bcsim ctl`. */
+    bool default_control = !o.control;
+    if (default_control && statedir_file(&em.state, "ctl.sock", control, sizeof control) == 0)
+        o.control = control;
     int err;
     if (o.factory_reset && (err = mod_factory_reset_nvram(prof, nvram)) != 0) {
         fprintf(stderr, "bcsim: factory reset of %s failed: %s\n", nvram, strerror(-err));
@@ -222,6 +236,7 @@ int cli_run(int argc, char **argv)
         .factory_reset = o.factory_reset,
         .resolver = &em.resolver,
         .radio = radio,
+        .boot_on_open = o.boot_on_open,
     };
     if (mod_open(&em.module, &em.loop, &cfg, why, sizeof why) != 0) {
         fprintf(stderr, "bcsim: %s\n", why);
@@ -229,10 +244,15 @@ int cli_run(int argc, char **argv)
     }
     if (o.control && ctl_server_start(&em.control, &em.loop, o.control, &em.module, &em.events, why,
                                       sizeof why) != 0) {
-        fprintf(stderr, "bcsim: %s\n", why);
-        mod_close(&em.module);
-        uv_run(&em.loop, UV_RUN_DEFAULT);
-        return CLI_UNAVAILABLE;
+        if (default_control) { /* a convenience: run without it rather than not at all */
+            fprintf(stderr, "bcsim: no control socket: %s\n", why);
+            o.control = NULL;
+        } else {
+            fprintf(stderr, "bcsim: %s\n", why);
+            mod_close(&em.module);
+            uv_run(&em.loop, UV_RUN_DEFAULT);
+            return CLI_UNAVAILABLE;
+        }
     }
     uv_signal_t *sigs[] = {&em.sigint, &em.sigterm, &em.sighup};
     int signums[] = {SIGINT, SIGTERM, SIGHUP};
@@ -242,11 +262,18 @@ int cli_run(int argc, char **argv)
         uv_signal_start(sigs[i], on_signal, signums[i]);
     }
 
-    mod_power_on(&em.module); /* the boot ROM reads the revision from flash */
     char name[32];
-    printf("bcsim: %s revision %s on %s\n", upper(prof->id, name, sizeof name),
-           em.module.bricked ? "none (the image in flash does not check)" : em.module.revision,
-           em.module.uart.pty.path);
+    if (o.boot_on_open) {
+        printf("bcsim: %s on %s (off until a host opens it)\n", upper(prof->id, name, sizeof name),
+               em.module.uart.pty.path);
+    } else {
+        mod_power_on(&em.module); /* the boot ROM reads the revision from flash */
+        printf("bcsim: %s revision %s on %s\n", upper(prof->id, name, sizeof name),
+               em.module.bricked ? "none (the image in flash does not check)" : em.module.revision,
+               em.module.uart.pty.path);
+    }
+    if (o.control)
+        printf("bcsim: control socket %s (bcsim ctl %s status)\n", o.control, o.control);
     fflush(stdout);
     if (isatty(STDERR_FILENO))
         fprintf(stderr, "bcsim: try 'socat -,rawer,escape=0x1d %s' (Ctrl-] quits), then type ATI\n",

@@ -39,14 +39,19 @@ static int mkdir_p(char *path)
     return 0;
 }
 
-int statedir_open(struct statedir *d, const char *path, char *why, size_t why_size)
+int statedir_open(struct statedir *d, const char *path, bool make_parents, char *why,
+                  size_t why_size)
 {
     d->lock_fd = -1;
     if (snprintf(d->path, sizeof d->path, "%s", path) >= (int)sizeof d->path) {
         snprintf(why, why_size, "state directory path too long");
         return -ENAMETOOLONG;
     }
-    int err = mkdir_p(d->path);
+    int err = 0;
+    if (make_parents)
+        err = mkdir_p(d->path);
+    else if (mkdir(d->path, 0700) != 0 && errno != EEXIST)
+        err = -errno; /* a mistyped parent is an error, not a new tree */
     if (err) {
         snprintf(why, why_size, "cannot create state directory %s: %s", path, strerror(-err));
         return err;

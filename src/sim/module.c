@@ -115,6 +115,19 @@ int mod_save_settings(struct module *m)
 
 /* ---- URCs ---------------------------------------------------------------- */
 
+/* Every URC is published once: written to the UART, or lost (why says how). */
+static void urc_event(struct module *m, const char *text, const char *lost_why)
+{
+    char buf[EVT_LINE_MAX];
+    struct jw w;
+    evt_begin(m->events, &w, buf, sizeof buf, "urc");
+    jw_str(&w, "text", text);
+    jw_bool(&w, "delivered", lost_why == NULL);
+    if (lost_why)
+        jw_str(&w, "why", lost_why);
+    evt_publish(m->events, &w);
+}
+
 void mod_urc_flush(struct module *m)
 {
     /* Autobaud: nothing can go out at an unknown rate; the lines wait for the
@@ -125,13 +138,18 @@ void mod_urc_flush(struct module *m)
     while ((u = urc_pop(&m->urcs))) {
         char wire[URC_TEXT_MAX + 8];
         size_t n = urc_wire(u, wire, sizeof wire);
-        char buf[EVT_LINE_MAX];
-        struct jw w;
-        evt_begin(m->events, &w, buf, sizeof buf, "urc");
-        jw_str(&w, "text", u->text);
-        jw_bool(&w, "delivered", m->uart.synced);
-        evt_publish(m->events, &w);
+        urc_event(m, u->text, NULL);
         uart_write(&m->uart, wire, n);
+        free(u);
+    }
+}
+
+/* The module stops: what waits in the queue never goes out. */
+static void lose_urcs(struct module *m, const char *why)
+{
+    struct urc *u;
+    while ((u = urc_pop(&m->urcs))) {
+        urc_event(m, u->text, why);
         free(u);
     }
 }
@@ -140,7 +158,8 @@ static void push_urc(struct module *m, enum urc_framing framing, const char *tex
 {
     if (m->power == MOD_POWER_OFF)
         return;
-    urc_push(&m->urcs, framing, text);
+    if (urc_push(&m->urcs, framing, text) != 0)
+        urc_event(m, text, "queue full");
     mod_urc_flush(m);
 }
 
@@ -270,7 +289,7 @@ static void stop(struct module *m, enum stop_reason why)
     uv_timer_stop(&m->reboot_timer);
     net_reset(m);
     at_engine_reset(&m->at);
-    urc_clear(&m->urcs);
+    lose_urcs(m, why == STOP_RESET ? "reset" : "power off");
     if (why == STOP_POWER_CUT)
         uart_drop_pending(&m->uart);
     uart_set_input(&m->uart, true); /* a dead UART still swallows what it is sent */
@@ -360,15 +379,46 @@ static void uart_input(void *ctx, const char *data, size_t len)
         uart_set_input(&m->uart, false);
 }
 
+static void on_open_timer(uv_timer_t *t)
+{
+    mod_power_on(t->data);
+}
+
+/* A host that opens its port and then flushes its input (pyserial does, at
+ * once) would lose a banner printed the same instant: the power comes 100 ms
+ * after the open, in real time whatever --speed says, as a host's cable would. */
+#define BOOT_ON_OPEN_DELAY_MS 100
+
 static void uart_host(void *ctx, bool attached)
 {
     struct module *m = ctx;
     mod_event(m, "host", "state", attached ? "attached" : "detached");
+    if (attached && m->boot_on_open && m->power == MOD_POWER_OFF)
+        uv_timer_start(&m->open_timer, on_open_timer, BOOT_ON_OPEN_DELAY_MS, 0);
+}
+
+static void uart_held(void *ctx, bool held)
+{
+    struct module *m = ctx;
+    mod_event(m, "uart", "input", held ? "held" : "resumed");
+}
+
+static void uart_dropped(void *ctx, size_t len, const char *why)
+{
+    struct module *m = ctx;
+    char buf[EVT_LINE_MAX];
+    struct jw w;
+    evt_begin(m->events, &w, buf, sizeof buf, "uart");
+    jw_int(&w, "dropped", (int64_t)len);
+    jw_str(&w, "why", why);
+    evt_publish(m->events, &w);
 }
 
 static const struct uart_ops module_uart_ops = {
     .input = uart_input,
     .host = uart_host,
+    .held = uart_held,
+    .dropped = uart_dropped,
 };
 
 /* The flash file; a new one (or a factory reset) gets the factory firmware. */
@@ -438,9 +488,16 @@ int mod_open(struct module *m, uv_loop_t *loop, const struct mod_config *cfg, ch
     if ((err = open_flash(m, cfg, why, why_size)) != 0)
         return err;
     err = uart_open(&m->uart, loop, m->clk, cfg->link, cfg->log, &module_uart_ops, m);
-    if (err) {
+    if (err == -EEXIST && cfg->link) {
+        snprintf(why, why_size, "--link %s exists and is not a link to a PTY; not replaced",
+                 cfg->link);
+    } else if (err == -EBUSY && cfg->link) {
+        snprintf(why, why_size, "--link %s points at the PTY of a running emulator", cfg->link);
+    } else if (err) {
         snprintf(why, why_size, "cannot open a pseudo-terminal%s%s: %s",
                  cfg->link ? " or its link " : "", cfg->link ? cfg->link : "", strerror(-err));
+    }
+    if (err) {
         flash_file_close(&m->flash);
         return err;
     }
@@ -457,6 +514,9 @@ int mod_open(struct module *m, uv_loop_t *loop, const struct mod_config *cfg, ch
     m->boot_timer.data = m;
     uv_timer_init(loop, &m->reboot_timer);
     m->reboot_timer.data = m;
+    uv_timer_init(loop, &m->open_timer);
+    m->open_timer.data = m;
+    m->boot_on_open = cfg->boot_on_open;
     net_init(m, loop);
     apply_settings(m);
     return 0;
@@ -474,6 +534,7 @@ void mod_close(struct module *m)
     fota_close(m);
     uv_close((uv_handle_t *)&m->boot_timer, on_closed);
     uv_close((uv_handle_t *)&m->reboot_timer, on_closed);
+    uv_close((uv_handle_t *)&m->open_timer, on_closed);
     at_engine_free(&m->at);
     uart_close(&m->uart);
     flash_file_close(&m->flash);

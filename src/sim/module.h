@@ -34,6 +34,7 @@ struct mod_config {
     bool factory_reset;              /* rewrite the flash with the factory firmware */
     const struct resolver *resolver; /* --resolve overrides for downloads */
     struct dl_link radio;            /* the radio link downloads cross */
+    bool boot_on_open;               /* power on when a host opens the PTY (and it is off) */
 };
 
 struct module {
@@ -56,6 +57,8 @@ struct module {
     const struct resolver *resolver;
     struct dl_link radio;
 
+    bool boot_on_open;
+    uv_timer_t open_timer; /* the power-on that a host's open asks for */
     enum mod_power power;
     bool at_ready; /* "RDY" was printed: the AT interface answers */
     int boot_step;

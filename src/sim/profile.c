@@ -2,6 +2,7 @@
 
 #include <stddef.h>
 #include <string.h>
+#include <strings.h>
 
 /* The MT2625 boot ROM of BC66/BC66-NA prints these at every power-on (card 2, 6.1). */
 static const char *const mt2625_brom[] = {
@@ -159,7 +160,7 @@ const struct profile *const prof_all[] = {&bc66, &bc66_na, &bc260y_cn, NULL};
 const struct profile *prof_find(const char *id)
 {
     for (int i = 0; prof_all[i]; i++)
-        if (strcmp(prof_all[i]->id, id) == 0)
+        if (strcasecmp(prof_all[i]->id, id) == 0) /* "BC66" as printed on the module */
             return prof_all[i];
     return NULL;
 }

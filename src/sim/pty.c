@@ -6,7 +6,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stddef.h>
 #include <sys/inotify.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <sys/un.h>
 #include <termios.h>
 #include <unistd.h>
 
@@ -73,16 +78,77 @@ static void on_notify(uv_poll_t *h, int status, int events)
         read_notifications(h->data);
 }
 
+/* Every emulator names its PTY in the abstract socket namespace, so that
+ * another one can tell a link to a live emulator's PTY from a stale one; the
+ * kernel drops the name when the process dies, however it dies. */
+static socklen_t claim_address(dev_t rdev, struct sockaddr_un *sa)
+{
+    memset(sa, 0, sizeof *sa);
+    sa->sun_family = AF_UNIX;
+    int n = snprintf(sa->sun_path + 1, sizeof sa->sun_path - 1, "bcsim/pty/%u:%u", major(rdev),
+                     minor(rdev));
+    return (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + (size_t)n);
+}
+
+/* Binds the name of `rdev`; -EADDRINUSE if a live emulator holds it. */
+static int claim(dev_t rdev)
+{
+    struct sockaddr_un sa;
+    socklen_t len = claim_address(rdev, &sa);
+    int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return -errno;
+    if (bind(fd, (struct sockaddr *)&sa, len) != 0) {
+        int err = -errno;
+        close(fd);
+        return err;
+    }
+    return fd;
+}
+
+/* A path is ours to replace only if it is a link to a PTY that no live
+ * emulator holds (its device is gone, or unclaimed); anything else is a
+ * user's file and stays as it is. */
+static int replaceable(const char *link, const char *self)
+{
+    char target[PATH_MAX];
+    ssize_t n = readlink(link, target, sizeof target - 1);
+    if (n < 0)
+        return errno == EINVAL ? -EEXIST : -errno; /* EINVAL: not a symlink */
+    target[n] = '\0';
+    if (strcmp(target, self) == 0)
+        return 0; /* a stale link to the number this PTY got again */
+    if (strncmp(target, "/dev/pts/", 9) != 0)
+        return -EEXIST;
+    struct stat st;
+    if (stat(target, &st) != 0)
+        return errno == ENOENT ? 0 : -errno;
+    if (!S_ISCHR(st.st_mode))
+        return -EEXIST;
+    int fd = claim(st.st_rdev);
+    if (fd < 0)
+        return fd == -EADDRINUSE ? -EBUSY : fd;
+    close(fd);
+    return 0;
+}
+
 static int set_link(struct pty *p, const char *link)
 {
-    char tmp[PATH_MAX];
-    if (snprintf(tmp, sizeof tmp, "%s.%ld.tmp", link, (long)getpid()) >= (int)sizeof tmp)
-        return -ENAMETOOLONG;
-    unlink(tmp);
-    if (symlink(p->path, tmp) != 0 || rename(tmp, link) != 0) {
-        int err = -errno;
+    if (symlink(p->path, link) != 0) {
+        if (errno != EEXIST)
+            return -errno;
+        int err = replaceable(link, p->path);
+        if (err)
+            return err;
+        char tmp[PATH_MAX];
+        if (snprintf(tmp, sizeof tmp, "%s.%ld.tmp", link, (long)getpid()) >= (int)sizeof tmp)
+            return -ENAMETOOLONG;
         unlink(tmp);
-        return err;
+        if (symlink(p->path, tmp) != 0 || rename(tmp, link) != 0) {
+            err = -errno;
+            unlink(tmp);
+            return err;
+        }
     }
     p->link = strdup(link);
     return p->link ? 0 : -ENOMEM;
@@ -91,7 +157,7 @@ static int set_link(struct pty *p, const char *link)
 int pty_open(struct pty *p, uv_loop_t *loop, const char *link, const struct pty_ops *ops, void *ctx)
 {
     memset(p, 0, sizeof *p);
-    p->master = p->slave = p->notify_fd = -1;
+    p->master = p->slave = p->notify_fd = p->claim_fd = -1;
     p->ops = ops;
     p->ctx = ctx;
     int err;
@@ -108,8 +174,13 @@ int pty_open(struct pty *p, uv_loop_t *loop, const char *link, const struct pty_
     if (tcsetattr(p->master, TCSANOW, &tio) != 0)
         goto fail;
     p->slave = open(p->path, O_RDWR | O_NOCTTY | O_CLOEXEC);
-    if (p->slave < 0)
+    struct stat st;
+    if (p->slave < 0 || fstat(p->slave, &st) != 0)
         goto fail;
+    if ((p->claim_fd = claim(st.st_rdev)) < 0) {
+        errno = -p->claim_fd;
+        goto fail;
+    }
     p->notify_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
     if (p->notify_fd < 0 ||
         inotify_add_watch(p->notify_fd, p->path, IN_OPEN | IN_CLOSE_WRITE | IN_CLOSE_NOWRITE) < 0)
@@ -129,11 +200,13 @@ fail:
     err = errno ? -errno : -EIO;
     if (p->notify_fd >= 0)
         close(p->notify_fd);
+    if (p->claim_fd >= 0)
+        close(p->claim_fd);
     if (p->slave >= 0)
         close(p->slave);
     if (p->master >= 0)
         close(p->master);
-    p->master = p->slave = p->notify_fd = -1;
+    p->master = p->slave = p->notify_fd = p->claim_fd = -1;
     return err;
 }
 
@@ -161,9 +234,10 @@ void pty_close(struct pty *p)
     uv_close((uv_handle_t *)&p->master_poll, on_closed);
     uv_close((uv_handle_t *)&p->notify_poll, on_closed);
     close(p->notify_fd);
+    close(p->claim_fd);
     close(p->slave);
     close(p->master);
-    p->master = p->slave = p->notify_fd = -1;
+    p->master = p->slave = p->notify_fd = p->claim_fd = -1;
 }
 
 ssize_t pty_write(struct pty *p, const void *buf, size_t len)

@@ -21,6 +21,7 @@ struct pty {
     char *link;
     uv_poll_t master_poll;
     int notify_fd;
+    int claim_fd; /* holds this PTY's name for other emulators (see set_link) */
     uv_poll_t notify_poll;
     int hosts; /* host opens of the slave, by inotify's count */
     bool reading, want_write;
@@ -28,7 +29,10 @@ struct pty {
     void *ctx;
 };
 
-/* Opens a raw-mode PTY; if `link` is set, points that symlink at the slave. */
+/* Opens a raw-mode PTY; if `link` is set, points that symlink at the slave.
+ * An existing `link` is replaced only if it is a symlink to a PTY that no
+ * live emulator holds: -EEXIST for anything else (a file, a link elsewhere),
+ * -EBUSY for a live emulator's link. */
 int pty_open(struct pty *p, uv_loop_t *loop, const char *link, const struct pty_ops *ops,
              void *ctx);
 void pty_close(struct pty *p);

@@ -8,6 +8,7 @@
 #define PACE_TICK_MS 10
 
 static void drain(struct uart *u);
+static void drop_pending(struct uart *u, const char *why);
 
 static uint32_t effective_baud(const struct uart *u)
 {
@@ -57,7 +58,7 @@ static void on_host(void *ctx, bool attached)
     struct uart *u = ctx;
     if (!attached) {
         pty_discard_output(&u->pty); /* what the last host left unread is stale */
-        uart_drop_pending(u);
+        drop_pending(u, "host left");
         u->had_host = true;
     }
     u->ops->host(u->ctx, attached);
@@ -81,6 +82,7 @@ int uart_open(struct uart *u, uv_loop_t *loop, const struct clk *clk, const char
     u->ctx = ctx;
     u->synced = true;
     u->baud = 115200;
+    u->input_wanted = true;
     int err = pty_open(&u->pty, loop, link, &uart_pty_ops, u);
     if (err)
         return err;
@@ -107,17 +109,42 @@ bool uart_host_attached(const struct uart *u)
     return u->pty.hosts > 0;
 }
 
+static void update_input(struct uart *u)
+{
+    size_t pending = u->len - u->off;
+    bool held = pending > UART_HIGH_WATER || (u->held && pending > UART_LOW_WATER);
+    if (held != u->held) {
+        u->held = held;
+        u->ops->held(u->ctx, held);
+    }
+    pty_read(&u->pty, u->input_wanted && !u->held);
+}
+
 void uart_set_input(struct uart *u, bool on)
 {
-    pty_read(&u->pty, on);
+    u->input_wanted = on;
+    update_input(u);
+}
+
+static void drop(struct uart *u, size_t len, const char *why)
+{
+    u->dropped += len;
+    if (len)
+        u->ops->dropped(u->ctx, len, why);
+}
+
+static void drop_pending(struct uart *u, const char *why)
+{
+    drop(u, u->len - u->off, why);
+    u->len = u->off = 0;
+    uv_timer_stop(&u->pace);
+    pty_want_write(&u->pty, false);
+    update_input(u);
 }
 
 void uart_drop_pending(struct uart *u)
 {
-    u->dropped += u->len - u->off;
-    u->len = u->off = 0;
-    uv_timer_stop(&u->pace);
-    pty_want_write(&u->pty, false);
+    drop_pending(u, "power cut");
 }
 
 void uart_write(struct uart *u, const char *data, size_t len)
@@ -126,7 +153,7 @@ void uart_write(struct uart *u, const char *data, size_t len)
      * first host ever opened the device waits for it (the boot banner). */
     bool unheard = u->had_host && !uart_host_attached(u);
     if (!u->synced || unheard || u->len - u->off + len > UART_QUEUE_MAX) {
-        u->dropped += len;
+        drop(u, len, !u->synced ? "autobaud" : unheard ? "no host" : "overflow");
         return;
     }
     if (u->off > 0 && u->len + len > u->cap) { /* compact before growing */
@@ -140,7 +167,7 @@ void uart_write(struct uart *u, const char *data, size_t len)
             cap *= 2;
         char *b = realloc(u->buf, cap);
         if (!b) {
-            u->dropped += len;
+            drop(u, len, "no memory");
             return;
         }
         u->buf = b;
@@ -150,6 +177,8 @@ void uart_write(struct uart *u, const char *data, size_t len)
     u->len += len;
     if (!uv_is_active((uv_handle_t *)&u->pace) && !u->pty.want_write)
         drain(u);
+    else
+        update_input(u);
 }
 
 static void drain(struct uart *u)
@@ -167,10 +196,11 @@ static void drain(struct uart *u)
         if (n < 0) {
             if (n == -EAGAIN && uart_host_attached(u)) {
                 pty_want_write(&u->pty, true);
+                update_input(u);
                 return;
             }
             /* Nobody reads and the PTY is full: the bytes fall off the wire. */
-            uart_drop_pending(u);
+            drop_pending(u, "no host");
             return;
         }
         if (u->log)
@@ -181,8 +211,10 @@ static void drain(struct uart *u)
     if (u->off == u->len) {
         u->off = u->len = 0;
         uv_timer_stop(&u->pace);
+        update_input(u);
         return;
     }
+    update_input(u);
     if (paced(u) && !uv_is_active((uv_handle_t *)&u->pace)) {
         uint64_t tick = clk_scale(u->clk, PACE_TICK_MS);
         uv_timer_start(&u->pace, on_pace, tick, tick);

@@ -10,11 +10,20 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#define UART_QUEUE_MAX (1u << 20) /* output beyond this is dropped, counted */
+/* Back-pressure: above the high mark the UART stops taking input (so the AT
+ * engine, which answers only what it reads, stops adding output) until the
+ * host has read the queue down to the low mark. Only output that does not
+ * come from input (URCs) can still grow it, up to UART_QUEUE_MAX; beyond that
+ * it is dropped, counted and reported. */
+#define UART_HIGH_WATER (64u * 1024)
+#define UART_LOW_WATER  (16u * 1024)
+#define UART_QUEUE_MAX  (1u << 20)
 
 struct uart_ops {
     void (*input)(void *ctx, const char *data, size_t len);
     void (*host)(void *ctx, bool attached);
+    void (*held)(void *ctx, bool held);                      /* input paused by back-pressure */
+    void (*dropped)(void *ctx, size_t len, const char *why); /* output lost, and why */
 };
 
 struct uart {
@@ -29,7 +38,9 @@ struct uart {
     char *buf;
     size_t len, off, cap;
     uv_timer_t pace;
-    uint64_t dropped; /* bytes lost: unsynced, overflow, nobody attached */
+    bool input_wanted; /* the module takes input (it is not answering) */
+    bool held;         /* back-pressure: input paused while the queue drains */
+    uint64_t dropped;  /* bytes lost: unsynced, overflow, nobody attached, power cut */
 };
 
 int uart_open(struct uart *u, uv_loop_t *loop, const struct clk *clk, const char *link,

@@ -22,5 +22,6 @@ Suite *tools_suite(void);
 Suite *fota_suite(void);
 Suite *serve_suite(void);
 Suite *update_faults_suite(void);
+Suite *hardening_suite(void);
 
 #endif
