@@ -347,7 +347,7 @@ Suite *update_faults_suite(void)
 {
     Suite *s = suite_create("update_faults");
     TCase *tc = tcase_create("update_faults");
-    tcase_set_timeout(tc, 600);
+    tcase_set_timeout(tc, 600 + 10 * (double)env_long("BCSIM_SOAK_CYCLES", 0));
     tcase_add_unchecked_fixture(tc, setup, teardown);
     tcase_add_test(tc, cuts_at_the_end_of_an_update);
     tcase_add_loop_test(tc, transient_flash_failures_are_retried, 0, 4);
