@@ -1,6 +1,7 @@
 /* bcsim: an emulator of Quectel BC66 / BC66-NA / BC260Y-CN NB-IoT modules. */
 #include "cli.h"
 
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -64,6 +65,7 @@ static int cmd_help(int argc, char **argv)
 
 int main(int argc, char **argv)
 {
+    signal(SIGPIPE, SIG_IGN); /* a peer that leaves is an EPIPE to handle, not our death */
     if (argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
         print_overview(stdout);
         return CLI_OK;
