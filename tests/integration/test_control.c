@@ -25,6 +25,7 @@
 static char out[1 << 16];
 
 #define RUN(...)    bcsim_run_once((const char *[]){__VA_ARGS__, NULL}, out, sizeof out, 5000)
+#define TOOL(...)   bcsim_run_once((const char *[]){__VA_ARGS__, NULL}, out, sizeof out, 60000)
 #define CTL(p, ...) bcsim_ctl(p, out, sizeof out, (const char *[]){__VA_ARGS__, NULL})
 
 static long now_ms(void)
@@ -238,24 +239,31 @@ static void send_all(int fd, const char *data, size_t len)
     }
 }
 
-/* Reads one line (without its newline) within timeout_ms. */
-static void read_line(int fd, char *line, size_t size, int timeout_ms)
+/* Reads one line (without its newline) within timeout_ms; false on EOF,
+ * error or timeout. */
+static bool try_read_line(int fd, char *line, size_t size, int timeout_ms)
 {
     size_t n = 0;
     long end = now_ms() + timeout_ms;
+    line[0] = '\0';
     for (;;) {
         long left = end - now_ms();
         struct pollfd pfd = {.fd = fd, .events = POLLIN};
-        ck_assert_msg(left > 0 && poll(&pfd, 1, (int)left) > 0, "no line; got '%.*s'", (int)n,
-                      line);
         char c;
-        ck_assert_int_eq(read(fd, &c, 1), 1);
+        if (left <= 0 || poll(&pfd, 1, (int)left) <= 0 || read(fd, &c, 1) != 1)
+            return false;
         if (c == '\n')
             break;
         ck_assert_uint_lt(n + 1, size);
         line[n++] = c;
+        line[n] = '\0';
     }
-    line[n] = '\0';
+    return true;
+}
+
+static void read_line(int fd, char *line, size_t size, int timeout_ms)
+{
+    ck_assert_msg(try_read_line(fd, line, size, timeout_ms), "no line; got '%s'", host_show(line));
 }
 
 /* Counts the lines of a stream until EOF, checking that each starts with
@@ -341,9 +349,11 @@ static char *repeat(const char *line, size_t count, size_t *len)
     return buf;
 }
 
+/* Without reaping it, so that bcsim_stop can still report how it ended. */
 static bool alive(pid_t pid)
 {
-    return waitpid(pid, NULL, WNOHANG) == 0;
+    siginfo_t si = {0};
+    return waitid(P_PID, (id_t)pid, &si, WEXITED | WNOHANG | WNOWAIT) == 0 && si.si_pid == 0;
 }
 
 /* ---- Batches and half-closes ----------------------------------------------------- */
@@ -369,6 +379,45 @@ START_TEST(batch_then_half_close)
     ck_assert_uint_eq(t.bad, 0);
     ck_assert_uint_eq(t.lines, 5); /* the empty line gets no reply */
     ck_assert_int_eq(CTL(&p, "status"), 0);
+    ck_assert_int_eq(bcsim_stop(&p), 0);
+}
+END_TEST
+
+/* A client that writes much faster than it reads is held back (the emulator
+ * stops reading it while its replies pile up) instead of being dropped or
+ * having megabytes of replies queued for it; once it reads, it gets them all. */
+START_TEST(fast_writer_is_held_back)
+{
+    struct bcsim_proc p = {0};
+    bcsim_start(&p, "bc66", NULL);
+    enum { N = 50000 }; /* 350 KB of commands, 23 MB of replies */
+    size_t len;
+    char *cmds = repeat("status\n", N, &len);
+    int fd = connect_unix(p.control);
+    ck_assert_int_eq(fcntl(fd, F_SETFL, O_NONBLOCK), 0);
+    size_t sent = 0;
+    for (;;) { /* write without reading until the emulator stops taking more */
+        ssize_t n = send(fd, cmds + sent, len - sent, MSG_NOSIGNAL);
+        if (n > 0) {
+            sent += (size_t)n;
+            if (sent == len)
+                break;
+            continue;
+        }
+        ck_assert_msg(errno == EAGAIN, "send: %s", strerror(errno));
+        struct pollfd pfd = {.fd = fd, .events = POLLOUT};
+        if (poll(&pfd, 1, 1000) == 0)
+            break; /* not writable for a second: held back */
+    }
+    ck_assert_msg(sent < len, "all %zu bytes taken while no reply was read", len);
+    close(fd);
+    free(cmds);
+    /* The same batch, now read as it comes: all of it answered. */
+    cmds = repeat("status\n", N, &len);
+    struct tally t = batch(p.control, cmds, len, STATUS_REPLY);
+    free(cmds);
+    ck_assert_uint_eq(t.bad, 0);
+    ck_assert_uint_eq(t.lines, N);
     ck_assert_int_eq(bcsim_stop(&p), 0);
 }
 END_TEST
@@ -467,11 +516,12 @@ START_TEST(client_leaves_without_reading)
         send_all(fd, cmds, len);
         close(fd);
         /* Answered after the one who left: the emulator has seen it go. */
-        send_all(watcher, "status\n", 7);
         char line[4096];
-        read_line(watcher, line, sizeof line, HOST_TIMEOUT_MS);
+        bool answered = send(watcher, "status\n", 7, MSG_NOSIGNAL) == 7 &&
+                        try_read_line(watcher, line, sizeof line, HOST_TIMEOUT_MS);
+        if (!answered || !alive(p.pid))
+            ck_abort_msg("bcsim died after client %d left: exit status %d", round, bcsim_stop(&p));
         ck_assert_msg(strncmp(line, STATUS_REPLY, strlen(STATUS_REPLY)) == 0, "%s", line);
-        ck_assert_msg(alive(p.pid), "bcsim died after client %d left", round);
     }
     free(cmds);
     close(watcher);
@@ -634,10 +684,10 @@ START_TEST(bad_numbers_change_nothing)
     snprintf(pkg, sizeof pkg, "%s/up.pkg", www);
     ck_assert_int_eq(mkdir(www, 0755), 0);
     ck_assert_int_eq(
-        RUN("image", "export", "--model", "bc66", "--revision", "BC66NBR01A07", "-o", from), 0);
+        TOOL("image", "export", "--model", "bc66", "--revision", "BC66NBR01A07", "-o", from), 0);
     ck_assert_int_eq(
-        RUN("image", "export", "--model", "bc66", "--revision", "BC66NBR01A08", "-o", to), 0);
-    ck_assert_int_eq(RUN("pkg", "make", "--from", from, "--to", to, "-o", pkg), 0);
+        TOOL("image", "export", "--model", "bc66", "--revision", "BC66NBR01A08", "-o", to), 0);
+    ck_assert_int_eq(TOOL("pkg", "make", "--from", from, "--to", to, "-o", pkg), 0);
     bcsim_start(&p, "bc66", (const char *[]){"--downlink", "0", NULL});
     host_open(&h, p.pty);
     host_wait_ready(&h);
@@ -882,6 +932,7 @@ Suite *control_suite(void)
     TCase *tc = tcase_create("control");
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, batch_then_half_close);
+    tcase_add_test(tc, fast_writer_is_held_back);
     tcase_add_test(tc, batch_through_socat);
     tcase_add_test(tc, client_leaves_without_reading);
     tcase_add_test(tc, events_are_json);
