@@ -1,6 +1,9 @@
 #include "cli_args.h"
 
+#include "core/num.h"
+
 #include <errno.h>
+#include <inttypes.h>
 #include <stdbool.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -27,6 +30,16 @@ int cli_take(int argc, char **argv, int *i, const char *name, const char **value
     }
     *value = argv[++*i];
     return 1;
+}
+
+int cli_number(const char *prog, const char *option, const char *text, int64_t min, int64_t max,
+               int64_t *out)
+{
+    if (num_parse(text, min, max, out) == 0)
+        return 0;
+    fprintf(stderr, "%s: %s '%s': expected a whole number from %" PRId64 " to %" PRId64 "\n", prog,
+            option, text, min, max);
+    return -1;
 }
 
 #define FILE_MAX (64u * 1024 * 1024) /* larger than any flash bcsim models */

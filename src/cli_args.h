@@ -10,6 +10,12 @@
  * (after printing why) if the value is missing. */
 int cli_take(int argc, char **argv, int *i, const char *name, const char **value);
 
+/* A numeric option's value, by the one strict rule of core/num.h: on error
+ * prints "PROG: OPTION 'TEXT': expected a whole number from MIN to MAX" and
+ * returns -1, leaving *out as it was. */
+int cli_number(const char *prog, const char *option, const char *text, int64_t min, int64_t max,
+               int64_t *out);
+
 /* Whole files: read into a malloc'd buffer / written atomically. Both print a
  * one-line error naming the file and return non-zero on failure. */
 int cli_read_file(const char *path, uint8_t **data, size_t *len);

@@ -20,7 +20,8 @@ const char cli_ctl_usage[] =
     "  urc TEXT                     emit TEXT as an unsolicited line\n"
     "  override \"AT-CMD\" \"REPLY\" [once]\n"
     "                               answer AT-CMD (a trailing * matches a prefix) with\n"
-    "                               REPLY (\\n separates lines; \"\" stays silent)\n"
+    "                               REPLY, the whole answer: the final result code is\n"
+    "                               not added (\\n separates lines; \"\" stays silent)\n"
     "  override clear               forget all overrides\n"
     "  fault flash-program|flash-erase [N]  the Nth next program / erase fails (1)\n"
     "  fault flash-capacity BYTES   only BYTES of the FOTA area can be written\n"
@@ -28,6 +29,9 @@ const char cli_ctl_usage[] =
     "  fault flash-tear N           ... and the operation it hits is half done\n"
     "  fault clear                  no flash faults\n"
     "  events                       stream events as JSON lines until interrupted\n"
+    "\n"
+    "Each argument is one word, as if quoted on the socket: \\n \\r \\t \\\" \\\\ are\n"
+    "escapes there and here alike; another backslash is refused.\n"
     "\n"
     "Exit status: 0 done, 1 refused by the emulator, 2 usage, 3 cannot connect.\n";
 
@@ -73,9 +77,22 @@ int cli_ctl(int argc, char **argv)
         fputs(cli_ctl_usage, stderr);
         return CLI_USAGE;
     }
-    char line[8192] = "";
+    /* The socket sees each argument as the word the user gave: decoded here
+     * with the socket's escapes, then quoted. */
+    char line[8192] = "", word[8192];
     for (int i = 1; i < argc; i++) {
-        if (words_quote(line, sizeof line - 1, argv[i]) != 0) {
+        const char *bad;
+        if (words_unescape(argv[i], word, sizeof word, &bad) != 0) {
+            if (bad)
+                fprintf(stderr,
+                        "bcsim ctl: '%s': unknown escape '\\%.1s' (the escapes are \\n \\r "
+                        "\\t \\\" \\\\)\n",
+                        argv[i], bad + 1);
+            else
+                fprintf(stderr, "bcsim ctl: command too long\n");
+            return CLI_USAGE;
+        }
+        if (words_quote(line, sizeof line - 1, word) != 0) {
             fprintf(stderr, "bcsim ctl: command too long\n");
             return CLI_USAGE;
         }
@@ -95,7 +112,7 @@ int cli_ctl(int argc, char **argv)
     /* The first line is the reply; an event stream continues until EOF. */
     int status = CLI_UNAVAILABLE;
     bool first = true;
-    char buf[4096];
+    char buf[16384]; /* more than the longest event line */
     size_t have = 0;
     for (;;) {
         ssize_t n = recv(fd, buf + have, sizeof buf - have, 0);

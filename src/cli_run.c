@@ -104,12 +104,11 @@ static int parse(int argc, char **argv, struct run_opts *o)
     return 0;
 }
 
-static int parse_u32(const char *s, uint32_t *out)
+/* --downlink and --rtt: 0 to 10^8 (100 MB/s, a day and more of round trip). */
+static int parse_u32(const char *option, const char *s, uint32_t *out)
 {
-    char *end;
-    errno = 0;
-    unsigned long v = strtoul(s, &end, 10);
-    if (errno || end == s || *end || v > 100000000ul || *s == '-')
+    int64_t v;
+    if (cli_number("bcsim", option, s, 0, 100000000, &v) != 0)
         return -1;
     *out = (uint32_t)v;
     return 0;
@@ -175,11 +174,9 @@ int cli_run(int argc, char **argv)
         return CLI_USAGE;
     }
     struct dl_link radio = {.bytes_per_s = 2000, .rtt_ms = 1000};
-    if ((o.downlink && parse_u32(o.downlink, &radio.bytes_per_s) != 0) ||
-        (o.rtt && parse_u32(o.rtt, &radio.rtt_ms) != 0)) {
-        fprintf(stderr, "bcsim: --downlink and --rtt take a whole number\n");
+    if ((o.downlink && parse_u32("--downlink", o.downlink, &radio.bytes_per_s) != 0) ||
+        (o.rtt && parse_u32("--rtt", o.rtt, &radio.rtt_ms) != 0))
         return CLI_USAGE;
-    }
     char why[512];
     for (int i = 0; i < o.nresolve; i++) {
         if (resolve_add(&em.resolver, o.resolve[i], why, sizeof why) != 0) {

@@ -102,13 +102,9 @@ static int parse(int argc, char **argv, struct serve_opts *o)
 
 static int parse_address(const struct serve_opts *o, struct sockaddr_storage *ss)
 {
-    char *end;
-    errno = 0;
-    unsigned long port = strtoul(o->port, &end, 10);
-    if (o->port[0] < '0' || o->port[0] > '9' || *end || errno || port > 65535) {
-        fprintf(stderr, "bcsim serve: --port %s: expected 0 to 65535\n", o->port);
+    int64_t port;
+    if (cli_number("bcsim serve", "--port", o->port, 0, 65535, &port) != 0)
         return -1;
-    }
     if (uv_ip4_addr(o->bind, (int)port, (struct sockaddr_in *)ss) != 0 &&
         uv_ip6_addr(o->bind, (int)port, (struct sockaddr_in6 *)ss) != 0) {
         fprintf(stderr, "bcsim serve: --bind %s: expected an IPv4 or IPv6 address\n", o->bind);

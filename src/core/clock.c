@@ -1,5 +1,7 @@
 #include "clock.h"
 
+#include "num.h"
+
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -18,10 +20,8 @@ int clk_parse(struct clk *clk, const char *spec)
         clk->fast = true;
         return 0;
     }
-    char *end = NULL;
-    errno = 0;
-    double f = strtod(spec, &end);
-    if (errno != 0 || end == spec || *end != '\0' || !isfinite(f) || f <= 0.0 || f > 1e6)
+    double f;
+    if (num_parse_decimal(spec, &f) != 0 || f <= 0.0 || f > 1e6)
         return -EINVAL;
     clk->factor = f;
     clk->fast = false;

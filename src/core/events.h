@@ -6,7 +6,10 @@
 #include "json.h"
 
 #define EVT_SUBS_MAX 16
-#define EVT_LINE_MAX 1024
+/* Room for the longest payloads whole: a 511-byte URC or a 512-byte command
+ * line of bytes that are all escaped as \u00XX (6 each). Longer text would be
+ * cut with JW_CUT, never broken. */
+#define EVT_LINE_MAX 4096
 
 typedef void (*evt_fn)(void *ctx, const char *json_line);
 

@@ -2,6 +2,8 @@
 
 #include "words.h"
 
+#include "../core/num.h"
+
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -12,27 +14,36 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#define CTL_LINE_MAX    8192
+#define CTL_LINE_MAX    8192         /* a command line, its newline included */
+#define CTL_QUEUE_MAX   (64 * 1024)  /* replies queued beyond this: stop reading the client */
 #define CTL_BACKLOG_MAX (256 * 1024) /* an events reader this far behind is dropped */
 
 struct ctl_conn {
     uv_pipe_t pipe;
     struct ctl_server *server;
     struct ctl_conn *next;
-    char line[CTL_LINE_MAX];
+    char line[CTL_LINE_MAX + 1]; /* input not yet answered, and room for a NUL */
     size_t len;
-    bool streaming, closing;
+    unsigned writes; /* write requests not completed yet */
+    bool streaming;  /* `events` was asked for */
+    bool reading;    /* uv_read_start is in effect */
+    bool eof;        /* the client shut down its side: no more input */
+    bool hangup;     /* close once the replies are out (a protocol error) */
+    bool closing;
 };
 
 /* ---- Connections --------------------------------------------------------- */
 
 static void on_event(void *ctx, const char *line);
+static void conn_pump(struct ctl_conn *c);
 
 static void on_conn_closed(uv_handle_t *h)
 {
     free(h->data);
 }
 
+/* Drops the client at once, queued replies included (its writes complete
+ * with UV_ECANCELED before on_conn_closed frees it). */
 static void conn_close(struct ctl_conn *c)
 {
     if (c->closing)
@@ -49,24 +60,40 @@ static void conn_close(struct ctl_conn *c)
     uv_close((uv_handle_t *)&c->pipe, on_conn_closed);
 }
 
+static size_t queued(struct ctl_conn *c)
+{
+    return uv_stream_get_write_queue_size((uv_stream_t *)&c->pipe);
+}
+
 static void on_written(uv_write_t *req, int status)
 {
-    (void)status;
+    struct ctl_conn *c = req->handle->data;
     free(req);
+    c->writes--;
+    if (c->closing)
+        return;
+    if (status < 0) { /* EPIPE, ECONNRESET: the client has gone; the others stay */
+        conn_close(c);
+        return;
+    }
+    conn_pump(c); /* the queue drained a little: more input may be answered */
 }
 
 static void conn_send(struct ctl_conn *c, const char *text)
 {
     if (c->closing)
         return;
-    if (uv_stream_get_write_queue_size((uv_stream_t *)&c->pipe) > CTL_BACKLOG_MAX) {
+    /* Only an event stream can outgrow the queue: commands wait (conn_pump). */
+    if (c->streaming && queued(c) > CTL_BACKLOG_MAX) {
         conn_close(c);
         return;
     }
     size_t n = strlen(text);
     uv_write_t *req = malloc(sizeof *req + n + 1);
-    if (!req)
+    if (!req) { /* a reply lost in the middle of a conversation: end it */
+        conn_close(c);
         return;
+    }
     char *copy = (char *)(req + 1);
     memcpy(copy, text, n);
     copy[n] = '\n';
@@ -74,7 +101,9 @@ static void conn_send(struct ctl_conn *c, const char *text)
     if (uv_write(req, (uv_stream_t *)&c->pipe, &buf, 1, on_written) != 0) {
         free(req);
         conn_close(c);
+        return;
     }
+    c->writes++;
 }
 
 static void reply_ok(struct ctl_conn *c)
@@ -216,36 +245,78 @@ static void cmd_override(struct ctl_conn *c, int argc, char **argv)
 }
 
 /* Flash faults of the running module: the flash entries of the fault registry. */
+enum fault_kind {
+    FAULT_PROGRAM,
+    FAULT_ERASE,
+    FAULT_CAPACITY,
+    FAULT_CUT,
+    FAULT_TEAR,
+    FAULT_WORN,
+    FAULT_CLEAR
+};
+
+static const struct {
+    const char *name;
+    enum fault_kind kind;
+    const char *arg; /* the number's name, NULL for none */
+    bool optional;   /* the number defaults to 1 */
+} faults[] = {
+    {"flash-program", FAULT_PROGRAM, "N", true},
+    {"flash-erase", FAULT_ERASE, "N", true},
+    {"flash-capacity", FAULT_CAPACITY, "BYTES", false},
+    {"flash-cut", FAULT_CUT, "N", false},
+    {"flash-tear", FAULT_TEAR, "N", false},
+    {"flash-worn", FAULT_WORN, NULL, false},
+    {"clear", FAULT_CLEAR, NULL, false},
+};
+
+/* Counts and sizes: at least 1, and small enough that adding them to the
+ * flash's 64-bit counters cannot wrap. */
+#define FAULT_NUM_MAX UINT32_MAX
+
 static void cmd_fault(struct ctl_conn *c, int argc, char **argv)
 {
     struct flash *f = &c->server->m->flash.flash;
     const char *what = argc >= 2 ? argv[1] : "";
-    char *end = NULL;
-    unsigned long v = argc == 3 ? strtoul(argv[2], &end, 10) : 0;
-    bool has_value = argc == 3 && end && *end == '\0' && *argv[2] != '-';
-    if (strcmp(what, "flash-program") == 0 && (argc == 2 || (has_value && v > 0))) {
-        f->faults.fail_program_at = f->count.programs + (argc == 3 ? v : 1);
-    } else if (strcmp(what, "flash-erase") == 0 && (argc == 2 || (has_value && v > 0))) {
-        f->faults.fail_erase_at = f->count.erases + (argc == 3 ? v : 1);
-    } else if (strcmp(what, "flash-capacity") == 0 && has_value) {
-        f->faults.fota_capacity = (uint32_t)v;
-    } else if (strcmp(what, "flash-cut") == 0 && has_value && v > 0) {
-        f->faults.cut_after = f->count.ops + v;
-        f->faults.cut_mode = FLASH_CUT_CLEAN;
-    } else if (strcmp(what, "flash-tear") == 0 && has_value && v > 0) {
-        f->faults.cut_after = f->count.ops + v;
-        f->faults.cut_mode = FLASH_CUT_TORN;
-    } else if (strcmp(what, "flash-worn") == 0 && argc == 2) {
-        /* Every program and erase from now on fails, until "fault clear". */
-        f->faults.fail_program_at = f->count.programs + 1;
-        f->faults.fail_erase_at = f->count.erases + 1;
-        f->faults.fail_stuck = true;
-    } else if (strcmp(what, "clear") == 0 && argc == 2) {
-        f->faults = (struct flash_faults){0};
-    } else {
+    size_t k = 0;
+    while (k < sizeof faults / sizeof faults[0] && strcmp(faults[k].name, what) != 0)
+        k++;
+    bool known = k < sizeof faults / sizeof faults[0];
+    if (!known || argc > 3 || (argc == 3 && !faults[k].arg) ||
+        (argc == 2 && faults[k].arg && !faults[k].optional)) {
         reply_error(c, "usage: fault flash-program [N] | flash-erase [N] | flash-capacity BYTES | "
                        "flash-cut N | flash-tear N | flash-worn | clear");
         return;
+    }
+    int64_t v = 1;
+    if (argc == 3 && num_parse(argv[2], 1, FAULT_NUM_MAX, &v) != 0) {
+        reply_error(c, "fault %s: %s must be a whole number from 1 to %u, not '%s'", what,
+                    faults[k].arg, FAULT_NUM_MAX, argv[2]);
+        return;
+    }
+    switch (faults[k].kind) {
+    case FAULT_PROGRAM:
+        f->faults.fail_program_at = f->count.programs + (uint64_t)v;
+        break;
+    case FAULT_ERASE:
+        f->faults.fail_erase_at = f->count.erases + (uint64_t)v;
+        break;
+    case FAULT_CAPACITY:
+        f->faults.fota_capacity = (uint32_t)v;
+        break;
+    case FAULT_CUT:
+    case FAULT_TEAR:
+        f->faults.cut_after = f->count.ops + (uint64_t)v;
+        f->faults.cut_mode = faults[k].kind == FAULT_CUT ? FLASH_CUT_CLEAN : FLASH_CUT_TORN;
+        break;
+    case FAULT_WORN: /* every program and erase from now on fails, until "fault clear" */
+        f->faults.fail_program_at = f->count.programs + 1;
+        f->faults.fail_erase_at = f->count.erases + 1;
+        f->faults.fail_stuck = true;
+        break;
+    case FAULT_CLEAR:
+        f->faults = (struct flash_faults){0};
+        break;
     }
     mod_event(c->server->m, "fault", "set", what);
     reply_ok(c);
@@ -296,35 +367,85 @@ static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
     (void)suggested;
     struct ctl_conn *c = h->data;
     static char scratch[64];
-    if (c->len == sizeof c->line) /* full: read into scratch, the line is too long */
+    if (c->len == CTL_LINE_MAX) /* full: read into scratch, the line is too long */
         *buf = uv_buf_init(scratch, sizeof scratch);
     else
-        *buf = uv_buf_init(c->line + c->len, (unsigned)(sizeof c->line - c->len));
+        *buf = uv_buf_init(c->line + c->len, (unsigned)(CTL_LINE_MAX - c->len));
+}
+
+static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf);
+
+static void set_reading(struct ctl_conn *c, bool on)
+{
+    if (on == c->reading)
+        return;
+    if (on && uv_read_start((uv_stream_t *)&c->pipe, on_alloc, on_read) != 0) {
+        conn_close(c);
+        return;
+    }
+    if (!on)
+        uv_read_stop((uv_stream_t *)&c->pipe);
+    c->reading = on;
+}
+
+static void too_long(struct ctl_conn *c)
+{
+    reply_error(c, "command line longer than %d bytes", CTL_LINE_MAX - 1);
+    c->len = 0;
+    c->hangup = true;
+}
+
+/* Answers the buffered lines while the client keeps up with the replies
+ * (back-pressure: a client that writes faster than it reads waits, it is not
+ * dropped), reads more once they are answered, and hangs up when a client
+ * that has finished sending has all its replies. */
+static void conn_pump(struct ctl_conn *c)
+{
+    while (!c->closing && !c->hangup && c->len > 0 && queued(c) <= CTL_QUEUE_MAX) {
+        char *nl = memchr(c->line, '\n', c->len);
+        if (!nl && !c->eof)
+            break; /* the rest of the line is still on its way */
+        if (!nl && c->len == CTL_LINE_MAX) {
+            too_long(c);
+            break;
+        }
+        size_t used = nl ? (size_t)(nl - c->line) + 1 : c->len; /* at EOF: the last line */
+        char *end = nl ? nl : c->line + c->len;
+        *end = '\0';
+        if (end > c->line && end[-1] == '\r')
+            end[-1] = '\0';
+        dispatch(c, c->line);
+        memmove(c->line, c->line + used, c->len - used);
+        c->len -= used;
+    }
+    if (c->closing)
+        return;
+    if (c->eof || c->hangup) {
+        set_reading(c, false);
+        /* An event stream goes on after a half-close, until the client leaves. */
+        if (c->len == 0 && c->writes == 0 && (c->hangup || !c->streaming))
+            conn_close(c);
+        return;
+    }
+    set_reading(c, queued(c) <= CTL_QUEUE_MAX && !memchr(c->line, '\n', c->len));
 }
 
 static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
 {
     struct ctl_conn *c = stream->data;
-    if (nread < 0) {
+    if (c->closing)
+        return;
+    if (nread == UV_EOF) {
+        c->eof = true;
+    } else if (nread < 0) { /* ECONNRESET: the client has gone */
         conn_close(c);
         return;
+    } else if (nread > 0 && buf->base != c->line + c->len) {
+        too_long(c);
+    } else {
+        c->len += (size_t)nread;
     }
-    if (buf->base != c->line + c->len) {
-        reply_error(c, "command line longer than %d bytes", CTL_LINE_MAX - 1);
-        conn_close(c);
-        return;
-    }
-    c->len += (size_t)nread;
-    char *nl;
-    while (!c->closing && (nl = memchr(c->line, '\n', c->len))) {
-        *nl = '\0';
-        size_t used = (size_t)(nl - c->line) + 1;
-        if (nl > c->line && nl[-1] == '\r')
-            nl[-1] = '\0';
-        dispatch(c, c->line);
-        memmove(c->line, c->line + used, c->len - used);
-        c->len -= used;
-    }
+    conn_pump(c);
 }
 
 static void on_connection(uv_stream_t *server, int status)
@@ -344,7 +465,7 @@ static void on_connection(uv_stream_t *server, int status)
     }
     c->next = s->conns;
     s->conns = c;
-    uv_read_start((uv_stream_t *)&c->pipe, on_alloc, on_read);
+    set_reading(c, true);
 }
 
 /* A socket file left by a crashed emulator is replaced; a live one is not. */
@@ -358,6 +479,26 @@ static bool socket_in_use(const char *path)
     bool live = connect(fd, (struct sockaddr *)&sa, sizeof sa) == 0;
     close(fd);
     return live;
+}
+
+/* Binds the socket here rather than with uv_pipe_bind: libuv unlinks a path
+ * it bound when the handle closes, whoever's file is there by then. */
+static int bind_socket(const char *path, int *out)
+{
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (fd < 0)
+        return -errno;
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    memcpy(sa.sun_path, path, strlen(path) + 1); /* fits: checked by the caller */
+    mode_t old = umask(0177);                    /* the socket is born 0600: no window for others */
+    int r = bind(fd, (struct sockaddr *)&sa, sizeof sa), e = errno;
+    umask(old);
+    if (r != 0) {
+        close(fd);
+        return -e;
+    }
+    *out = fd;
+    return 0;
 }
 
 int ctl_server_start(struct ctl_server *s, uv_loop_t *loop, const char *path, struct module *m,
@@ -385,16 +526,31 @@ int ctl_server_start(struct ctl_server *s, uv_loop_t *loop, const char *path, st
         }
         unlink(path);
     }
-    uv_pipe_init(loop, &s->pipe, 0);
-    s->pipe.data = s;
-    mode_t old = umask(0177); /* the socket is born 0600: no window for others */
-    int err = uv_pipe_bind(&s->pipe, path);
-    umask(old);
-    if (!err)
-        err = uv_listen((uv_stream_t *)&s->pipe, 8, on_connection);
+    int fd = -1, err = bind_socket(path, &fd);
+    struct stat own;
+    if (!err && lstat(path, &own) != 0)
+        err = -errno;
+    if (!err) {
+        s->dev = own.st_dev;
+        s->ino = own.st_ino;
+        s->owned = true;
+        uv_pipe_init(loop, &s->pipe, 0);
+        s->pipe.data = s;
+        err = uv_pipe_open(&s->pipe, fd);
+        if (!err) {
+            fd = -1; /* the handle's now */
+            err = uv_listen((uv_stream_t *)&s->pipe, 8, on_connection);
+        }
+        if (err)
+            uv_close((uv_handle_t *)&s->pipe, NULL);
+    }
     if (err) {
         snprintf(why, why_size, "cannot listen on control socket %s: %s", path, uv_strerror(err));
-        uv_close((uv_handle_t *)&s->pipe, NULL);
+        if (fd >= 0)
+            close(fd);
+        if (s->owned)
+            unlink(path);
+        s->owned = false;
         return err;
     }
     s->open = true;
@@ -408,6 +564,11 @@ void ctl_server_stop(struct ctl_server *s)
     while (s->conns)
         conn_close(s->conns);
     uv_close((uv_handle_t *)&s->pipe, NULL);
-    unlink(s->path);
+    /* Remove the file only if it is still the one bound: if the path was
+     * taken over (the file removed or renamed, and a second emulator bound
+     * there), unlinking would cut that one off. */
+    struct stat st;
+    if (s->owned && lstat(s->path, &st) == 0 && st.st_dev == s->dev && st.st_ino == s->ino)
+        unlink(s->path);
     s->open = false;
 }

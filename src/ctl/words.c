@@ -2,6 +2,16 @@
 
 #include <string.h>
 
+/* The escapes of a quoted word; the same table serves `bcsim ctl`'s arguments. */
+static const char esc_name[] = "nrt\"\\", esc_byte[] = "\n\r\t\"\\";
+
+/* The byte that `\c` stands for, or -1 for no escape. */
+static int unescape(char c)
+{
+    const char *k = c ? strchr(esc_name, c) : NULL;
+    return k ? esc_byte[k - esc_name] : -1;
+}
+
 int words_split(char *line, char *argv[WORDS_MAX])
 {
     int argc = 0;
@@ -23,11 +33,10 @@ int words_split(char *line, char *argv[WORDS_MAX])
                     break;
                 }
                 if (*r == '\\') {
-                    static const char from[] = "nrt\"\\", to[] = "\n\r\t\"\\";
-                    const char *k = r[1] ? strchr(from, r[1]) : NULL;
-                    if (!k)
+                    int b = unescape(r[1]);
+                    if (b < 0)
                         return -1;
-                    *w++ = to[k - from];
+                    *w++ = (char)b;
                     r++;
                 } else {
                     *w++ = *r;
@@ -48,12 +57,37 @@ int words_split(char *line, char *argv[WORDS_MAX])
     }
 }
 
+int words_unescape(const char *text, char *buf, size_t size, const char **bad)
+{
+    size_t n = 0;
+    for (const char *p = text; *p; p++) {
+        int b = (unsigned char)*p;
+        if (*p == '\\' && (b = unescape(p[1])) < 0) {
+            *bad = p;
+            return -1;
+        }
+        if (*p == '\\')
+            p++;
+        if (n + 1 >= size) {
+            *bad = NULL;
+            return -1;
+        }
+        buf[n++] = (char)b;
+    }
+    if (size == 0) {
+        *bad = NULL;
+        return -1;
+    }
+    buf[n] = '\0';
+    return 0;
+}
+
 int words_quote(char *buf, size_t size, const char *word)
 {
     /* Measure first, so a word that does not fit leaves buf as it was. */
     size_t n = strlen(buf), need = (n > 0) + 2;
     for (const char *p = word; *p; p++)
-        need += strchr("\"\\\n\r\t", *p) ? 2 : 1;
+        need += strchr(esc_byte, *p) ? 2 : 1;
     if (n + need + 1 > size)
         return -1;
     char *w = buf + n;
@@ -61,11 +95,10 @@ int words_quote(char *buf, size_t size, const char *word)
         *w++ = ' ';
     *w++ = '"';
     for (const char *p = word; *p; p++) {
-        static const char from[] = "\"\\\n\r\t", to[] = "\"\\nrt";
-        const char *k = strchr(from, *p);
+        const char *k = strchr(esc_byte, *p);
         if (k) {
             *w++ = '\\';
-            *w++ = to[k - from];
+            *w++ = esc_name[k - esc_byte];
         } else {
             *w++ = *p;
         }

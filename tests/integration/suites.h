@@ -23,5 +23,6 @@ Suite *fota_suite(void);
 Suite *serve_suite(void);
 Suite *update_faults_suite(void);
 Suite *hardening_suite(void);
+Suite *control_suite(void);
 
 #endif

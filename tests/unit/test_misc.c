@@ -244,6 +244,10 @@ START_TEST(test_json_overflow_every_size)
         const char *s = json_fill(&w, buf, size);
         size_t n = strnlen(s, size);
         ck_assert_msg(n < size, "size %zu: not NUL-terminated", size);
+        if (size < 3) { /* no room for "{}": nothing, flagged */
+            ck_assert_msg(n == 0 && !jw_ok(&w), "size %zu: '%s'", size, s);
+            continue;
+        }
         ck_assert_msg(n > 0 && s[n - 1] == '}', "size %zu: '%s' does not end with }", size, s);
         for (size_t i = size; i < sizeof buf; i++)
             ck_assert_msg(buf[i] == 'X', "size %zu: wrote at %zu", size, i);
@@ -266,9 +270,7 @@ START_TEST(test_json_tiny_buffer)
     jw_str(&w, "key", "value");
     const char *s = jw_end(&w);
     ck_assert(!jw_ok(&w));
-    ck_assert_uint_eq(strlen(s), 3); /* cut output, flagged, still closed */
-    ck_assert_int_eq(s[0], '{');
-    ck_assert_int_eq(s[2], '}');
+    ck_assert_str_eq(s, "{}"); /* the field left out, flagged, still an object */
     ck_assert_int_eq(buf[4], 'X');
 }
 END_TEST
