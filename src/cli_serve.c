@@ -8,6 +8,7 @@
 
 #include <errno.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,7 +17,7 @@
 
 const char cli_serve_usage[] =
     "usage: bcsim serve DIR [--bind ADDR] [--port N] [--fault FAULT]... [--log FILE]\n"
-    "                 [--timeout MS] [--max-connections N]\n"
+    "                 [--timeout MS] [--max-connections N] [--follow-symlinks]\n"
     "\n"
     "Serves the regular files under DIR by GET and HEAD over HTTP/1.1, one request\n"
     "per connection, and prints 'bcsim serve: http://ADDR:PORT/ from DIR' once\n"
@@ -31,6 +32,8 @@ const char cli_serve_usage[] =
     "  --max-connections N\n"
     "                 open at once (default 128; 1 to 10000); beyond, the oldest\n"
     "                 one still sending its request gets 503 and is closed\n"
+    "  --follow-symlinks\n"
+    "                 also serve through links that lead out of DIR (else 403)\n"
     "  --fault FAULT  misbehave; repeatable; FAULT@/PATH limits it to one path\n"
     "    status=CODE    answer CODE (100-599) with a short text body\n"
     "    reset=N        send the headers and N body bytes, then reset (RST)\n"
@@ -44,7 +47,7 @@ const char cli_serve_usage[] =
     "  For each kind (status; reset/close/stall; length; chunked/noclen; drip;\n"
     "  split) a fault naming the request's path wins over one without a path,\n"
     "  and the last given wins among equals. Faults shape every answer to a\n"
-    "  GET or HEAD of a well-formed path, 404s included.\n"
+    "  GET or HEAD of a well-formed path, 403s and 404s included.\n"
     "\n"
     "Exit status: 0 stopped by a signal, 2 usage, 3 DIR or the address cannot be used.\n";
 
@@ -54,6 +57,7 @@ const char cli_serve_usage[] =
 
 struct serve_opts {
     const char *dir, *bind, *port, *log, *timeout, *max_conns;
+    bool follow_symlinks;
     struct http_srv_fault faults[HTTP_SRV_FAULT_MAX];
     size_t nfaults;
 };
@@ -95,7 +99,10 @@ static int parse(int argc, char **argv, struct serve_opts *o)
             o->timeout = v;
         else if ((r = cli_take(argc, argv, &i, "--max-connections", &v)) != 0)
             o->max_conns = v;
-        else if ((r = cli_take(argc, argv, &i, "--fault", &v)) != 0)
+        else if (strcmp(argv[i], "--follow-symlinks") == 0) {
+            o->follow_symlinks = true;
+            r = 1;
+        } else if ((r = cli_take(argc, argv, &i, "--fault", &v)) != 0)
             r = r < 0 ? r : add_fault(o, v) == 0 ? 1 : -1;
         else if (argv[i][0] == '-' || o->dir) {
             fprintf(stderr, "bcsim serve: unexpected argument '%s'\n", argv[i]);
@@ -142,6 +149,7 @@ static int parse_limits(const struct serve_opts *o, struct http_srv_config *cfg)
             return -1;
         cfg->max_conns = (unsigned)v;
     }
+    cfg->follow_symlinks = o->follow_symlinks;
     return 0;
 }
 

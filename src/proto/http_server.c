@@ -1,5 +1,7 @@
 #include "http_server.h"
 
+#include "../core/beneath.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -407,8 +409,9 @@ static int decode_path(struct http_srv_conn *c)
     return 0;
 }
 
-/* Opens the file the path names: 404 for anything but a regular file, 503
- * when out of file descriptors or memory. */
+/* Opens the file the path names: 404 for anything but a regular file, 403
+ * for a link out of the root (unless those are followed), 503 when out of
+ * file descriptors or memory. */
 static int open_file(struct http_srv_conn *c)
 {
     const char *rel = c->path;
@@ -417,8 +420,11 @@ static int open_file(struct http_srv_conn *c)
     if (!*rel)
         rel = ".";
     int flags = O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK;
-    int fd = openat(c->srv->root_fd, rel, flags);
-    int err = fd >= 0 ? 0 : errno;
+    int fd = c->srv->follow_symlinks ? openat(c->srv->root_fd, rel, flags)
+                                     : beneath_open(c->srv->root_fd, rel, flags);
+    int err = fd >= 0 ? 0 : c->srv->follow_symlinks ? errno : -fd;
+    if (err == EXDEV)
+        return 403;
     if (err == EMFILE || err == ENFILE || err == ENOMEM || err == EAGAIN)
         return 503;
     if (err)
@@ -973,6 +979,7 @@ int http_srv_start(struct http_srv *s, uv_loop_t *loop, const struct http_srv_co
     s->log_ctx = cfg->log_ctx;
     s->timeout_ms = cfg->timeout_ms ? cfg->timeout_ms : HTTP_SRV_TIMEOUT_MS;
     s->max_conns = cfg->max_conns ? cfg->max_conns : HTTP_SRV_CONNS;
+    s->follow_symlinks = cfg->follow_symlinks;
     s->root_fd = open(cfg->root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (s->root_fd < 0) {
         s->stopping = true; /* nothing for http_srv_close to do */

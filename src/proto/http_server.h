@@ -1,5 +1,5 @@
 /* A package server for testing downloaders: GET and HEAD of the regular files
- * under one directory over HTTP/1.1 (one request per connection), and faults
+ * beneath one directory over HTTP/1.1 (one request per connection), and faults
  * injected on demand that off-the-shelf servers cannot produce: error
  * statuses, resets, clean and early closes, stalls, wrong Content-Length,
  * chunked or close-delimited bodies, slow bodies, headers split across writes.
@@ -69,8 +69,9 @@ struct http_srv_config {
     size_t nfaults;
     http_srv_log_fn log; /* may be NULL */
     void *log_ctx;
-    uint32_t timeout_ms; /* from connecting to the end of the request head; 0: the default */
-    unsigned max_conns;  /* 0: the default */
+    uint32_t timeout_ms;  /* from connecting to the end of the request head; 0: the default */
+    unsigned max_conns;   /* 0: the default */
+    bool follow_symlinks; /* also links that lead out of root */
 };
 
 struct http_srv_conn;
@@ -88,6 +89,7 @@ struct http_srv {
     unsigned live;               /* connections not yet freed, closing ones included */
     uint32_t timeout_ms;
     unsigned max_conns;
+    bool follow_symlinks;
     uv_timer_t retry; /* taking a connection again after running out of memory */
     bool waiting;     /* libuv holds a connection we have not taken yet */
     void (*closed)(struct http_srv *s);

@@ -4,6 +4,8 @@
 #include "host.h"
 #include "suites.h"
 
+#include "core/beneath.h"
+
 #include <arpa/inet.h>
 #include <check.h>
 #include <errno.h>
@@ -384,6 +386,7 @@ START_TEST(command_line)
         ck_assert_msg(strncmp(out, expect, strlen(expect)) == 0, "'%s'", out);
         ck_assert_msg(strchr(out, '\n') == out + strlen(out) - 1, "not one line: '%s'", out);
     }
+    ck_assert_int_eq(RUN("serve", path("www"), "--follow-symlinks=yes"), 2);
     ck_assert_int_eq(RUN("serve", path("missing")), 3);
     ck_assert_ptr_nonnull(strstr(out, "missing: no such file or directory"));
     ck_assert_int_eq(RUN("serve", path("secret")), 3);
@@ -1047,6 +1050,109 @@ START_TEST(connection_bound)
 }
 END_TEST
 
+static void make_link(const char *target, const char *name)
+{
+    ck_assert_msg(symlink(target, path(name)) == 0, "%s: %s", name, strerror(errno));
+}
+
+START_TEST(symbolic_links)
+{
+    char abs_target[300];
+    snprintf(abs_target, sizeof abs_target, "%s", path("www/small.bin"));
+    make_link("sub/deep.bin", "www/inside.bin");
+    make_link("../small.bin", "www/sub/up.bin");
+    make_link("../inside.bin", "www/sub/chain.bin"); /* a link to a link */
+    make_link("sub", "www/subdir");
+    make_link("../secret", "www/out.bin");
+    make_link("/etc/passwd", "www/passwd");
+    make_link(abs_target, "www/abs.bin"); /* absolute, even into DIR */
+    make_link("..", "www/parent");
+    make_link("loop", "www/loop");
+    make_link("nowhere", "www/dangling");
+    static const struct {
+        const char *name, *code;
+    } cases[] = {
+        {"inside.bin", "200 100"},
+        {"sub/up.bin", "200 20000"},
+        {"sub/chain.bin", "200 100"},
+        {"subdir/deep.bin", "200 100"},
+        {"out.bin", "403 14"},
+        {"passwd", "403 14"},
+        {"abs.bin", "403 14"},
+        {"parent/secret", "403 14"},
+        {"parent/www/small.bin", "403 14"},
+        {"loop", "404 14"},
+        {"dangling", "404 14"},
+        {"inside.bin/", "404 14"},
+    };
+    struct served s;
+    SERVE(&s, "--port", "0");
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        GET(&s, cases[i].name);
+        ck_assert_msg(strcmp(out, cases[i].code) == 0, "/%s: %s, expected %s", cases[i].name, out,
+                      cases[i].code);
+    }
+    ck_assert_int_eq(GET(&s, "sub/up.bin"), 0);
+    assert_same(path("got"), path("www/small.bin"));
+    serve_stop(&s);
+    /* Allowed on request. */
+    SERVE(&s, "--follow-symlinks");
+    ck_assert_int_eq(GET(&s, "out.bin"), 0);
+    ck_assert_str_eq(out, "200 10");
+    assert_same(path("got"), path("secret"));
+    ck_assert_int_eq(GET(&s, "parent/secret"), 0);
+    ck_assert_str_eq(out, "200 10");
+    serve_stop(&s);
+
+    /* The walk used where the kernel has no openat2 agrees with openat2. */
+    static const char *const paths[] = {
+        "small.bin",
+        "inside.bin",
+        "sub/up.bin",
+        "sub/chain.bin",
+        "subdir/deep.bin",
+        "out.bin",
+        "passwd",
+        "abs.bin",
+        "parent/secret",
+        "parent/www/small.bin",
+        "loop",
+        "dangling",
+        "inside.bin/",
+        "subdir/../small.bin",
+        "sub/../../secret",
+        "./sub//deep.bin",
+        ".",
+        "subdir/",
+        "",
+        "/etc/passwd",
+        "missing/x",
+        "small.bin/x",
+        "..",
+    };
+    int root = open(path("www"), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    ck_assert_int_ge(root, 0);
+    for (size_t i = 0; i < sizeof paths / sizeof paths[0]; i++) {
+        int a = beneath_open(root, paths[i], O_RDONLY | O_CLOEXEC);
+        int b = beneath_open_walk(root, paths[i], O_RDONLY | O_CLOEXEC);
+        if (a >= 0 && b >= 0) {
+            struct stat sa, sb;
+            ck_assert_int_eq(fstat(a, &sa), 0);
+            ck_assert_int_eq(fstat(b, &sb), 0);
+            ck_assert_msg(sa.st_ino == sb.st_ino, "'%s': different files", paths[i]);
+        } else {
+            ck_assert_msg(a == b, "'%s': openat2 %s, walk %s", paths[i],
+                          a < 0 ? strerror(-a) : "opens", b < 0 ? strerror(-b) : "opens");
+        }
+        if (a >= 0)
+            close(a);
+        if (b >= 0)
+            close(b);
+    }
+    close(root);
+}
+END_TEST
+
 /* CPU time the process has used, in clock ticks. */
 static long cpu_ticks(pid_t pid)
 {
@@ -1133,6 +1239,7 @@ Suite *serve_suite(void)
     tcase_add_test(tc, request_timeout);
     tcase_add_test(tc, http09_request_line);
     tcase_add_test(tc, connection_bound);
+    tcase_add_test(tc, symbolic_links);
     tcase_add_test(tc, low_file_limit);
     suite_add_tcase(s, tc);
     return s;
