@@ -8,6 +8,7 @@
 
 #include <errno.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +17,7 @@
 
 const char cli_serve_usage[] =
     "usage: bcsim serve DIR [--bind ADDR] [--port N] [--fault FAULT]... [--log FILE]\n"
+    "                 [--timeout MS] [--max-connections N] [--follow-symlinks]\n"
     "\n"
     "Serves the regular files under DIR by GET and HEAD over HTTP/1.1, one request\n"
     "per connection, and prints 'bcsim serve: http://ADDR:PORT/ from DIR' once\n"
@@ -25,6 +27,13 @@ const char cli_serve_usage[] =
     "  --port N       TCP port (default 0: any free one, see the line printed)\n"
     "  --log FILE     append one line per request: time, peer, method, path,\n"
     "                 status, body bytes sent, faults applied\n"
+    "  --timeout MS   a client's time from connecting to the end of its request\n"
+    "                 headers, then 408 (default 30000; 10 to 3600000)\n"
+    "  --max-connections N\n"
+    "                 open at once (default 128; 1 to 10000); beyond, the oldest\n"
+    "                 one still sending its request gets 503 and is closed\n"
+    "  --follow-symlinks\n"
+    "                 also serve through links that lead out of DIR (else 403)\n"
     "  --fault FAULT  misbehave; repeatable; FAULT@/PATH limits it to one path\n"
     "    status=CODE    answer CODE (100-599) with a short text body\n"
     "    reset=N        send the headers and N body bytes, then reset (RST)\n"
@@ -38,12 +47,17 @@ const char cli_serve_usage[] =
     "  For each kind (status; reset/close/stall; length; chunked/noclen; drip;\n"
     "  split) a fault naming the request's path wins over one without a path,\n"
     "  and the last given wins among equals. Faults shape every answer to a\n"
-    "  GET or HEAD of a well-formed path, 404s included.\n"
+    "  GET or HEAD of a well-formed path, 403s and 404s included.\n"
     "\n"
     "Exit status: 0 stopped by a signal, 2 usage, 3 DIR or the address cannot be used.\n";
 
+#define TIMEOUT_MIN_MS 10
+#define TIMEOUT_MAX_MS 3600000
+#define CONNS_MAX      10000
+
 struct serve_opts {
-    const char *dir, *bind, *port, *log;
+    const char *dir, *bind, *port, *log, *timeout, *max_conns;
+    bool follow_symlinks;
     struct http_srv_fault faults[HTTP_SRV_FAULT_MAX];
     size_t nfaults;
 };
@@ -81,7 +95,14 @@ static int parse(int argc, char **argv, struct serve_opts *o)
             o->port = v;
         else if ((r = cli_take(argc, argv, &i, "--log", &v)) != 0)
             o->log = v;
-        else if ((r = cli_take(argc, argv, &i, "--fault", &v)) != 0)
+        else if ((r = cli_take(argc, argv, &i, "--timeout", &v)) != 0)
+            o->timeout = v;
+        else if ((r = cli_take(argc, argv, &i, "--max-connections", &v)) != 0)
+            o->max_conns = v;
+        else if (strcmp(argv[i], "--follow-symlinks") == 0) {
+            o->follow_symlinks = true;
+            r = 1;
+        } else if ((r = cli_take(argc, argv, &i, "--fault", &v)) != 0)
             r = r < 0 ? r : add_fault(o, v) == 0 ? 1 : -1;
         else if (argv[i][0] == '-' || o->dir) {
             fprintf(stderr, "bcsim serve: unexpected argument '%s'\n", argv[i]);
@@ -97,6 +118,38 @@ static int parse(int argc, char **argv, struct serve_opts *o)
         fprintf(stderr, "bcsim serve: which directory? (bcsim serve DIR)\n");
         return -1;
     }
+    return 0;
+}
+
+/* A decimal number from min to max; what is expected, in `unit`, otherwise. */
+static int parse_number(const char *opt, const char *text, unsigned long min, unsigned long max,
+                        const char *unit, unsigned long *v)
+{
+    char *end;
+    errno = 0;
+    *v = strtoul(text, &end, 10);
+    if (text[0] < '0' || text[0] > '9' || *end || errno || *v < min || *v > max) {
+        fprintf(stderr, "bcsim serve: %s %s: expected %lu to %lu %s\n", opt, text, min, max, unit);
+        return -1;
+    }
+    return 0;
+}
+
+static int parse_limits(const struct serve_opts *o, struct http_srv_config *cfg)
+{
+    unsigned long v;
+    if (o->timeout) {
+        if (parse_number("--timeout", o->timeout, TIMEOUT_MIN_MS, TIMEOUT_MAX_MS, "milliseconds",
+                         &v) != 0)
+            return -1;
+        cfg->timeout_ms = (uint32_t)v;
+    }
+    if (o->max_conns) {
+        if (parse_number("--max-connections", o->max_conns, 1, CONNS_MAX, "connections", &v) != 0)
+            return -1;
+        cfg->max_conns = (unsigned)v;
+    }
+    cfg->follow_symlinks = o->follow_symlinks;
     return 0;
 }
 
@@ -198,7 +251,8 @@ int cli_serve(int argc, char **argv)
         return CLI_OK;
     }
     struct sockaddr_storage addr;
-    if (parse(argc, argv, &o) != 0 || parse_address(&o, &addr) != 0)
+    struct http_srv_config cfg = {0};
+    if (parse(argc, argv, &o) != 0 || parse_address(&o, &addr) != 0 || parse_limits(&o, &cfg) != 0)
         return CLI_USAGE;
 
     struct server sv = {0};
@@ -209,14 +263,12 @@ int cli_serve(int argc, char **argv)
     /* A client that vanishes makes our next write fail: an error, not a death. */
     signal(SIGPIPE, SIG_IGN);
     uv_loop_init(&sv.loop);
-    struct http_srv_config cfg = {
-        .root = o.dir,
-        .addr = (const struct sockaddr *)&addr,
-        .faults = o.faults,
-        .nfaults = o.nfaults,
-        .log = sv.log ? log_request : NULL,
-        .log_ctx = sv.log,
-    };
+    cfg.root = o.dir;
+    cfg.addr = (const struct sockaddr *)&addr;
+    cfg.faults = o.faults;
+    cfg.nfaults = o.nfaults;
+    cfg.log = sv.log ? log_request : NULL;
+    cfg.log_ctx = sv.log;
     const char *what;
     int err = http_srv_start(&sv.http, &sv.loop, &cfg, &what);
     if (err) {

@@ -1,5 +1,7 @@
 #include "http_server.h"
 
+#include "../core/beneath.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -21,6 +23,7 @@
 #define SPLIT_GAP_MS 2    /* split: pause so that the writes reach the client apart */
 #define LINGER_MS    2000 /* after our FIN, how long we wait for the client's */
 #define RESET_POLLS  2000 /* reset: 1 ms polls for the client's acknowledgement */
+#define RETRY_MS     100  /* out of memory: when to try taking a connection again */
 
 enum framing { FRAME_LENGTH, FRAME_CHUNKED, FRAME_CLOSE };
 enum cut { CUT_NONE, CUT_RESET, CUT_CLOSE, CUT_STALL };
@@ -49,7 +52,7 @@ struct http_srv_conn {
     struct http_srv *srv;
     struct http_srv_conn *next, **pprev;
     uv_tcp_t tcp;
-    uv_timer_t timer; /* pacing, then lingering */
+    uv_timer_t timer; /* the request's deadline, then pacing, then lingering */
     uv_write_t write;
     uv_shutdown_t shutdown;
     llhttp_t parser;
@@ -60,7 +63,7 @@ struct http_srv_conn {
     int error_status; /* set by a parser callback that refuses the request */
     int reset_polls;
 
-    size_t request_bytes;
+    size_t request_bytes; /* of the head, never more than REQUEST_MAX */
     char url[URL_RAW_MAX + 1];
     size_t url_len;
     char method[24];
@@ -318,12 +321,10 @@ static void set_mem_body(struct http_srv_conn *c, int status)
     c->body_size = strlen(c->mem_body);
 }
 
-static void start_response(struct http_srv_conn *c, int status)
+/* The status line and headers into c->head; their length. */
+static size_t format_head(struct http_srv_conn *c, int status)
 {
     const struct plan *p = &c->plan;
-    c->status = status;
-    c->phase = PH_HEAD;
-    c->rng = 0x2545f491u;
     int n = snprintf(c->head, sizeof c->head,
                      "HTTP/1.%d %d %s\r\nServer: bcsim\r\nContent-Type: %s\r\n",
                      p->framing == FRAME_CLOSE ? 0 : 1, status, reason(status),
@@ -338,18 +339,31 @@ static void start_response(struct http_srv_conn *c, int status)
     if (status == 405)
         n += snprintf(c->head + n, sizeof c->head - (size_t)n, "Allow: GET, HEAD\r\n");
     n += snprintf(c->head + n, sizeof c->head - (size_t)n, "Connection: close\r\n\r\n");
+    return (size_t)n;
+}
+
+static void start_response(struct http_srv_conn *c, int status)
+{
+    c->status = status;
+    c->phase = PH_HEAD;
+    c->rng = 0x2545f491u;
     c->out = c->head;
-    c->out_len = (size_t)n;
+    c->out_len = format_head(c, status);
     c->out_payload = 0;
     pump(c);
+}
+
+static void plain_answer(struct http_srv_conn *c, int status)
+{
+    memset(&c->plan, 0, sizeof c->plan);
+    strcpy(c->faults, "-");
+    set_mem_body(c, status);
 }
 
 /* A refused request: a plain answer, no faults. */
 static void respond_error(struct http_srv_conn *c, int status)
 {
-    memset(&c->plan, 0, sizeof c->plan);
-    strcpy(c->faults, "-");
-    set_mem_body(c, status);
+    plain_answer(c, status);
     start_response(c, status);
 }
 
@@ -395,15 +409,25 @@ static int decode_path(struct http_srv_conn *c)
     return 0;
 }
 
-/* Opens the file the path names; 404 for anything but a regular file. */
+/* Opens the file the path names: 404 for anything but a regular file, 403
+ * for a link out of the root (unless those are followed), 503 when out of
+ * file descriptors or memory. */
 static int open_file(struct http_srv_conn *c)
 {
     const char *rel = c->path;
     while (*rel == '/') /* an absolute name would make openat ignore the root */
         rel++;
-    int fd =
-        openat(c->srv->root_fd, *rel ? rel : ".", O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
-    if (fd < 0)
+    if (!*rel)
+        rel = ".";
+    int flags = O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK;
+    int fd = c->srv->follow_symlinks ? openat(c->srv->root_fd, rel, flags)
+                                     : beneath_open(c->srv->root_fd, rel, flags);
+    int err = fd >= 0 ? 0 : c->srv->follow_symlinks ? errno : -fd;
+    if (err == EXDEV)
+        return 403;
+    if (err == EMFILE || err == ENFILE || err == ENOMEM || err == EAGAIN)
+        return 503;
+    if (err)
         return 404;
     struct stat st;
     if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
@@ -519,9 +543,12 @@ static int fill_body(struct http_srv_conn *c)
 
 /* ---- Connection ---------------------------------------------------------------------- */
 
+static void take_connection(struct http_srv *s);
+
 static void maybe_closed(struct http_srv *s)
 {
-    if (s->stopping && !s->listening && !s->conns && s->live == 0 && s->root_fd >= 0) {
+    if (s->stopping && !s->listening && !s->retry_open && !s->conns && s->live == 0 &&
+        s->root_fd >= 0) {
         close(s->root_fd);
         s->root_fd = -1;
         if (s->closed)
@@ -555,6 +582,7 @@ static void on_conn_closed(uv_handle_t *h)
         close(c->fd);
     free(c);
     s->live--;
+    take_connection(s); /* one may be waiting for the room this one left */
     maybe_closed(s);
 }
 
@@ -565,6 +593,7 @@ static void conn_close(struct http_srv_conn *c, bool reset)
     c->closing = true;
     if ((*c->pprev = c->next))
         c->next->pprev = c->pprev;
+    c->srv->open--;
     uv_close((uv_handle_t *)&c->timer, on_conn_closed);
     if (!reset || uv_tcp_close_reset(&c->tcp, on_conn_closed) != 0)
         uv_close((uv_handle_t *)&c->tcp, on_conn_closed);
@@ -730,22 +759,57 @@ static int on_url(llhttp_t *p, const char *at, size_t n)
     return 0;
 }
 
+/* A request line without a version is HTTP/0.9, which has no headers to
+ * wait for: llhttp would wait for them all the same. */
+static int on_url_complete(llhttp_t *p)
+{
+    struct http_srv_conn *c = p->data;
+    if (p->http_major == 0 && p->http_minor == 9) {
+        c->error_status = 400;
+        return -1;
+    }
+    return 0;
+}
+
+static int on_headers_complete(llhttp_t *p)
+{
+    (void)p;
+    return 1; /* skip any body: GET and HEAD need none, the others are refused */
+}
+
 static int on_message_complete(llhttp_t *p)
 {
     (void)p;
     return HPE_PAUSED; /* one request per connection: the rest is not parsed */
 }
 
+/* Only what fits in REQUEST_MAX goes to the parser, so that a head one byte
+ * over it is refused however the client's writes split it. */
 static void feed(struct http_srv_conn *c, const char *data, size_t n)
 {
-    c->request_bytes += n;
-    llhttp_errno_t e = llhttp_execute(&c->parser, data, n);
+    size_t room = REQUEST_MAX - c->request_bytes, take = n < room ? n : room;
+    c->request_bytes += take;
+    llhttp_errno_t e = take ? llhttp_execute(&c->parser, data, take) : HPE_OK;
+    int status;
     if (e == HPE_PAUSED)
-        respond(c);
+        status = 0;
     else if (e != HPE_OK)
-        respond_error(c, c->error_status ? c->error_status : 400);
-    else if (c->request_bytes > REQUEST_MAX)
-        respond_error(c, 431);
+        status = c->error_status ? c->error_status : 400;
+    else if (take < n)
+        status = 431;
+    else
+        return;               /* the head goes on in the next read */
+    uv_timer_stop(&c->timer); /* the deadline was for the request alone */
+    if (status)
+        respond_error(c, status);
+    else
+        respond(c);
+}
+
+/* The head did not come in time: the client is told, then the connection ends. */
+static void on_request_timeout(uv_timer_t *t)
+{
+    respond_error(t->data, 408);
 }
 
 static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
@@ -809,6 +873,8 @@ static void conn_init(struct http_srv *s, struct http_srv_conn *c)
     c->tcp.data = c->timer.data = c;
     llhttp_settings_init(&c->settings);
     c->settings.on_url = on_url;
+    c->settings.on_url_complete = on_url_complete;
+    c->settings.on_headers_complete = on_headers_complete;
     c->settings.on_message_complete = on_message_complete;
     llhttp_init(&c->parser, HTTP_REQUEST, &c->settings);
     c->parser.data = c;
@@ -816,27 +882,74 @@ static void conn_init(struct http_srv *s, struct http_srv_conn *c)
         c->next->pprev = &c->next;
     c->pprev = &s->conns;
     s->conns = c;
+    s->open++;
     s->live++;
 }
 
-static void on_connection(uv_stream_t *listener, int status)
+/* Makes room at the bound: the oldest connection still sending its request
+ * is answered 503 at once, as far as its socket takes it, and closed.
+ * Returns false when every connection is past its request. */
+static bool evict_idle(struct http_srv *s)
 {
-    struct http_srv *s = listener->data;
-    if (status != 0 || s->stopping)
+    struct http_srv_conn *oldest = NULL;
+    for (struct http_srv_conn *c = s->conns; c; c = c->next)
+        if (c->phase == PH_REQUEST)
+            oldest = c;
+    if (!oldest)
+        return false;
+    plain_answer(oldest, 503);
+    size_t n = format_head(oldest, 503);
+    uv_buf_t b[2] = {uv_buf_init(oldest->head, (unsigned)n),
+                     uv_buf_init((char *)oldest->mem, (unsigned)oldest->body_size)};
+    int sent = uv_try_write((uv_stream_t *)&oldest->tcp, b, 2);
+    oldest->status = 503;
+    oldest->body_sent = sent > (int)n ? (uint64_t)sent - n : 0;
+    conn_close(oldest, false);
+    return true;
+}
+
+static void on_retry(uv_timer_t *t)
+{
+    take_connection(t->data);
+}
+
+/* Takes the connection libuv holds, if there is room. Until it is taken,
+ * libuv accepts no other: the rest wait in the kernel's backlog. */
+static void take_connection(struct http_srv *s)
+{
+    if (!s->waiting || s->stopping)
         return;
+    if (s->open >= s->max_conns && !evict_idle(s))
+        return; /* every connection is answering: the next to end makes room */
     struct http_srv_conn *c = calloc(1, sizeof *c);
-    if (!c)
-        return; /* it stays in the backlog, and libuv stops accepting until it is taken */
+    if (!c) {
+        uv_timer_start(&s->retry, on_retry, RETRY_MS, 0);
+        return;
+    }
+    s->waiting = false;
     conn_init(s, c);
-    if (uv_accept(listener, (uv_stream_t *)&c->tcp) != 0) {
+    if (uv_accept((uv_stream_t *)&s->listener, (uv_stream_t *)&c->tcp) != 0) {
         conn_close(c, false);
         return;
     }
     /* Each write must leave as its own segment: split and drip depend on it. */
     uv_tcp_nodelay(&c->tcp, 1);
     peer_name(c);
-    if (uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read) != 0)
+    if (uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read) != 0 ||
+        uv_timer_start(&c->timer, on_request_timeout, s->timeout_ms, 0) != 0)
         conn_close(c, false);
+}
+
+/* UV_EMFILE and UV_ENFILE: out of file descriptors, libuv has accepted and
+ * closed at once the connections it could not hand over, and goes on
+ * accepting when more come; they get in once others have closed. */
+static void on_connection(uv_stream_t *listener, int status)
+{
+    struct http_srv *s = listener->data;
+    if (status != 0 || s->stopping)
+        return;
+    s->waiting = true;
+    take_connection(s);
 }
 
 /* ---- Server ---------------------------------------------------------------------- */
@@ -845,6 +958,13 @@ static void on_listener_closed(uv_handle_t *h)
 {
     struct http_srv *s = h->data;
     s->listening = false;
+    maybe_closed(s);
+}
+
+static void on_retry_closed(uv_handle_t *h)
+{
+    struct http_srv *s = h->data;
+    s->retry_open = false;
     maybe_closed(s);
 }
 
@@ -857,6 +977,9 @@ int http_srv_start(struct http_srv *s, uv_loop_t *loop, const struct http_srv_co
     s->nfaults = cfg->nfaults;
     s->log = cfg->log;
     s->log_ctx = cfg->log_ctx;
+    s->timeout_ms = cfg->timeout_ms ? cfg->timeout_ms : HTTP_SRV_TIMEOUT_MS;
+    s->max_conns = cfg->max_conns ? cfg->max_conns : HTTP_SRV_CONNS;
+    s->follow_symlinks = cfg->follow_symlinks;
     s->root_fd = open(cfg->root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (s->root_fd < 0) {
         s->stopping = true; /* nothing for http_srv_close to do */
@@ -875,8 +998,12 @@ int http_srv_start(struct http_srv *s, uv_loop_t *loop, const struct http_srv_co
     if (err) {
         s->stopping = true;
         uv_close((uv_handle_t *)&s->listener, on_listener_closed);
+        return err;
     }
-    return err;
+    uv_timer_init(loop, &s->retry);
+    s->retry.data = s;
+    s->retry_open = true;
+    return 0;
 }
 
 int http_srv_address(const struct http_srv *s, struct sockaddr_storage *ss)
@@ -892,6 +1019,7 @@ void http_srv_close(struct http_srv *s, void (*closed)(struct http_srv *s))
         return;
     s->stopping = true;
     uv_close((uv_handle_t *)&s->listener, on_listener_closed);
+    uv_close((uv_handle_t *)&s->retry, on_retry_closed);
     while (s->conns)
         conn_close(s->conns, false);
 }

@@ -1,5 +1,5 @@
 /* A package server for testing downloaders: GET and HEAD of the regular files
- * under one directory over HTTP/1.1 (one request per connection), and faults
+ * beneath one directory over HTTP/1.1 (one request per connection), and faults
  * injected on demand that off-the-shelf servers cannot produce: error
  * statuses, resets, clean and early closes, stalls, wrong Content-Length,
  * chunked or close-delimited bodies, slow bodies, headers split across writes.
@@ -7,7 +7,12 @@
  * Bodies stream from the file with backpressure: one buffer per connection,
  * refilled only when the previous write has completed. The library prints
  * nothing; errors come back as libuv codes, requests as http_srv_record.
- * Writing to a vanished client raises SIGPIPE: the program ignores it. */
+ * Writing to a vanished client raises SIGPIPE: the program ignores it.
+ *
+ * Clients are bounded: each has timeout_ms from connecting to send its
+ * request head (408 after that), and at most max_conns connections are open;
+ * at the bound the oldest one still sending its request makes room (503), or,
+ * when every one is busy answering, new ones wait in the listen backlog. */
 #ifndef BCSIM_HTTP_SERVER_H
 #define BCSIM_HTTP_SERVER_H
 
@@ -16,8 +21,10 @@
 #include <stdint.h>
 #include <uv.h>
 
-#define HTTP_SRV_PATH_MAX  1024
-#define HTTP_SRV_FAULT_MAX 32 /* faults a server takes */
+#define HTTP_SRV_PATH_MAX   1024
+#define HTTP_SRV_FAULT_MAX  32    /* faults a server takes */
+#define HTTP_SRV_TIMEOUT_MS 30000 /* default time to send a request head */
+#define HTTP_SRV_CONNS      128   /* default bound on open connections */
 
 enum http_srv_fault_kind {
     HTTP_SRV_STATUS,  /* status=CODE: that status and a short body */
@@ -62,6 +69,9 @@ struct http_srv_config {
     size_t nfaults;
     http_srv_log_fn log; /* may be NULL */
     void *log_ctx;
+    uint32_t timeout_ms;  /* from connecting to the end of the request head; 0: the default */
+    unsigned max_conns;   /* 0: the default */
+    bool follow_symlinks; /* also links that lead out of root */
 };
 
 struct http_srv_conn;
@@ -74,10 +84,16 @@ struct http_srv {
     size_t nfaults;
     http_srv_log_fn log;
     void *log_ctx;
-    struct http_srv_conn *conns; /* open connections, to close them on stop */
+    struct http_srv_conn *conns; /* open connections, newest first */
+    unsigned open;               /* connections in that list */
     unsigned live;               /* connections not yet freed, closing ones included */
+    uint32_t timeout_ms;
+    unsigned max_conns;
+    bool follow_symlinks;
+    uv_timer_t retry; /* taking a connection again after running out of memory */
+    bool waiting;     /* libuv holds a connection we have not taken yet */
     void (*closed)(struct http_srv *s);
-    bool listening, stopping;
+    bool listening, retry_open, stopping;
 };
 
 /* Opens root and listens. Returns 0, or a negative libuv error code with

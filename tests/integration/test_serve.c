@@ -4,6 +4,8 @@
 #include "host.h"
 #include "suites.h"
 
+#include "core/beneath.h"
+
 #include <arpa/inet.h>
 #include <check.h>
 #include <errno.h>
@@ -15,7 +17,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/sockios.h>
+#include <netinet/tcp.h>
+#include <sys/ioctl.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -232,6 +238,38 @@ static size_t raw_read_all(int fd, char *buf, size_t size, int timeout_ms)
     return host_read_fd(fd, buf, size, timeout_ms, NULL);
 }
 
+/* Reads until the server closes (EOF or reset) or the deadline passes;
+ * whether it closed. NUL-terminates what came. */
+static bool read_to_close(int fd, char *buf, size_t size, int timeout_ms, size_t *got)
+{
+    size_t n = 0;
+    long end = now_ms() + timeout_ms;
+    buf[0] = '\0';
+    for (;;) {
+        long left = end - now_ms();
+        struct pollfd pfd = {.fd = fd, .events = POLLIN};
+        if (left <= 0 || poll(&pfd, 1, (int)left) < 0)
+            break;
+        if (pfd.revents == 0)
+            continue;
+        char scratch[4096];
+        bool room = n + 1 < size;
+        ssize_t r = room ? read(fd, buf + n, size - n - 1) : read(fd, scratch, sizeof scratch);
+        if (r <= 0) {
+            if (got)
+                *got = n;
+            return r == 0 || errno == ECONNRESET;
+        }
+        if (room) {
+            n += (size_t)r;
+            buf[n] = '\0';
+        }
+    }
+    if (got)
+        *got = n;
+    return false;
+}
+
 /* The response to one request sent on a fresh connection. */
 static size_t raw_exchange(const struct served *s, const void *req, size_t n, char *buf,
                            size_t size)
@@ -334,6 +372,21 @@ START_TEST(command_line)
         ck_assert_msg(strncmp(out, expect, strlen(expect)) == 0, "'%s'", out);
         ck_assert_msg(strchr(out, '\n') == out + strlen(out) - 1, "not one line: '%s'", out);
     }
+    static const char *const limits[][2] = {
+        {"--timeout", "9"},          {"--timeout", "3600001"},
+        {"--timeout", "1s"},         {"--timeout", ""},
+        {"--max-connections", "0"},  {"--max-connections", "10001"},
+        {"--max-connections", "-1"}, {"--max-connections", "99999999999999999999"},
+    };
+    for (size_t i = 0; i < sizeof limits / sizeof limits[0]; i++) {
+        ck_assert_int_eq(RUN("serve", path("www"), limits[i][0], limits[i][1]), 2);
+        char expect[128];
+        snprintf(expect, sizeof expect, "bcsim serve: %s %s: expected ", limits[i][0],
+                 limits[i][1]);
+        ck_assert_msg(strncmp(out, expect, strlen(expect)) == 0, "'%s'", out);
+        ck_assert_msg(strchr(out, '\n') == out + strlen(out) - 1, "not one line: '%s'", out);
+    }
+    ck_assert_int_eq(RUN("serve", path("www"), "--follow-symlinks=yes"), 2);
     ck_assert_int_eq(RUN("serve", path("missing")), 3);
     ck_assert_ptr_nonnull(strstr(out, "missing: no such file or directory"));
     ck_assert_int_eq(RUN("serve", path("secret")), 3);
@@ -788,6 +841,375 @@ START_TEST(clients_vanish_mid_response)
 }
 END_TEST
 
+/* ---- Limits ------------------------------------------------------------------------ */
+
+#define HEAD_MAX 16384
+
+/* A GET of small.bin whose head (request line, headers, blank line) is
+ * exactly size bytes. */
+static void padded_request(char *buf, size_t size)
+{
+    const char *start = "GET /small.bin HTTP/1.1\r\nX-Pad: ";
+    size_t n = strlen(start);
+    memcpy(buf, start, n);
+    memset(buf + n, 'a', size - n - 4);
+    memcpy(buf + size - 4, "\r\n\r\n", 4);
+}
+
+/* Sends data in pieces of the sizes given (0 ends the list: the rest goes
+ * last), each one acknowledged by the peer before the next leaves, so that
+ * they reach the server as separate reads as far as TCP lets us. */
+static void send_pieces(int fd, const char *data, size_t n, const size_t *pieces)
+{
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    for (size_t off = 0, k = 0; off < n; k++) {
+        size_t len = pieces[k] && pieces[k] < n - off ? pieces[k] : n - off;
+        raw_send(fd, data + off, len);
+        off += len;
+        for (int polls = 0; polls < 2000; polls++) {
+            int unacked = 0;
+            if (ioctl(fd, SIOCOUTQ, &unacked) != 0 || unacked == 0)
+                break;
+            usleep(500);
+        }
+    }
+}
+
+START_TEST(request_head_limit)
+{
+    struct served s;
+    SERVE(&s, "--port", "0");
+    static const size_t splits[][6] = {
+        {0},                         /* one write */
+        {HEAD_MAX, 0},               /* the limit, then the rest */
+        {HEAD_MAX - 1, 0},           /* one short of it, then the rest */
+        {4096, 4096, 4096, 4096, 0}, /* the server's read size */
+        {1, 0},                      /* one byte, then everything */
+        {9000, 7000, 0},
+    };
+    static char req[HEAD_MAX + 2], resp[SMALL_SIZE + 1024];
+    for (size_t extra = 0; extra < 2; extra++) {
+        size_t size = HEAD_MAX + extra;
+        padded_request(req, size);
+        for (size_t k = 0; k < sizeof splits / sizeof splits[0]; k++) {
+            int fd = raw_connect(&s);
+            send_pieces(fd, req, size, splits[k]);
+            size_t n;
+            ck_assert_msg(read_to_close(fd, resp, sizeof resp, 5000, &n), "no close");
+            close(fd);
+            if (extra == 0) {
+                ck_assert_msg(strncmp(resp, "HTTP/1.1 200 OK\r\n", 17) == 0,
+                              "%zu bytes, split %zu: %s", size, k, host_show(resp));
+                ck_assert_uint_eq(n - (size_t)(body_of(resp) - resp), SMALL_SIZE);
+            } else {
+                ck_assert_msg(strncmp(resp, "HTTP/1.1 431 ", 13) == 0, "%zu bytes, split %zu: %s",
+                              size, k, host_show(resp));
+            }
+        }
+    }
+    /* Targets: 3072 bytes as sent, 1023 once decoded; longer ones are 414. */
+    static char target[4096 + 64];
+    for (int t = 0; t < 2; t++) {
+        size_t len = t == 0 ? 1100 : 3100; /* "/aaa…" vs "/%61%61…" */
+        int n = snprintf(target, sizeof target, "GET /");
+        for (size_t i = 0; (size_t)n < len; i++)
+            n += snprintf(target + n, sizeof target - (size_t)n, t == 0 ? "a" : "%%61");
+        n += snprintf(target + n, sizeof target - (size_t)n, " HTTP/1.1\r\n\r\n");
+        raw_exchange(&s, target, (size_t)n, resp, sizeof resp);
+        ck_assert_msg(strncmp(resp, "HTTP/1.1 414 URI Too Long\r\n", 27) == 0, "%d: %s", t,
+                      host_show(resp));
+    }
+    serve_stop(&s);
+}
+END_TEST
+
+START_TEST(request_timeout)
+{
+    struct served s;
+    SERVE(&s, "--timeout", "300", "--log", path("log"), "--fault", "stall=1000@/pkg.bin");
+    char resp[4096];
+    /* Silent, and stopped half-way: each gets 408 once its time is up, then the close. */
+    int silent = raw_connect(&s);
+    int half = raw_connect(&s);
+    raw_send(half, "GET /small.bin HTTP/1.1\r\nHost: x\r\n", 34);
+    long t0 = now_ms();
+    int fds[] = {silent, half};
+    for (int i = 0; i < 2; i++) {
+        ck_assert_msg(read_to_close(fds[i], resp, sizeof resp, 5000, NULL), "%d still open", i);
+        ck_assert_msg(strncmp(resp, "HTTP/1.1 408 Request Timeout\r\n", 30) == 0, "%d: %s", i,
+                      host_show(resp));
+        close(fds[i]);
+    }
+    ck_assert_int_ge(now_ms() - t0, 250);
+    /* The time runs from the connection, not from the last byte: a client
+     * sending one byte every 50 ms is cut off all the same. */
+    const char dribble[] = "GET /small.bin HTTP/1.1\r\nUser-Agent: one byte at a time\r\n\r\n";
+    int fd = raw_connect(&s);
+    bool answered = false;
+    for (size_t i = 0; i < 40 && !answered; i++) { /* 40 bytes: the head never ends */
+        send(fd, dribble + i, 1, MSG_NOSIGNAL);
+        struct pollfd pfd = {.fd = fd, .events = POLLIN};
+        answered = poll(&pfd, 1, 50) == 1;
+    }
+    ck_assert_msg(answered, "no answer after 40 bytes in 2 s");
+    ck_assert(read_to_close(fd, resp, sizeof resp, 5000, NULL));
+    close(fd);
+    ck_assert_msg(strncmp(resp, "HTTP/1.1 408 ", 13) == 0, "%s", host_show(resp));
+    /* The time is for the request: a response the stall fault holds stays open. */
+    fd = raw_connect(&s);
+    raw_send(fd, "GET /pkg.bin HTTP/1.1\r\n\r\n", 25);
+    static char stalled[8192];
+    size_t n;
+    ck_assert_msg(!read_to_close(fd, stalled, sizeof stalled, 1200, &n), "the stall was cut");
+    ck_assert_uint_eq(n - (size_t)(body_of(stalled) - stalled), 1000);
+    close(fd);
+    ck_assert_int_eq(GET(&s, "small.bin"), 0);
+    ck_assert_str_eq(out, "200 20000");
+    serve_stop(&s);
+    char log[4096];
+    log[load(path("log"), log, sizeof log - 1)] = '\0';
+    ck_assert_msg(strstr(log, " 127.0.0.1:") && strstr(log, " - - 408 20 -\n"), "%s", log);
+}
+END_TEST
+
+START_TEST(http09_request_line)
+{
+    struct served s;
+    SERVE(&s, "--timeout", "30000");
+    /* No version: HTTP/0.9 has no headers to wait for, so 400 at once
+     * (well before the 30 s the client would otherwise have). */
+    static const char *const lines[] = {"GET /small.bin\r\n", "GET /small.bin\n"};
+    char resp[4096];
+    for (int i = 0; i < 2; i++) {
+        int fd = raw_connect(&s);
+        raw_send(fd, lines[i], strlen(lines[i]));
+        ck_assert_msg(read_to_close(fd, resp, sizeof resp, 5000, NULL), "%d: no answer", i);
+        close(fd);
+        ck_assert_msg(strncmp(resp, "HTTP/1.1 400 Bad Request\r\n", 26) == 0, "%d: %s", i,
+                      host_show(resp));
+    }
+    serve_stop(&s);
+    /* Without its end of line, nothing tells it from a slow client: the timeout answers. */
+    SERVE(&s, "--timeout", "200");
+    int fd = raw_connect(&s);
+    raw_send(fd, "GET /small.bin", 14);
+    ck_assert_msg(read_to_close(fd, resp, sizeof resp, 5000, NULL), "no answer");
+    close(fd);
+    ck_assert_msg(strncmp(resp, "HTTP/1.1 408 ", 13) == 0, "%s", host_show(resp));
+    serve_stop(&s);
+}
+END_TEST
+
+START_TEST(connection_bound)
+{
+    struct served s;
+    SERVE(&s, "--max-connections", "4");
+    /* Five that say nothing: the fifth makes the oldest give way. */
+    int idle[5];
+    for (int i = 0; i < 5; i++)
+        idle[i] = raw_connect(&s);
+    char resp[SMALL_SIZE + 1024];
+    ck_assert_msg(read_to_close(idle[0], resp, sizeof resp, 5000, NULL), "the oldest stays");
+    ck_assert_msg(strncmp(resp, "HTTP/1.1 503 Service Unavailable\r\n", 34) == 0, "%s",
+                  host_show(resp));
+    /* A real client gets its file, at the expense of the next oldest. */
+    ck_assert_int_eq(GET(&s, "small.bin"), 0);
+    ck_assert_str_eq(out, "200 20000");
+    ck_assert(read_to_close(idle[1], resp, sizeof resp, 5000, NULL));
+    ck_assert_int_eq(strncmp(resp, "HTTP/1.1 503 ", 13), 0);
+    /* The ones that were not pushed out still work. */
+    size_t n;
+    raw_send(idle[4], "GET /small.bin HTTP/1.1\r\n\r\n", 27);
+    ck_assert(read_to_close(idle[4], resp, sizeof resp, 5000, &n));
+    ck_assert_msg(strncmp(resp, "HTTP/1.1 200 OK\r\n", 17) == 0, "%s", host_show(resp));
+    ck_assert_uint_eq(n - (size_t)(body_of(resp) - resp), SMALL_SIZE);
+    for (int i = 0; i < 5; i++)
+        close(idle[i]);
+    serve_stop(&s);
+
+    /* When every connection is answering, a new one waits for one to end. */
+    SERVE(&s, "--max-connections", "2", "--fault", "stall=100@/pkg.bin");
+    int busy[2];
+    for (int i = 0; i < 2; i++) {
+        busy[i] = raw_connect(&s);
+        raw_send(busy[i], "GET /pkg.bin HTTP/1.1\r\n\r\n", 25);
+        host_read_fd(busy[i], resp, sizeof resp, 5000, "\r\n\r\n");
+        ck_assert_int_eq(strncmp(resp, "HTTP/1.1 200 ", 13), 0);
+    }
+    int next = raw_connect(&s);
+    raw_send(next, "GET /small.bin HTTP/1.1\r\n\r\n", 27);
+    ck_assert_uint_eq(host_read_fd(next, resp, sizeof resp, 300, NULL), 0);
+    close(busy[0]);
+    ck_assert(read_to_close(next, resp, sizeof resp, 5000, &n));
+    ck_assert_msg(strncmp(resp, "HTTP/1.1 200 OK\r\n", 17) == 0, "%s", host_show(resp));
+    ck_assert_uint_eq(n - (size_t)(body_of(resp) - resp), SMALL_SIZE);
+    close(next);
+    close(busy[1]);
+    serve_stop(&s);
+}
+END_TEST
+
+static void make_link(const char *target, const char *name)
+{
+    ck_assert_msg(symlink(target, path(name)) == 0, "%s: %s", name, strerror(errno));
+}
+
+START_TEST(symbolic_links)
+{
+    char abs_target[300];
+    snprintf(abs_target, sizeof abs_target, "%s", path("www/small.bin"));
+    make_link("sub/deep.bin", "www/inside.bin");
+    make_link("../small.bin", "www/sub/up.bin");
+    make_link("../inside.bin", "www/sub/chain.bin"); /* a link to a link */
+    make_link("sub", "www/subdir");
+    make_link("../secret", "www/out.bin");
+    make_link("/etc/passwd", "www/passwd");
+    make_link(abs_target, "www/abs.bin"); /* absolute, even into DIR */
+    make_link("..", "www/parent");
+    make_link("loop", "www/loop");
+    make_link("nowhere", "www/dangling");
+    static const struct {
+        const char *name, *code;
+    } cases[] = {
+        {"inside.bin", "200 100"},
+        {"sub/up.bin", "200 20000"},
+        {"sub/chain.bin", "200 100"},
+        {"subdir/deep.bin", "200 100"},
+        {"out.bin", "403 14"},
+        {"passwd", "403 14"},
+        {"abs.bin", "403 14"},
+        {"parent/secret", "403 14"},
+        {"parent/www/small.bin", "403 14"},
+        {"loop", "404 14"},
+        {"dangling", "404 14"},
+        {"inside.bin/", "404 14"},
+    };
+    struct served s;
+    SERVE(&s, "--port", "0");
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        GET(&s, cases[i].name);
+        ck_assert_msg(strcmp(out, cases[i].code) == 0, "/%s: %s, expected %s", cases[i].name, out,
+                      cases[i].code);
+    }
+    ck_assert_int_eq(GET(&s, "sub/up.bin"), 0);
+    assert_same(path("got"), path("www/small.bin"));
+    serve_stop(&s);
+    /* Allowed on request. */
+    SERVE(&s, "--follow-symlinks");
+    ck_assert_int_eq(GET(&s, "out.bin"), 0);
+    ck_assert_str_eq(out, "200 10");
+    assert_same(path("got"), path("secret"));
+    ck_assert_int_eq(GET(&s, "parent/secret"), 0);
+    ck_assert_str_eq(out, "200 10");
+    serve_stop(&s);
+
+    /* The walk used where the kernel has no openat2 agrees with openat2. */
+    static const char *const paths[] = {
+        "small.bin",
+        "inside.bin",
+        "sub/up.bin",
+        "sub/chain.bin",
+        "subdir/deep.bin",
+        "out.bin",
+        "passwd",
+        "abs.bin",
+        "parent/secret",
+        "parent/www/small.bin",
+        "loop",
+        "dangling",
+        "inside.bin/",
+        "subdir/../small.bin",
+        "sub/../../secret",
+        "./sub//deep.bin",
+        ".",
+        "subdir/",
+        "",
+        "/etc/passwd",
+        "missing/x",
+        "small.bin/x",
+        "..",
+    };
+    int root = open(path("www"), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    ck_assert_int_ge(root, 0);
+    for (size_t i = 0; i < sizeof paths / sizeof paths[0]; i++) {
+        int a = beneath_open(root, paths[i], O_RDONLY | O_CLOEXEC);
+        int b = beneath_open_walk(root, paths[i], O_RDONLY | O_CLOEXEC);
+        if (a >= 0 && b >= 0) {
+            struct stat sa, sb;
+            ck_assert_int_eq(fstat(a, &sa), 0);
+            ck_assert_int_eq(fstat(b, &sb), 0);
+            ck_assert_msg(sa.st_ino == sb.st_ino, "'%s': different files", paths[i]);
+        } else {
+            ck_assert_msg(a == b, "'%s': openat2 %s, walk %s", paths[i],
+                          a < 0 ? strerror(-a) : "opens", b < 0 ? strerror(-b) : "opens");
+        }
+        if (a >= 0)
+            close(a);
+        if (b >= 0)
+            close(b);
+    }
+    close(root);
+}
+END_TEST
+
+/* CPU time the process has used, in clock ticks. */
+static long cpu_ticks(pid_t pid)
+{
+    char name[64], stat[1024];
+    snprintf(name, sizeof name, "/proc/%d/stat", (int)pid);
+    stat[load(name, stat, sizeof stat - 1)] = '\0';
+    const char *p = strrchr(stat, ')'); /* the command name may hold anything */
+    long utime = 0, stime = 0;
+    ck_assert_int_eq(
+        sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %ld %ld", &utime, &stime), 2);
+    return utime + stime;
+}
+
+START_TEST(low_file_limit)
+{
+    /* The server inherits a limit of 48 descriptors: far fewer than the
+     * connections about to come (the test's own limit comes back at once). */
+    struct rlimit saved, low;
+    ck_assert_int_eq(getrlimit(RLIMIT_NOFILE, &saved), 0);
+    low = saved;
+    low.rlim_cur = 48;
+    ck_assert_int_eq(setrlimit(RLIMIT_NOFILE, &low), 0);
+    struct served s;
+    SERVE(&s, "--timeout", "1500");
+    ck_assert_int_eq(setrlimit(RLIMIT_NOFILE, &saved), 0);
+    enum { N = 90 };
+    int fds[N];
+    for (int i = 0; i < N; i++)
+        fds[i] = raw_connect(&s);
+    /* Those it could take get 408 in time; the others were closed at once. */
+    long t0 = now_ms(), cpu0 = cpu_ticks(s.pid);
+    int timed_out = 0, dropped = 0;
+    for (int i = 0; i < N; i++) {
+        char resp[4096];
+        long left = 10000 - (now_ms() - t0);
+        ck_assert_msg(read_to_close(fds[i], resp, sizeof resp, left > 0 ? (int)left : 1, NULL),
+                      "connection %d still open after 10 s", i);
+        close(fds[i]);
+        if (strncmp(resp, "HTTP/1.1 408 ", 13) == 0)
+            timed_out++;
+        else if (resp[0] == '\0')
+            dropped++;
+        else
+            ck_abort_msg("connection %d: %s", i, host_show(resp));
+    }
+    long wall = now_ms() - t0, cpu = cpu_ticks(s.pid) - cpu0;
+    ck_assert_int_gt(timed_out, 0);
+    ck_assert_int_gt(dropped, 0); /* the limit was reached */
+    /* Out of descriptors, the server waited rather than spun. */
+    ck_assert_msg(cpu * 1000 / sysconf(_SC_CLK_TCK) < wall / 4, "%ld ticks in %ld ms", cpu, wall);
+    /* And is not locked up: the next client is served. */
+    ck_assert_int_eq(GET(&s, "small.bin"), 0);
+    ck_assert_str_eq(out, "200 20000");
+    serve_stop(&s);
+}
+END_TEST
+
 Suite *serve_suite(void)
 {
     Suite *s = suite_create("serve");
@@ -813,6 +1235,12 @@ Suite *serve_suite(void)
     tcase_add_test(tc, request_in_one_byte_writes);
     tcase_add_test(tc, many_clients_at_once);
     tcase_add_test(tc, clients_vanish_mid_response);
+    tcase_add_test(tc, request_head_limit);
+    tcase_add_test(tc, request_timeout);
+    tcase_add_test(tc, http09_request_line);
+    tcase_add_test(tc, connection_bound);
+    tcase_add_test(tc, symbolic_links);
+    tcase_add_test(tc, low_file_limit);
     suite_add_tcase(s, tc);
     return s;
 }
