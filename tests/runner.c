@@ -25,6 +25,7 @@ int main(void)
     srunner_add_suite(sr, tools_suite());
     srunner_add_suite(sr, fota_suite());
     srunner_add_suite(sr, serve_suite());
+    srunner_add_suite(sr, corpus_suite()); /* last: it sums up the skipped tests */
     srunner_run_all(sr, CK_NORMAL);
     int failed = srunner_ntests_failed(sr);
     srunner_free(sr);

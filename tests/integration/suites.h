@@ -21,5 +21,6 @@ Suite *robust_suite(void);
 Suite *tools_suite(void);
 Suite *fota_suite(void);
 Suite *serve_suite(void);
+Suite *corpus_suite(void);
 
 #endif
