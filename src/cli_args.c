@@ -71,13 +71,41 @@ int cli_read_file(const char *path, uint8_t **data, size_t *len)
     return 0;
 }
 
-int cli_write_file(const char *path, const uint8_t *data, size_t len)
+/* The temporary beside `path` that the file is written to before the rename. */
+static int temp_name(const char *path, char tmp[PATH_MAX])
 {
-    char tmp[PATH_MAX];
-    if (snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid()) >= (int)sizeof tmp) {
+    if (snprintf(tmp, PATH_MAX, "%s.tmp.%ld", path, (long)getpid()) >= PATH_MAX) {
         fprintf(stderr, "bcsim: %s: path too long\n", path);
         return -1;
     }
+    return 0;
+}
+
+int cli_check_output(const char *path)
+{
+    struct stat st;
+    if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
+        fprintf(stderr, "bcsim: %s: is a directory\n", path);
+        return -1;
+    }
+    char tmp[PATH_MAX];
+    if (temp_name(path, tmp) != 0)
+        return -1;
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_CLOEXEC, 0666);
+    if (fd < 0) {
+        fprintf(stderr, "bcsim: %s: %s\n", path, strerror(errno));
+        return -1;
+    }
+    close(fd);
+    unlink(tmp);
+    return 0;
+}
+
+int cli_write_file(const char *path, const uint8_t *data, size_t len)
+{
+    char tmp[PATH_MAX];
+    if (temp_name(path, tmp) != 0)
+        return -1;
     FILE *f = fopen(tmp, "wb");
     if (!f) {
         fprintf(stderr, "bcsim: %s: %s\n", path, strerror(errno));

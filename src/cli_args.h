@@ -21,4 +21,10 @@ int cli_number(const char *prog, const char *option, const char *text, int64_t m
 int cli_read_file(const char *path, uint8_t **data, size_t *len);
 int cli_write_file(const char *path, const uint8_t *data, size_t len);
 
+/* Before long work whose result cli_write_file will write to `path`: can it
+ * be created there? Creates and removes the temporary beside it, so that a
+ * missing directory is reported at once and nothing is left behind; prints
+ * why not and returns non-zero. */
+int cli_check_output(const char *path);
+
 #endif

@@ -5,6 +5,7 @@
 #include "fw_image/image.h"
 #include "sim/firmware.h"
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -104,6 +105,16 @@ static int export_image(const struct image_opts *o)
     return rc;
 }
 
+/* What the image header can hold and every reader accepts (img_field_get). */
+static bool revision_ok(const char *r)
+{
+    size_t n = strlen(r);
+    for (size_t i = 0; i < n; i++)
+        if (r[i] < 0x20 || r[i] > 0x7e)
+            return false;
+    return n > 0 && n <= IMG_REVISION_MAX;
+}
+
 static int make(const struct image_opts *o)
 {
     const struct profile *p = need_model(o->model);
@@ -111,6 +122,11 @@ static int make(const struct image_opts *o)
         return CLI_USAGE;
     if (!o->revision || !o->payload || !o->out) {
         fprintf(stderr, "bcsim image make: --revision, --payload and -o are required\n");
+        return CLI_USAGE;
+    }
+    if (!revision_ok(o->revision)) {
+        fprintf(stderr, "bcsim image make: --revision: 1 to %d printable ASCII characters\n",
+                IMG_REVISION_MAX);
         return CLI_USAGE;
     }
     uint8_t *payload;
@@ -124,10 +140,8 @@ static int make(const struct image_opts *o)
                 "bcsim image make: %s: %zu bytes do not fit the %u-byte firmware region of %s\n",
                 o->payload, len, p->flash.fw_size - IMG_HEADER_SIZE, p->id);
         rc = CLI_FAILED;
-    } else if (img_header_make(&h, p->id, o->revision, payload, (uint32_t)len) != 0) {
-        fprintf(stderr, "bcsim image make: revision longer than %d characters\n", IMG_REVISION_MAX);
-        rc = CLI_USAGE;
     } else {
+        img_header_make(&h, p->id, o->revision, payload, (uint32_t)len); /* fields checked */
         uint8_t *img = malloc(IMG_HEADER_SIZE + len);
         if (!img) {
             rc = CLI_FAILED;
@@ -154,15 +168,28 @@ static int info(const struct image_opts *o)
         return CLI_UNAVAILABLE;
     struct img_header h;
     int err = img_check(img, len, &h);
-    free(img);
     if (err && err != IMG_EHASH) {
         fprintf(stderr, "bcsim image info: %s: %s\n", o->arg, img_strerror(err));
+        free(img);
         return CLI_FAILED;
     }
-    char hex[2 * SHA256_LEN + 1];
-    sha256_hex(h.payload_sha256, hex);
-    printf("model     %s\nrevision  %s\npayload   %u bytes\nsha256    %s\nstatus    %s\n", h.model,
-           h.revision, h.payload_size, hex, err ? img_strerror(err) : "ok");
+    /* Two hashes, labelled apart: the header's, of the payload, and the one
+     * packages name their source and target by, of the whole image. */
+    uint8_t digest[SHA256_LEN];
+    char payload_hex[2 * SHA256_LEN + 1], image_hex[2 * SHA256_LEN + 1];
+    sha256_hex(h.payload_sha256, payload_hex);
+    sha256(img, img_total_size(&h), digest);
+    sha256_hex(digest, image_hex);
+    free(img);
+    printf("model          %s\n"
+           "revision       %s\n"
+           "payload        %u bytes\n"
+           "payload sha256 %s\n"
+           "image          %u bytes\n"
+           "image sha256   %s\n"
+           "status         %s\n",
+           h.model, h.revision, h.payload_size, payload_hex, img_total_size(&h), image_hex,
+           err ? img_strerror(err) : "ok");
     return err ? CLI_FAILED : CLI_OK;
 }
 

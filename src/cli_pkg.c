@@ -11,7 +11,7 @@
 #include <string.h>
 
 const char cli_pkg_usage[] =
-    "usage: bcsim pkg make --from IMG --to IMG -o PKG [--full]\n"
+    "usage: bcsim pkg make --from IMG --to IMG -o PKG [--full] [--force]\n"
     "                      [--break wrong-base|wrong-model|corrupt|truncate]\n"
     "       bcsim pkg info PKG\n"
     "       bcsim pkg verify PKG --base IMG\n"
@@ -19,10 +19,13 @@ const char cli_pkg_usage[] =
     "\n"
     "  make     a delta package from one image to another of the same model\n"
     "           --full   carry the whole target (no reference to the source)\n"
+    "           --force  make it even if the module would refuse any package\n"
+    "                    between these images (across R01/R02 baselines)\n"
     "           --break  a deliberately bad package, for testing host code:\n"
     "                    wrong-base (made for another source image), wrong-model,\n"
     "                    corrupt (one body byte flipped), truncate (half of it)\n"
-    "  info     header, sizes, ratio and streams of a package\n"
+    "  info     header, sizes, ratio and streams of a package, and whether it\n"
+    "           checks as far as it can without a base image\n"
     "  verify   would a module running IMG accept PKG? (the module's own checks)\n"
     "  apply    apply PKG to IMG in a simulated flash, as the module would, into OUT\n"
     "\n"
@@ -33,7 +36,7 @@ struct pkg_opts {
     const char *from, *to, *out, *base, *breakage;
     const char *args[2];
     int nargs;
-    int full;
+    int full, force;
 };
 
 static int parse(int argc, char **argv, struct pkg_opts *o)
@@ -53,6 +56,8 @@ static int parse(int argc, char **argv, struct pkg_opts *o)
             o->breakage = v;
         else if (strcmp(argv[i], "--full") == 0)
             o->full = r = 1;
+        else if (strcmp(argv[i], "--force") == 0)
+            o->force = r = 1;
         else if (argv[i][0] != '-' && o->nargs < 2)
             o->args[o->nargs++] = argv[i], r = 1;
         else {
@@ -112,6 +117,35 @@ static void other_model(struct pkg_header *h)
     }
 }
 
+/* What the module would say of any package between these images, before
+ * the search: same model, and no baseline it refuses to cross (a refusal
+ * unless --force, then a warning). The profile, or NULL after printing why. */
+static const struct profile *make_checks(const struct pkg_opts *o, const struct img_header *oh,
+                                         const struct img_header *nh)
+{
+    const struct profile *p = model_of(o->to, nh->model);
+    if (p && strcmp(oh->model, nh->model) != 0) {
+        fprintf(stderr, "bcsim pkg make: %s is a %s image, %s a %s image\n", o->from, oh->model,
+                o->to, nh->model);
+        return NULL;
+    }
+    struct pkg_header h = {0};
+    snprintf(h.src_revision, sizeof h.src_revision, "%s", oh->revision);
+    snprintf(h.tgt_revision, sizeof h.tgt_revision, "%s", nh->revision);
+    char why[160];
+    if (p && fw_check_baseline(p, &h, why, sizeof why) != 0) {
+        if (!o->force) {
+            fprintf(stderr,
+                    "bcsim pkg make: %s: the module refuses such a package (--force makes it "
+                    "anyway)\n",
+                    why);
+            return NULL;
+        }
+        fprintf(stderr, "bcsim pkg make: warning: %s: the module will refuse this package\n", why);
+    }
+    return p;
+}
+
 static int make(const struct pkg_opts *o)
 {
     if (!o->from || !o->to || !o->out) {
@@ -130,6 +164,9 @@ static int make(const struct pkg_opts *o)
                 o->breakage);
         return CLI_USAGE;
     }
+    /* The search takes a while: a bad -o is reported first, not after it. */
+    if (cli_check_output(o->out) != 0)
+        return CLI_UNAVAILABLE;
     uint8_t *old, *new, *pkg = NULL;
     size_t old_len, new_len, pkg_len = 0;
     struct img_header oh, nh;
@@ -140,41 +177,39 @@ static int make(const struct pkg_opts *o)
         free(old);
         return rc;
     }
-    const struct profile *p = model_of(o->to, nh.model);
-    if (p && strcmp(oh.model, nh.model) != 0) {
-        fprintf(stderr, "bcsim pkg make: %s is a %s image, %s a %s image\n", o->from, oh.model,
-                o->to, nh.model);
-        p = NULL;
-    }
+    rc = CLI_FAILED;
+    const struct profile *p = make_checks(o, &oh, &nh);
+    if (!p)
+        goto done;
     char why[256];
-    if (p) {
-        struct delta_params params = {
-            .model = p->id,
-            .src_revision = oh.revision,
-            .tgt_revision = nh.revision,
-            .sector_size = p->flash.sector_size,
-            .stash_slots = p->flash.scratch_size / p->flash.sector_size - 1,
-            .full = o->full,
-        };
-        if (delta_make(old, old_len, new, new_len, &params, &pkg, &pkg_len, why, sizeof why)) {
-            fprintf(stderr, "bcsim pkg make: %s\n", why);
-            p = NULL;
-        }
+    struct delta_params params = {
+        .model = p->id,
+        .src_revision = oh.revision,
+        .tgt_revision = nh.revision,
+        .sector_size = p->flash.sector_size,
+        .stash_slots = p->flash.scratch_size / p->flash.sector_size - 1,
+        .full = o->full,
+    };
+    if (delta_make(old, old_len, new, new_len, &params, &pkg, &pkg_len, why, sizeof why)) {
+        fprintf(stderr, "bcsim pkg make: %s\n", why);
+        goto done;
     }
-    rc = p ? CLI_OK : CLI_FAILED;
-    if (p && brk == 0)
+    if (brk == 0)
         rewrite_header(pkg, other_base);
-    else if (p && brk == 1)
+    else if (brk == 1)
         rewrite_header(pkg, other_model);
-    else if (p && brk == 2)
+    else if (brk == 2)
         pkg[PKG_HEADER_SIZE + (pkg_len - PKG_HEADER_SIZE) / 2] ^= 0x01;
-    else if (p && brk == 3)
+    else if (brk == 3)
         pkg_len /= 2;
-    if (p && cli_write_file(o->out, pkg, pkg_len) != 0)
+    if (cli_write_file(o->out, pkg, pkg_len) != 0) {
         rc = CLI_UNAVAILABLE;
-    if (rc == CLI_OK)
-        printf("%s: %zu bytes, %.1f%% of the %zu-byte target (%s -> %s)\n", o->out, pkg_len,
-               100.0 * (double)pkg_len / (double)new_len, new_len, oh.revision, nh.revision);
+        goto done;
+    }
+    rc = CLI_OK;
+    printf("%s: %zu bytes, %.1f%% of the %zu-byte target (%s -> %s)\n", o->out, pkg_len,
+           100.0 * (double)pkg_len / (double)new_len, new_len, oh.revision, nh.revision);
+done:
     free(pkg);
     free(old);
     free(new);
@@ -194,6 +229,53 @@ static int load_package(const char *path, uint8_t **pkg, size_t *len, struct pkg
     return CLI_OK;
 }
 
+/* A RAM flash of model p with `pkg` in its FOTA area, or -1 and why. */
+static int stage_package(struct ram_flash *rf, const struct profile *p, const uint8_t *pkg,
+                         size_t len, char *why, size_t why_size)
+{
+    const struct flash_geometry *g = &p->flash;
+    if (fw_ram_flash_open(rf, p) != 0) {
+        snprintf(why, why_size, "out of memory");
+        return -1;
+    }
+    if (len > g->fota_size) {
+        snprintf(why, why_size, "package (%zu bytes) larger than the %u-byte FOTA area of %s", len,
+                 g->fota_size, p->id);
+        return -1;
+    }
+    if (flash_program(&rf->flash, g->fota_offset, pkg, (uint32_t)len) != 0) {
+        snprintf(why, why_size, "package does not fit the flash of %s", p->id);
+        return -1;
+    }
+    return 0;
+}
+
+/* The checks of `pkg verify` that need no base image: those of the package
+ * itself, in a flash of its model, and the model's baseline policy. */
+static int check_alone(const uint8_t *pkg, size_t len, const struct pkg_header *h, char *why,
+                       size_t why_size)
+{
+    const struct profile *p = prof_find(h->model);
+    if (!p) {
+        snprintf(why, why_size, "package is for an unknown model '%s'", h->model);
+        return -1;
+    }
+    struct ram_flash rf = {0};
+    struct patch *pt = malloc(sizeof *pt);
+    int rc = -1;
+    if (!pt)
+        snprintf(why, why_size, "out of memory");
+    else if (stage_package(&rf, p, pkg, len, why, why_size) == 0) {
+        if (patch_check_package(pt, &rf.flash, p->flash.fota_offset, (uint32_t)len) != 0)
+            snprintf(why, why_size, "%s", pt->why);
+        else
+            rc = fw_check_baseline(p, h, why, why_size);
+    }
+    fw_ram_flash_close(&rf);
+    free(pt);
+    return rc;
+}
+
 static int info(const struct pkg_opts *o)
 {
     if (o->nargs != 1) {
@@ -206,21 +288,14 @@ static int info(const struct pkg_opts *o)
     int rc = load_package(o->args[0], &pkg, &len, &h);
     if (rc)
         return rc;
-    const char *body = "ok";
-    uint8_t digest[SHA256_LEN];
-    if (len - PKG_HEADER_SIZE != pkg_body_len(&h)) {
-        body = "truncated or padded (length does not match the header)";
-    } else {
-        sha256(pkg + PKG_HEADER_SIZE, len - PKG_HEADER_SIZE, digest);
-        if (memcmp(digest, h.body_sha256, SHA256_LEN) != 0)
-            body = "damaged (SHA-256 mismatch)";
-    }
+    char why[256];
+    int bad = check_alone(pkg, len, &h, why, sizeof why);
     char src[2 * SHA256_LEN + 1], tgt[2 * SHA256_LEN + 1];
     sha256_hex(h.src_sha256, src);
     sha256_hex(h.tgt_sha256, tgt);
     printf("model      %s\n"
-           "source     %s, %u bytes, sha256 %s\n"
-           "target     %s, %u bytes, sha256 %s\n"
+           "source     %s, %u bytes, image sha256 %s\n"
+           "target     %s, %u bytes, image sha256 %s\n"
            "kind       %s\n"
            "package    %zu bytes, %.1f%% of the target\n"
            "plan       %u steps of %u-byte sectors, %u stash slots, %u bytes\n",
@@ -233,9 +308,35 @@ static int info(const struct pkg_opts *o)
         printf("%-10s %u -> %u bytes (lc=%u lp=%u pb=%u dict=%u KiB)\n", names[i],
                h.stream[i].raw_len, h.stream[i].packed_len, h.stream[i].lc, h.stream[i].lp,
                h.stream[i].pb, (1u << h.stream[i].dict_log2) / 1024);
-    printf("body       %s\n", body);
+    if (bad)
+        printf("check      %s\n", why);
+    else
+        printf("check      ok (the source image is checked by pkg verify --base IMG)\n");
     free(pkg);
-    return strcmp(body, "ok") == 0 ? CLI_OK : CLI_FAILED;
+    return bad ? CLI_FAILED : CLI_OK;
+}
+
+/* Why a package for another source image does not fit `base`: the revisions
+ * alone may be equal, so the image SHA-256s are named too (16 hex digits
+ * tell them apart). */
+static void other_source(const struct pkg_header *h, const uint8_t *base, size_t base_len,
+                         const struct img_header *bh, char *why, size_t why_size)
+{
+    uint8_t digest[SHA256_LEN];
+    char have[2 * SHA256_LEN + 1], want[2 * SHA256_LEN + 1];
+    sha256(base, base_len, digest);
+    sha256_hex(digest, have);
+    sha256_hex(h->src_sha256, want);
+    if (strcmp(bh->revision, h->src_revision) == 0)
+        snprintf(why, why_size,
+                 "package is for another source image: base image %s has image sha256 %.16s..., "
+                 "the package expects %.16s... (same revision, different bytes)",
+                 bh->revision, have, want);
+    else
+        snprintf(why, why_size,
+                 "package is for another source image: base image %s has image sha256 %.16s..., "
+                 "the package expects %s with image sha256 %.16s...",
+                 bh->revision, have, h->src_revision, want);
 }
 
 /* A module of the package's model, running `base`, with `pkg` downloaded:
@@ -258,20 +359,20 @@ static int simulate(const char *pkg_path, const char *base_path, const char *out
     struct patch *pt = malloc(sizeof *pt);
     char why[256] = "";
     rc = CLI_FAILED;
-    if (!p || !pt || fw_ram_flash_open(&rf, p) != 0)
+    if (!p || !pt)
+        goto done;
+    if (stage_package(&rf, p, pkg, pkg_len, why, sizeof why) != 0)
         goto done;
     const struct flash_geometry *g = &p->flash;
-    if (pkg_len > g->fota_size) {
-        snprintf(why, sizeof why, "package (%zu bytes) larger than the %u-byte FOTA area of %s",
-                 pkg_len, g->fota_size, p->id);
-        goto done;
-    }
-    if (base_len > g->fw_size || fw_install(&rf.flash, base, base_len) != 0 ||
-        flash_program(&rf.flash, g->fota_offset, pkg, (uint32_t)pkg_len) != 0) {
+    if (base_len > g->fw_size || fw_install(&rf.flash, base, base_len) != 0) {
         snprintf(why, sizeof why, "%s does not fit the flash of %s", base_path, p->id);
         goto done;
     }
     int r = patch_check(pt, &rf.flash, g->fota_offset, (uint32_t)pkg_len, p->id);
+    if (r == PATCH_EMISMATCH && strcmp(pt->hdr.model, p->id) == 0) {
+        other_source(&pt->hdr, base, base_len, &bh, why, sizeof why);
+        goto done;
+    }
     if (r == 0 && fw_check_baseline(p, &pt->hdr, why, sizeof why) != 0)
         goto done;
     if (r == 0 && out) {
@@ -317,6 +418,9 @@ static int apply(const struct pkg_opts *o)
         fprintf(stderr, "bcsim pkg apply: usage: bcsim pkg apply PKG IMG -o OUT\n");
         return CLI_USAGE;
     }
+    /* OUT is written after the whole apply: a bad one is reported first. */
+    if (cli_check_output(o->out) != 0)
+        return CLI_UNAVAILABLE;
     return simulate(o->args[0], o->args[1], o->out);
 }
 

@@ -322,6 +322,11 @@ static int open_package(struct patch *p, struct flash *f, uint32_t offset, uint3
     return 0;
 }
 
+int patch_check_package(struct patch *p, struct flash *f, uint32_t offset, uint32_t len)
+{
+    return open_package(p, f, offset, len);
+}
+
 int patch_check(struct patch *p, struct flash *f, uint32_t offset, uint32_t len, const char *model)
 {
     int err = open_package(p, f, offset, len);

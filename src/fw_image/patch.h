@@ -67,6 +67,10 @@ struct patch {
  * firmware region. */
 int patch_check(struct patch *p, struct flash *f, uint32_t offset, uint32_t len, const char *model);
 
+/* The part of patch_check that needs no image: the package's header, length,
+ * fit in this flash and body SHA-256 (host tools that have no base image). */
+int patch_check_package(struct patch *p, struct flash *f, uint32_t offset, uint32_t len);
+
 /* Starts the update that patch_check accepted: erases the journal, writes
  * its first record. PATCH_MORE on success. */
 int patch_start(struct patch *p);

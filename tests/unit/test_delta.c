@@ -17,7 +17,7 @@
 #include "fw_image/pkg_format.h"
 #include "fw_image/sha256.h"
 
-#define CORPUS_DIR "/work/shared/corpus"
+#include "corpus.h"
 
 /* ============================================================ test images */
 
@@ -445,12 +445,10 @@ END_TEST
 
 static uint8_t *corpus_image(const char *pair, const char *which, const char *rev, size_t *len)
 {
-    char path[512];
-    const char *dir = getenv("BCSIM_CORPUS");
-    snprintf(path, sizeof path, "%s/%s/%s.bin", dir && *dir ? dir : CORPUS_DIR, pair, which);
+    char path[4200];
+    snprintf(path, sizeof path, "%s/%s/%s.bin", corpus_dir(), pair, which);
     FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
+    ck_assert_msg(f, "%s: cannot be opened", path); /* it was there at registration */
     fseek(f, 0, SEEK_END);
     long n = ftell(f);
     fseek(f, 0, SEEK_SET);
@@ -470,13 +468,6 @@ static void corpus_pair(const char *pair, size_t bsdiff_size)
     size_t ol, nl;
     uint8_t *old = corpus_image(pair, "old", "BC66NBR01A07", &ol);
     uint8_t *new = corpus_image(pair, "new", "BC66NBR01A08", &nl);
-    if (!old || !new) {
-        free(old);
-        free(new);
-        fprintf(stderr, "delta: corpus pair %s not found (set BCSIM_CORPUS): not measured\n",
-                pair);
-        return;
-    }
     size_t size = round_trip(old, ol, new, nl, 4096, 15, false);
     ck_assert_msg(size < bsdiff_size, "%s: package %zu bytes, bsdiff %zu", pair, size, bsdiff_size);
     free(old);
@@ -624,10 +615,12 @@ Suite *delta_suite(void)
     tcase_add_test(tc, test_delta_bad_params);
     tcase_add_test(tc, test_delta_ref_applier_refuses);
     suite_add_tcase(s, tc);
-    TCase *corpus = tcase_create("corpus");
-    tcase_set_timeout(corpus, 300);
-    tcase_add_test(corpus, test_delta_corpus_esp8266);
-    tcase_add_test(corpus, test_delta_corpus_pybv11);
-    suite_add_tcase(s, corpus);
+    static const char *const pairs[] = {"mpy_esp8266", "pybv11"};
+    TCase *corpus = corpus_tcase(s, "delta", "corpus", pairs, 2, 2);
+    if (corpus) {
+        tcase_set_timeout(corpus, 300);
+        tcase_add_test(corpus, test_delta_corpus_esp8266);
+        tcase_add_test(corpus, test_delta_corpus_pybv11);
+    }
     return s;
 }

@@ -1,9 +1,11 @@
 /* Real packages from the generator, applied in the flash of a real model
  * profile, with the power cut at every flash operation in turn (cleanly, and
  * tearing the operation it hits), and several cuts in a row. The default run
- * cuts at every 7th operation of a built-in update; BCSIM_EXHAUSTIVE=1 cuts at
- * every operation and adds the corpus pairs. */
+ * cuts at every 7th operation of a built-in update and every 97th of the
+ * corpus pairs (where the corpus is: corpus.h); BCSIM_EXHAUSTIVE=1 cuts at
+ * every operation of both. */
 #include "../integration/suites.h"
+#include "corpus.h"
 #include "fw_image/delta.h"
 #include "fw_image/patch.h"
 #include "sim/firmware.h"
@@ -172,15 +174,13 @@ END_TEST
 
 static uint8_t *corpus(const char *pair, const char *which, size_t *len)
 {
-    char path[512], hdr_rev[8];
-    const char *dir = getenv("BCSIM_CORPUS");
-    snprintf(path, sizeof path, "%s/%s/%s.bin", dir && *dir ? dir : "/work/shared/corpus", pair,
-             which);
+    char path[4200], hdr_rev[8];
+    snprintf(path, sizeof path, "%s/%s/%s.bin", corpus_dir(), pair, which);
     FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
+    ck_assert_msg(f, "%s: cannot be opened", path); /* it was there at registration */
     static uint8_t payload[2 << 20];
     size_t n = fread(payload, 1, sizeof payload, f);
+    ck_assert_msg(feof(f) && !ferror(f), "%s: not read whole (at most 2 MiB)", path);
     fclose(f);
     uint8_t *img = malloc(IMG_HEADER_SIZE + n);
     struct img_header h;
@@ -192,17 +192,12 @@ static uint8_t *corpus(const char *pair, const char *which, size_t *len)
     return img;
 }
 
+static const char *const pairs[] = {"pybv11", "mpy_esp8266"};
+
 START_TEST(corpus_cut_everywhere)
 {
-    static const char *const pairs[] = {"pybv11", "mpy_esp8266"};
     size_t ol, nl;
     uint8_t *old = corpus(pairs[_i], "old", &ol), *new = corpus(pairs[_i], "new", &nl);
-    if (!old || !new) {
-        fprintf(stderr, "power-cut: corpus pair %s not found: not run\n", pairs[_i]);
-        free(old);
-        free(new);
-        return;
-    }
     struct update u;
     prepare(&u, "bc66", old, ol, new, nl);
     int tried = cut_all(&u, exhaustive() ? 1 : 97);
@@ -221,7 +216,11 @@ Suite *powercut_suite(void)
     tcase_set_timeout(tc, exhaustive() ? 7200 : 300);
     tcase_add_test(tc, builtin_update_cut_everywhere);
     tcase_add_test(tc, builtin_update_multi_cuts);
-    tcase_add_loop_test(tc, corpus_cut_everywhere, 0, 2);
     suite_add_tcase(s, tc);
+    TCase *corpus = corpus_tcase(s, "powercut", "corpus", pairs, 2, 2);
+    if (corpus) {
+        tcase_set_timeout(corpus, exhaustive() ? 7200 : 300);
+        tcase_add_loop_test(corpus, corpus_cut_everywhere, 0, 2);
+    }
     return s;
 }
