@@ -29,7 +29,7 @@ const char cli_run_usage[] =
     "                     or a factor: 10 runs ten times faster, 0.5 twice slower\n"
     "  --control SOCKET   UNIX socket for 'bcsim ctl' (mode 0600)\n"
     "  --log FILE         append a timestamped transcript of the UART to FILE\n"
-    "  --resolve H:A      resolve host name H to address A for the module's downloads\n"
+    "  --resolve H:A      host H to address A for downloads; H[:PORT]=A[:PORT] maps ports\n"
     "  --factory-reset    rewrite the state with factory settings before starting\n"
     "  --downlink B/S     NB-IoT downlink rate downloads get, bytes per second\n"
     "                     (default 2000; 0 unpaced); scaled by --speed\n"
