@@ -1,10 +1,16 @@
-/* Host name resolution for the module's downloads, with --resolve HOST:ADDR
- * overrides so the vendor's example URLs can point at a loopback server. */
+/* Host name resolution for the module's downloads, with --resolve overrides so
+ * the vendor's example URLs can point at a loopback server:
+ *   HOST:ADDR                 HOST, any port, to ADDR on the URL's port
+ *   HOST[:PORT]=ADDR[:PORT]   HOST (on PORT only, if given) to ADDR (on PORT,
+ *                             if given, else the URL's port)
+ * ADDR is an IPv4 or IPv6 literal; an IPv6 one followed by a port, or a HOST
+ * that is an IPv6 literal, is written in brackets: [::1]:8080. */
 #ifndef BCSIM_RESOLVE_H
 #define BCSIM_RESOLVE_H
 
 #include <netinet/in.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/socket.h>
 #include <uv.h>
 
@@ -14,13 +20,15 @@
 struct resolver {
     struct {
         char host[RESOLVE_HOST_MAX];
-        struct sockaddr_storage addr;
+        uint16_t port;                /* the URL port this applies to; 0: every port */
+        struct sockaddr_storage addr; /* its port: where to connect; 0: the URL's */
     } map[RESOLVE_MAX];
     int n;
 };
 
-/* Adds "HOST:ADDR" (ADDR an IPv4 or IPv6 literal). Returns 0 or -EINVAL/-ENOSPC
- * with a one-line reason in `why`. */
+/* Adds one override in either form above. Returns 0, or -EINVAL (bad syntax,
+ * a port outside 1-65535, HOST[:PORT] already mapped) or -ENOSPC, with a
+ * one-line reason in `why`. */
 int resolve_add(struct resolver *r, const char *spec, char *why, size_t why_size);
 
 typedef void (*resolve_cb)(void *ctx, int status, const struct sockaddr *addr);
@@ -32,9 +40,10 @@ struct resolve_req {
     uint16_t port;
 };
 
-/* Resolves `host` (an override, an address literal, or through the system
- * resolver) and calls cb once with status 0 and the address with `port` set,
- * or a negative libuv error (UV_EAI_NONAME when the name does not exist).
+/* Resolves `host` for a connection to `port` (an override for HOST:PORT, else
+ * one for HOST, else an address literal, else the system resolver) and calls
+ * cb once with status 0 and the address to connect to, port set, or a
+ * negative libuv error (UV_EAI_NONAME when the name does not exist).
  * Overrides and literals answer synchronously, before this returns. */
 int resolve_start(const struct resolver *r, uv_loop_t *loop, struct resolve_req *req,
                   const char *host, uint16_t port, resolve_cb cb, void *ctx);

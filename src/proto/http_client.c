@@ -1,6 +1,7 @@
 #include "http_client.h"
 
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -32,7 +33,11 @@ static int on_headers_complete(llhttp_t *p)
         h->fail_detail = p->status_code;
         return -1;
     }
-    h->length = (p->flags & F_CONTENT_LENGTH) ? (int64_t)p->content_length : -1;
+    /* llhttp's length is unsigned: 2^63 and more would turn negative as a
+     * signed one. Saturate, so a sink sees it as larger than any room. */
+    h->length = -1;
+    if (p->flags & F_CONTENT_LENGTH)
+        h->length = p->content_length > INT64_MAX ? INT64_MAX : (int64_t)p->content_length;
     int r = h->sink->begin(h->sink_ctx, h->length);
     if (r) {
         h->fail = DL_ESINK;

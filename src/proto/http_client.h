@@ -1,7 +1,8 @@
 /* An HTTP/1.1 GET over libuv TCP, parsed with llhttp: Content-Length,
  * chunked and close-delimited bodies, status and headers split across reads,
  * resets, stalls, bodies shorter or longer than announced. The body goes to a
- * dl_sink as it arrives, paced by the link model. */
+ * dl_sink as it arrives, paced by the link model. The sink's begin() gets the
+ * announced length saturated at INT64_MAX (llhttp takes up to 2^64-1). */
 #ifndef BCSIM_HTTP_CLIENT_H
 #define BCSIM_HTTP_CLIENT_H
 
@@ -35,7 +36,7 @@ struct http_dl {
     char request[URL_MAX * 2 + 128];
     char buf[16384];
 
-    int64_t length;    /* announced, or -1 */
+    int64_t length;    /* announced (INT64_MAX: that or more), or -1 */
     uint64_t received; /* body bytes so far */
     int open_handles;  /* handles still to be closed */
     bool running;      /* started and not yet done */

@@ -843,7 +843,7 @@ START_TEST(test_resolve_add_invalid)
 
     char why[256];
     resolve_add(&res, ":1.2.3.4", why, sizeof why);
-    ck_assert_str_eq(why, "--resolve :1.2.3.4: expected HOST:ADDR");
+    ck_assert_str_eq(why, "--resolve :1.2.3.4: expected HOST:ADDR or HOST[:PORT]=ADDR[:PORT]");
     resolve_add(&res, "h:notanip", why, sizeof why);
     ck_assert_str_eq(why, "--resolve h:notanip: 'notanip' is not an IPv4 or IPv6 address");
 }
@@ -908,6 +908,112 @@ START_TEST(test_resolve_literal_sync)
     ck_assert_int_eq(resolve_start(&res, &loop, &req, "[::1]", 80, on_resolve, &got), 0);
     ck_assert_int_eq(got.calls, 2);
     assert_v6(&got.addr, "::1", 80);
+    ck_assert_int_eq(uv_loop_close(&loop), 0);
+}
+END_TEST
+
+/* HOST[:PORT]=ADDR[:PORT]: the port a map applies to, and the one it connects to. */
+START_TEST(test_resolve_add_ports)
+{
+    char why[256] = "";
+    static const char *const good[] = {
+        "h:100=127.0.0.1:41017", "h=127.0.0.1",
+        "h2=[::1]:8080",         "h2:1=::1",
+        "[::1]:100=10.0.0.1:1",  "h:65535=[1.2.3.4]:65535",
+    };
+    for (size_t i = 0; i < sizeof good / sizeof good[0]; i++)
+        ck_assert_msg(resolve_add(&res, good[i], why, sizeof why) == 0, "%s: %s", good[i], why);
+    ck_assert_int_eq(res.n, 6);
+    ck_assert_str_eq(res.map[0].host, "h");
+    ck_assert_uint_eq(res.map[0].port, 100);
+    assert_v4(&res.map[0].addr, "127.0.0.1", 41017);
+    ck_assert_uint_eq(res.map[1].port, 0);
+    assert_v4(&res.map[1].addr, "127.0.0.1", 0);
+    ck_assert_uint_eq(res.map[2].port, 0);
+    assert_v6(&res.map[2].addr, "::1", 8080);
+    ck_assert_uint_eq(res.map[3].port, 1);
+    assert_v6(&res.map[3].addr, "::1", 0);
+    ck_assert_str_eq(res.map[4].host, "::1"); /* as struct url holds it: unbracketed */
+    ck_assert_uint_eq(res.map[4].port, 100);
+    assert_v4(&res.map[4].addr, "10.0.0.1", 1);
+    ck_assert_uint_eq(res.map[5].port, 65535);
+    assert_v4(&res.map[5].addr, "1.2.3.4", 65535);
+}
+END_TEST
+
+START_TEST(test_resolve_add_ports_invalid)
+{
+    static const char *const bad[] = {
+        "h:0=1.2.3.4",
+        "h:65536=1.2.3.4",
+        "h:123456=1.2.3.4",
+        "h=1.2.3.4:0",
+        "h=1.2.3.4:99999",
+        "h=1.2.3.4:",
+        "h:=1.2.3.4",
+        "=1.2.3.4",
+        "h=",
+        "h=[::1",
+        "h=[::1]x",
+        "h=[::1]:",
+        "h=1.2.3.4:80:90",
+        "[1.2.3.4]:1=1.2.3.4",
+        "[::1=1.2.3.4",
+        "h:x=1.2.3.4",
+        "h=host:80",
+        "h:-1=1.2.3.4",
+        "h=1.2.3.4:+80",
+        "h:100:200=1.2.3.4",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        char why[256] = "";
+        ck_assert_msg(resolve_add(&res, bad[i], why, sizeof why) == -EINVAL, "accepted <%s>",
+                      bad[i]);
+        ck_assert_msg(strncmp(why, "--resolve ", 10) == 0 && !strchr(why, '\n'), "why = <%s>", why);
+    }
+    ck_assert_int_eq(res.n, 0);
+    char why[256];
+    resolve_add(&res, "h:0=1.2.3.4", why, sizeof why);
+    ck_assert_str_eq(why, "--resolve h:0=1.2.3.4: port '0' is not a number from 1 to 65535");
+    resolve_add(&res, "h=1.2.3.4:65536", why, sizeof why);
+    ck_assert_str_eq(why,
+                     "--resolve h=1.2.3.4:65536: port '65536' is not a number from 1 to 65535");
+    /* One map per HOST and per HOST:PORT: a second would be ignored, so it is refused. */
+    ck_assert_int_eq(resolve_add(&res, "h=1.2.3.4", why, sizeof why), 0);
+    ck_assert_int_eq(resolve_add(&res, "H:5.6.7.8", why, sizeof why), -EINVAL);
+    ck_assert_str_eq(why, "--resolve H:5.6.7.8: H is already mapped");
+    ck_assert_int_eq(resolve_add(&res, "h:100=1.2.3.4", why, sizeof why), 0);
+    ck_assert_int_eq(resolve_add(&res, "h:100=5.6.7.8:9", why, sizeof why), -EINVAL);
+    ck_assert_str_eq(why, "--resolve h:100=5.6.7.8:9: h port 100 is already mapped");
+    ck_assert_int_eq(res.n, 2);
+}
+END_TEST
+
+/* A map for the URL's port wins over one for every port; a map's own port,
+ * if any, replaces the URL's; other ports go on to literals and the system. */
+START_TEST(test_resolve_ports_lookup)
+{
+    char why[128];
+    ck_assert_int_eq(resolve_add(&res, "www.quectel.com=127.0.0.1", why, sizeof why), 0);
+    ck_assert_int_eq(resolve_add(&res, "www.quectel.com:100=[::1]:41017", why, sizeof why), 0);
+    ck_assert_int_eq(resolve_add(&res, "10.0.0.1:100=127.0.0.2:5000", why, sizeof why), 0);
+    ck_assert_int_eq(resolve_add(&res, "all=127.0.0.3:7", why, sizeof why), 0);
+    uv_loop_t loop;
+    ck_assert_int_eq(uv_loop_init(&loop), 0);
+    struct resolve_req req;
+    ck_assert_int_eq(resolve_start(&res, &loop, &req, "www.quectel.com", 100, on_resolve, &got), 0);
+    assert_v6(&got.addr, "::1", 41017);
+    ck_assert_int_eq(resolve_start(&res, &loop, &req, "WWW.quectel.com", 101, on_resolve, &got), 0);
+    assert_v4(&got.addr, "127.0.0.1", 101);
+    ck_assert_int_eq(resolve_start(&res, &loop, &req, "10.0.0.1", 100, on_resolve, &got), 0);
+    assert_v4(&got.addr, "127.0.0.2", 5000);
+    ck_assert_int_eq(resolve_start(&res, &loop, &req, "10.0.0.1", 80, on_resolve, &got), 0);
+    assert_v4(&got.addr, "10.0.0.1", 80); /* the literal itself */
+    ck_assert_int_eq(resolve_start(&res, &loop, &req, "all", 1, on_resolve, &got), 0);
+    assert_v4(&got.addr, "127.0.0.3", 7);
+    ck_assert_int_eq(got.calls, 5); /* all synchronous */
+    assert_v4(&res.map[0].addr, "127.0.0.1", 0);
+    ck_assert_int_eq(uv_run(&loop, UV_RUN_NOWAIT), 0);
     ck_assert_int_eq(uv_loop_close(&loop), 0);
 }
 END_TEST
@@ -1009,6 +1115,9 @@ Suite *misc_suite(void)
     tcase_add_test(tc, test_resolve_add_invalid);
     tcase_add_test(tc, test_resolve_add_limits);
     tcase_add_test(tc, test_resolve_override_sync);
+    tcase_add_test(tc, test_resolve_add_ports);
+    tcase_add_test(tc, test_resolve_add_ports_invalid);
+    tcase_add_test(tc, test_resolve_ports_lookup);
     tcase_add_test(tc, test_resolve_literal_sync);
     tcase_add_test(tc, test_resolve_system_path);
     tcase_add_test(tc, test_resolve_invalid_tld);
