@@ -1,6 +1,6 @@
 /* One Check runner for the whole suite, so the last line it prints is the
  * summary CI looks for. CK_RUN_SUITE=name runs one suite. */
-#include "integration/suites.h"
+#include "tests/integration/suites.h"
 
 #include <check.h>
 #include <stdlib.h>

@@ -1,4 +1,4 @@
-#include "fuzz_common.h"
+#include "tests/fuzz/fuzz_common.h"
 
 #include "fw_image/bytes.h"
 #include "fw_image/image.h"

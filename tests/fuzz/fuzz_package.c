@@ -10,7 +10,7 @@
  * bit 0 of reserved byte 248 is clear, also repairs the header fields that
  * would be refused at once. This lets the fuzzer reach the plan and stream
  * decoding; build with -DFUZZ_RESIGN=0 for the package exactly as given. */
-#include "fuzz_common.h"
+#include "tests/fuzz/fuzz_common.h"
 
 #include "fw_image/bytes.h"
 #include "fw_image/crc32.h"

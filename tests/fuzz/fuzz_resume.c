@@ -28,7 +28,7 @@
  * record at its word, so an end record forged with bit 4 yields PATCH_DONE
  * over an unfinished image. With FUZZ_ALLOW_FORGED_END=1 in the environment
  * that one case is let through, so that a run can go on looking for others. */
-#include "fuzz_common.h"
+#include "tests/fuzz/fuzz_common.h"
 
 #include "fw_image/bytes.h"
 #include "fw_image/crc32.h"

@@ -5,10 +5,10 @@
  * them back as their good packages. RESUME_DIR gets inputs for fuzz_resume
  * (layout in fuzz_resume.c) that cut the power at a few points, with and
  * without damage. The same generator gives the same bytes. */
-#include "fuzz_common.h"
+#include "tests/fuzz/fuzz_common.h"
 
 #include "fw_image/bytes.h"
-#include "fw_image/delta.h"
+#include "fw_image/gen/delta.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -1,4 +1,4 @@
-#include "host.h"
+#include "tests/integration/host.h"
 
 #include <check.h>
 #include <errno.h>

@@ -1,6 +1,6 @@
 /* Power, boot banners, persistence and PTY reopening, against the real binary. */
-#include "host.h"
-#include "suites.h"
+#include "tests/integration/host.h"
+#include "tests/integration/suites.h"
 
 #include <check.h>
 #include <stdio.h>

@@ -1,6 +1,6 @@
 /* The command line, the state directory lock, --link, --log and bcsim ctl. */
-#include "host.h"
-#include "suites.h"
+#include "tests/integration/host.h"
+#include "tests/integration/suites.h"
 
 #include <check.h>
 #include <fcntl.h>

@@ -1,6 +1,6 @@
 /* The AT commands of issue 2 on every model, as a host sees them on the PTY. */
-#include "host.h"
-#include "suites.h"
+#include "tests/integration/host.h"
+#include "tests/integration/suites.h"
 
 #include <check.h>
 #include <stdio.h>

@@ -1,11 +1,11 @@
 /* The control socket against the real emulator: batches and half-closes,
  * clients that leave without reading, event lines that are always JSON,
  * strict numbers, the CLI's escapes, and who removes the socket file. */
-#include "host.h"
-#include "suites.h"
+#include "tests/integration/host.h"
+#include "tests/integration/suites.h"
 
-#include "core/json.h"
-#include "ctl/words.h"
+#include "sim/base/json.h"
+#include "sim/control/words.h"
 
 #include <check.h>
 #include <errno.h>

@@ -1,8 +1,8 @@
 /* HTTP DFOTA end to end: the real binary, real HTTP servers on loopback
  * (python3 -m http.server, nginx), the URC sequences of cards 1 and 2, every
  * reachable result code from a real cause, and power cuts while updating. */
-#include "host.h"
-#include "suites.h"
+#include "tests/integration/host.h"
+#include "tests/integration/suites.h"
 
 #include <arpa/inet.h>
 #include <check.h>

@@ -3,8 +3,8 @@
  * emulator's link, a host that does not read 30,000 answers, URCs lost at a
  * reboot, a Python rig that flushes its input on open, and the friction of
  * the command line (--model case, --state parents, the default socket). */
-#include "host.h"
-#include "suites.h"
+#include "tests/integration/host.h"
+#include "tests/integration/suites.h"
 
 #include <check.h>
 #include <errno.h>

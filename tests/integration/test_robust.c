@@ -1,6 +1,6 @@
 /* Bad input from the host: the module answers ERROR and keeps going. */
-#include "host.h"
-#include "suites.h"
+#include "tests/integration/host.h"
+#include "tests/integration/suites.h"
 
 #include <check.h>
 #include <stdio.h>

@@ -1,10 +1,10 @@
 /* bcsim serve as a downloader meets it: the real binary, the real curl as
  * the client for serving and for each fault, raw sockets for what curl will
  * not send (garbage, requests in 1-byte writes, clients that vanish). */
-#include "host.h"
-#include "suites.h"
+#include "tests/integration/host.h"
+#include "tests/integration/suites.h"
 
-#include "core/beneath.h"
+#include "proto/beneath.h"
 
 #include <arpa/inet.h>
 #include <check.h>

@@ -1,6 +1,6 @@
 /* bcsim image / bcsim pkg as users run them, and the module's boot ROM. */
-#include "host.h"
-#include "suites.h"
+#include "tests/integration/host.h"
+#include "tests/integration/suites.h"
 
 #include "fw_image/pkg_format.h"
 

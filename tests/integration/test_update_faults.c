@@ -2,8 +2,8 @@
  * cuts and torn operations at every flash operation near the end of an
  * update, flash failures that go away and one that does not, and a soak of
  * random cuts, tears and kill -9 (BCSIM_SOAK_CYCLES, BCSIM_SOAK_SEED). */
-#include "host.h"
-#include "suites.h"
+#include "tests/integration/host.h"
+#include "tests/integration/suites.h"
 
 #include <check.h>
 #include <ftw.h>

@@ -1,8 +1,8 @@
 /* Finding the corpus, and saying visibly when it is not there (Check has no
  * skipped state: an absent test is not counted as a passed one). */
-#include "corpus.h"
-#include "../integration/host.h"
-#include "../integration/suites.h"
+#include "tests/unit/corpus.h"
+#include "tests/integration/host.h"
+#include "tests/integration/suites.h"
 
 #include <limits.h>
 #include <stdio.h>

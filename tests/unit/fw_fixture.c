@@ -1,4 +1,4 @@
-#include "fw_fixture.h"
+#include "tests/unit/fw_fixture.h"
 
 #include "fw_image/bytes.h"
 #include "fw_image/sha256.h"

@@ -1,4 +1,4 @@
-/* Unit tests for the AT command interpreter (src/sim/at_engine.c), driven through
+/* Unit tests for the AT command interpreter (sim/at/at_engine.c), driven through
  * a test struct at_io and a small command table. */
 #include <check.h>
 #include <errno.h>
@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "sim/at_engine.h"
+#include "sim/at/at_engine.h"
 
 /* ---- the test harness ---- */
 

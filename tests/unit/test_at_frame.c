@@ -1,9 +1,9 @@
-/* Unit tests for the UART line framer (src/sim/at_frame.c). */
+/* Unit tests for the UART line framer (sim/at/at_frame.c). */
 #include <check.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "sim/at_frame.h"
+#include "sim/at/at_frame.h"
 
 #define MAX_LINES 32
 

@@ -1,10 +1,10 @@
-/* Unit tests for the AT command line parser (src/sim/at_parse.c). */
+/* Unit tests for the AT command line parser (sim/at/at_parse.c). */
 #include <check.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
-#include "sim/at_parse.h"
+#include "sim/at/at_parse.h"
 
 #define MAX_CMDS 8
 

@@ -12,12 +12,12 @@
 #include <string.h>
 
 #include "fw_image/bytes.h"
-#include "fw_image/delta.h"
+#include "fw_image/gen/delta.h"
 #include "fw_image/image.h"
 #include "fw_image/pkg_format.h"
 #include "fw_image/sha256.h"
 
-#include "corpus.h"
+#include "tests/unit/corpus.h"
 
 /* ============================================================ test images */
 

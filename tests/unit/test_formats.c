@@ -1,5 +1,5 @@
 /* SHA-256, CRC-32, varints, image and package headers: the format primitives. */
-#include "../integration/suites.h"
+#include "tests/integration/suites.h"
 #include "fw_image/bytes.h"
 #include "fw_image/crc32.h"
 #include "fw_image/image.h"

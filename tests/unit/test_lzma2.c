@@ -1,5 +1,5 @@
 /* The apply path's LZMA2 decoder against liblzma's encoder. */
-#include "../integration/suites.h"
+#include "tests/integration/suites.h"
 #include "fw_image/lzma2_dec.h"
 
 #include <check.h>

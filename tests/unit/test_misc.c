@@ -14,11 +14,11 @@
 #include <unistd.h>
 #include <uv.h>
 
-#include "core/clock.h"
-#include "core/json.h"
-#include "core/kvfile.h"
-#include "core/resolve.h"
-#include "ctl/words.h"
+#include "sim/base/clock.h"
+#include "sim/base/json.h"
+#include "sim/base/kvfile.h"
+#include "proto/resolve.h"
+#include "sim/control/words.h"
 #include "sim/urc.h"
 
 /* ================= words ================= */

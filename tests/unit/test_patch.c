@@ -1,7 +1,7 @@
 /* The flash model's rules, the journal, and the in-place applier: round trips,
  * refusals before the first write, and power cuts at every operation. */
-#include "../integration/suites.h"
-#include "fw_fixture.h"
+#include "tests/integration/suites.h"
+#include "tests/unit/fw_fixture.h"
 #include "fw_image/bytes.h"
 #include "fw_image/journal.h"
 #include "fw_image/patch.h"

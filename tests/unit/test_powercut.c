@@ -4,9 +4,9 @@
  * cuts at every 7th operation of a built-in update and every 97th of the
  * corpus pairs (where the corpus is: corpus.h); BCSIM_EXHAUSTIVE=1 cuts at
  * every operation of both. */
-#include "../integration/suites.h"
-#include "corpus.h"
-#include "fw_image/delta.h"
+#include "tests/integration/suites.h"
+#include "tests/unit/corpus.h"
+#include "fw_image/gen/delta.h"
 #include "fw_image/patch.h"
 #include "sim/firmware.h"
 

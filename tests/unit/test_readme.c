@@ -1,5 +1,5 @@
 /* The README's table of supported commands says what the profiles say. */
-#include "../integration/suites.h"
+#include "tests/integration/suites.h"
 #include "sim/profile.h"
 
 #include <check.h>

@@ -1,5 +1,5 @@
 /* The cards' URL rules. */
-#include "../integration/suites.h"
+#include "tests/integration/suites.h"
 #include "proto/url.h"
 
 #include <check.h>

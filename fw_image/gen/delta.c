@@ -1,0 +1,269 @@
+/* The package generator: checks its inputs, finds the matches (delta_match.c),
+ * orders the steps and stashes what later steps still need (delta_plan.c),
+ * compresses the streams (delta_lzma.c) and assembles header, plan and
+ * streams. Several plans are built and the smallest package is kept. */
+#include "fw_image/gen/delta.h"
+
+#include "fw_image/gen/delta_lzma.h"
+#include "fw_image/gen/delta_match.h"
+#include "fw_image/gen/delta_plan.h"
+#include "fw_image/sha256.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_STEPS 65535u
+#define MAX_IMAGE 0x7fffffffu /* the suffix array indexes with int32 */
+
+/* The parse's price list, calibrated on the corpus pairs (1/16 bit units). */
+static const struct delta_costs default_costs = {
+    .zero = 2,
+    .nz_first = 192,
+    .nz_next = 128,
+    .lit = 88,
+    .triple = 640,
+    .to_extra = 48,
+    .min_seed = 8,
+    .back = 16,
+};
+
+static int fail(char *why, size_t why_size, const char *fmt, ...)
+{
+    if (why && why_size > 0) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(why, why_size, fmt, ap);
+        va_end(ap);
+    }
+    return -1;
+}
+
+static bool field_ok(const char *s, size_t max)
+{
+    if (!s || strlen(s) > max)
+        return false;
+    for (; *s; s++)
+        if (*s < 0x20 || *s > 0x7e)
+            return false;
+    return true;
+}
+
+/* Everything that would make a package invalid or the generator misbehave;
+ * returns 0 or fails with a one-line reason. */
+static int check_inputs(const uint8_t *old, size_t old_len, const uint8_t *new, size_t new_len,
+                        const struct delta_params *pp, uint8_t **pkg, size_t *pkg_len, char *why,
+                        size_t why_size)
+{
+    if (!pp || !pkg || !pkg_len)
+        return fail(why, why_size, "missing parameters or output pointers");
+    if (!old || old_len < IMG_HEADER_SIZE)
+        return fail(why, why_size, "source image is shorter than an image header (%d bytes)",
+                    IMG_HEADER_SIZE);
+    if (!new || new_len < IMG_HEADER_SIZE)
+        return fail(why, why_size, "target image is shorter than an image header (%d bytes)",
+                    IMG_HEADER_SIZE);
+    if (old_len > MAX_IMAGE || new_len > MAX_IMAGE)
+        return fail(why, why_size, "image larger than %u bytes", MAX_IMAGE);
+    uint32_t s = pp->sector_size;
+    if (s < 512 || s > 65536 || (s & (s - 1)) != 0)
+        return fail(why, why_size, "sector size %u is not a power of two in 512..65536", s);
+    if ((new_len + s - 1) / s > MAX_STEPS)
+        return fail(why, why_size, "target image needs %zu sectors of %u bytes, more than %u",
+                    (new_len + s - 1) / s, s, MAX_STEPS);
+    if (!field_ok(pp->model, IMG_MODEL_MAX))
+        return fail(why, why_size, "model missing, too long or not printable ASCII");
+    if (!field_ok(pp->src_revision, IMG_REVISION_MAX) ||
+        !field_ok(pp->tgt_revision, IMG_REVISION_MAX))
+        return fail(why, why_size, "revision missing, too long or not printable ASCII");
+    return 0;
+}
+
+/* Header fields that do not depend on the plan. */
+static void header_base(struct pkg_header *h, const uint8_t *old, size_t old_len,
+                        const uint8_t *new, size_t new_len, const struct delta_params *pp)
+{
+    memset(h, 0, sizeof *h);
+    snprintf(h->model, sizeof h->model, "%s", pp->model);
+    snprintf(h->src_revision, sizeof h->src_revision, "%s", pp->src_revision);
+    snprintf(h->tgt_revision, sizeof h->tgt_revision, "%s", pp->tgt_revision);
+    h->src_size = (uint32_t)old_len;
+    h->tgt_size = (uint32_t)new_len;
+    sha256(old, old_len, h->src_sha256);
+    sha256(new, new_len, h->tgt_sha256);
+    h->sector_size = pp->sector_size;
+    h->flags = pp->full ? PKG_FLAG_FULL : 0;
+}
+
+/* Compresses the streams and lays out header | plan | streams. */
+static int assemble(struct pkg_header *h, const struct delta_raw *raw, uint32_t steps,
+                    uint32_t slots_used, uint8_t **pkg, size_t *pkg_len)
+{
+    const struct delta_buf *in[PKG_STREAMS] = {&raw->ctrl, &raw->diff, &raw->extra};
+    uint8_t *packed[PKG_STREAMS] = {NULL, NULL, NULL};
+    int rc = -1;
+    for (int i = 0; i < PKG_STREAMS; i++)
+        if (delta_lzma_pack(in[i]->p, in[i]->n, (enum pkg_stream)i, 0, &packed[i], &h->stream[i]) !=
+            0)
+            goto out;
+    h->plan_len = (uint32_t)raw->plan.n;
+    h->steps = steps;
+    h->stash_slots = slots_used;
+    size_t body = raw->plan.n;
+    for (int i = 0; i < PKG_STREAMS; i++)
+        body += h->stream[i].packed_len;
+    uint8_t *p = malloc(PKG_HEADER_SIZE + body);
+    if (!p)
+        goto out;
+    size_t at = PKG_HEADER_SIZE;
+    if (raw->plan.n)
+        memcpy(p + at, raw->plan.p, raw->plan.n);
+    at += raw->plan.n;
+    for (int i = 0; i < PKG_STREAMS; i++) {
+        memcpy(p + at, packed[i], h->stream[i].packed_len);
+        at += h->stream[i].packed_len;
+    }
+    sha256(p + PKG_HEADER_SIZE, body, h->body_sha256);
+    pkg_header_write(h, p);
+    *pkg = p;
+    *pkg_len = PKG_HEADER_SIZE + body;
+    rc = 0;
+out:
+    for (int i = 0; i < PKG_STREAMS; i++)
+        free(packed[i]);
+    return rc;
+}
+
+/* Full image: every sector in ascending order, all of it from the extra
+ * stream. */
+static int make_full(struct pkg_header *h, const uint8_t *new, uint32_t new_len, uint8_t **pkg,
+                     size_t *pkg_len)
+{
+    struct delta_raw raw;
+    memset(&raw, 0, sizeof raw);
+    uint32_t size = h->sector_size, steps = (new_len + size - 1) / size;
+    for (uint32_t t = 0; t < steps; t++) {
+        uint32_t bytes = new_len - t * size < size ? new_len - t * size : size;
+        delta_buf_varint(&raw.plan, t);
+        delta_buf_varint(&raw.plan, 0);
+        delta_buf_varint(&raw.ctrl, 0);
+        delta_buf_varint(&raw.ctrl, bytes);
+        delta_buf_varint(&raw.ctrl, 0);
+    }
+    delta_buf_put(&raw.extra, new, new_len);
+    int rc = -1;
+    if (!raw.plan.oom && !raw.ctrl.oom && !raw.extra.oom)
+        rc = assemble(h, &raw, steps, 0, pkg, pkg_len);
+    delta_raw_free(&raw);
+    return rc;
+}
+
+/* The runs for one step order: the unrestricted ones if their late reads fit
+ * in the stash, otherwise a new match restricted to what the stash can keep.
+ * On success *segs is either `free_segs` (not to be freed) or a new array. */
+static int segs_for_plan(struct delta_plan *p, const struct delta_matcher *m, const uint8_t *new,
+                         uint32_t new_len, uint32_t slots, const struct delta_seg *free_segs,
+                         size_t n_free, struct delta_seg **segs, size_t *n_segs)
+{
+    int fits = delta_plan_fits(p, free_segs, n_free, slots);
+    if (fits < 0)
+        return -1;
+    if (fits) {
+        *segs = (struct delta_seg *)free_segs;
+        *n_segs = n_free;
+        return 0;
+    }
+    if (delta_plan_restrict(p, free_segs, n_free, slots) != 0)
+        return -1;
+    struct delta_avail av = {p->sector_size, p->step_of, p->until};
+    return delta_match(m, new, new_len, &av, &default_costs, segs, n_segs);
+}
+
+/* Builds one candidate package for a step order. Returns 0, -1 if out of
+ * memory, -2 on an internal inconsistency. */
+static int make_for_order(bool descending, struct pkg_header *h, const struct delta_matcher *m,
+                          const uint8_t *old, uint32_t old_len, const uint8_t *new,
+                          uint32_t new_len, uint32_t slots, const struct delta_seg *free_segs,
+                          size_t n_free, uint8_t **pkg, size_t *pkg_len)
+{
+    struct delta_plan p;
+    struct delta_raw raw;
+    struct delta_seg *segs = NULL;
+    size_t n_segs = 0;
+    memset(&raw, 0, sizeof raw);
+    if (delta_plan_init(&p, h->sector_size, old_len, new_len, descending) != 0)
+        return -1;
+    int rc = segs_for_plan(&p, m, new, new_len, slots, free_segs, n_free, &segs, &n_segs);
+    if (rc == 0)
+        rc = delta_plan_stash(&p, segs, n_segs, slots);
+    if (rc == 0)
+        rc = delta_emit(&p, segs, n_segs, old, new, new_len, &raw);
+    if (rc == 0 && !delta_replay_ok(&p, &raw, old, old_len, new, new_len))
+        rc = -2;
+    if (rc == 0)
+        rc = assemble(h, &raw, p.n_steps, p.slots_used, pkg, pkg_len);
+    if (segs != free_segs)
+        free(segs);
+    delta_raw_free(&raw);
+    delta_plan_free(&p);
+    return rc;
+}
+
+static int make_delta(struct pkg_header *h, const uint8_t *old, uint32_t old_len,
+                      const uint8_t *new, uint32_t new_len, uint32_t slots, uint8_t **pkg,
+                      size_t *pkg_len)
+{
+    struct delta_matcher *m = delta_matcher_new(old, old_len);
+    struct delta_seg *free_segs = NULL;
+    size_t n_free = 0;
+    int rc = -1;
+    if (!m || delta_match(m, new, new_len, NULL, &default_costs, &free_segs, &n_free) != 0)
+        goto out;
+    /* Growth shifts content up, so descending order usually reads intact
+     * sectors; shrinking favours ascending. Try both, keep the smaller. */
+    *pkg = NULL;
+    for (int desc = 0; desc < 2; desc++) {
+        uint8_t *cand = NULL;
+        size_t cand_len = 0;
+        struct pkg_header hc = *h;
+        rc = make_for_order(desc, &hc, m, old, old_len, new, new_len, slots, free_segs, n_free,
+                            &cand, &cand_len);
+        if (rc != 0)
+            break;
+        if (!*pkg || cand_len < *pkg_len) {
+            free(*pkg);
+            *pkg = cand;
+            *pkg_len = cand_len;
+            *h = hc;
+        } else {
+            free(cand);
+        }
+    }
+    if (rc != 0) {
+        free(*pkg);
+        *pkg = NULL;
+    }
+out:
+    free(free_segs);
+    delta_matcher_free(m);
+    return rc;
+}
+
+int delta_make(const uint8_t *old, size_t old_len, const uint8_t *new, size_t new_len,
+               const struct delta_params *params, uint8_t **pkg, size_t *pkg_len, char *why,
+               size_t why_size)
+{
+    if (check_inputs(old, old_len, new, new_len, params, pkg, pkg_len, why, why_size) != 0)
+        return -1;
+    struct pkg_header h;
+    header_base(&h, old, old_len, new, new_len, params);
+    int rc = params->full ? make_full(&h, new, (uint32_t)new_len, pkg, pkg_len)
+                          : make_delta(&h, old, (uint32_t)old_len, new, (uint32_t)new_len,
+                                       params->stash_slots, pkg, pkg_len);
+    if (rc == -2)
+        return fail(why, why_size, "internal error: the plan breaks the in-place rules");
+    if (rc != 0)
+        return fail(why, why_size, "out of memory or compressor failure");
+    return 0;
+}

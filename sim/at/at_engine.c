@@ -1,0 +1,318 @@
+#include "sim/at/at_engine.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+static const struct {
+    int code;
+    const char *text;
+} cme_texts[] = {
+    {CME_NOT_ALLOWED, "operation not allowed"},
+    {CME_NOT_SUPPORTED, "operation not supported"},
+    {CME_NO_NETWORK, "no network service"},
+    {CME_BAD_PARAM, "incorrect parameters"},
+    {CME_UNKNOWN, "unknown"},
+    {CME_UE_BUSY, "UE busy"},
+};
+
+void at_engine_init(struct at_engine *e, const struct at_io *io, void *ctx)
+{
+    memset(e, 0, sizeof *e);
+    e->io = io;
+    e->ctx = ctx;
+    e->echo = true;
+    e->synced = true;
+    at_frame_reset(&e->frame);
+}
+
+void at_engine_free(struct at_engine *e)
+{
+    at_engine_reset(e);
+    at_override_clear(e);
+}
+
+void at_engine_reset(struct at_engine *e)
+{
+    at_frame_reset(&e->frame);
+    e->busy = false;
+    e->answering = false;
+    free(e->held);
+    e->held = NULL;
+    e->held_len = e->held_off = 0;
+}
+
+bool at_engine_idle(const struct at_engine *e)
+{
+    return !e->answering;
+}
+
+static void out(struct at_engine *e, const char *s, size_t n)
+{
+    if (n > 0)
+        e->io->write(e->ctx, s, n);
+}
+
+/* A command's information lines form one block: <CR><LF> opens it, each line
+ * ends with <CR><LF> (ATI: "\r\nQuectel_Ltd\r\nQuectel_BC66\r\n..."). */
+static void reply_line(struct at_engine *e, bool open_block, const char *fmt, va_list ap)
+{
+    char buf[AT_LINE_MAX + 8];
+    int n = vsnprintf(buf + 2, sizeof buf - 4, fmt, ap);
+    if (n < 0)
+        return;
+    if ((size_t)n > sizeof buf - 5)
+        n = (int)(sizeof buf - 5);
+    buf[0] = '\r';
+    buf[1] = '\n';
+    memcpy(buf + 2 + n, "\r\n", 2);
+    if (open_block)
+        out(e, buf, (size_t)n + 4);
+    else
+        out(e, buf + 2, (size_t)n + 2);
+}
+
+void at_reply(struct at_engine *e, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    reply_line(e, !e->in_block, fmt, ap);
+    va_end(ap);
+    e->in_block = true;
+}
+
+/* A line framed on its own: final results and override replies. */
+static void reply_framed(struct at_engine *e, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    reply_line(e, true, fmt, ap);
+    va_end(ap);
+    e->in_block = false;
+}
+
+static void final(struct at_engine *e, int result)
+{
+    e->answering = false;
+    if (result == AT_OK) {
+        reply_framed(e, "OK");
+    } else if (result > 0 && e->cmee == 1) {
+        reply_framed(e, "+CME ERROR: %d", result);
+    } else if (result > 0 && e->cmee == 2) {
+        const char *text = "unknown";
+        for (size_t i = 0; i < sizeof cme_texts / sizeof cme_texts[0]; i++)
+            if (cme_texts[i].code == result)
+                text = cme_texts[i].text;
+        reply_framed(e, "+CME ERROR: %s", text);
+    } else {
+        reply_framed(e, "ERROR");
+    }
+    e->io->idle(e->ctx);
+}
+
+static at_handler pick(const struct at_command *c, enum at_form form)
+{
+    switch (form) {
+    case AT_FORM_EXEC:
+        return c->exec;
+    case AT_FORM_TEST:
+        return c->test;
+    case AT_FORM_READ:
+        return c->read;
+    case AT_FORM_WRITE:
+        return c->write;
+    }
+    return NULL;
+}
+
+static void run_chain(struct at_engine *e)
+{
+    for (;;) {
+        struct at_cmd cmd;
+        int r = at_chain_next(&e->chain, &cmd);
+        if (r == 0) {
+            final(e, AT_OK);
+            return;
+        }
+        const struct at_command *c = r > 0 ? e->io->lookup(e->ctx, cmd.name) : NULL;
+        at_handler h = c ? pick(c, cmd.form) : NULL;
+        e->in_block = false;
+        if (!h && c && cmd.form == AT_FORM_TEST && c->test_reply) {
+            if (*c->test_reply)
+                at_reply(e, "%s", c->test_reply);
+            continue;
+        }
+        if (!h) {
+            final(e, AT_ERROR);
+            return;
+        }
+        int res = h(e, &cmd);
+        if (res == AT_PENDING) {
+            e->busy = true;
+            return;
+        }
+        if (res != AT_OK) {
+            final(e, res);
+            return;
+        }
+    }
+}
+
+static bool override_matches(const char *pattern, const char *s, size_t len)
+{
+    size_t plen = strlen(pattern);
+    if (plen > 0 && pattern[plen - 1] == '*')
+        return len >= plen - 1 && strncasecmp(pattern, s, plen - 1) == 0;
+    return len == plen && strncasecmp(pattern, s, plen) == 0;
+}
+
+/* Answers a line from an override, if one matches. */
+static bool answer_override(struct at_engine *e, const char *s, size_t len)
+{
+    for (int i = 0; i < e->noverrides; i++) {
+        struct at_override *o = &e->overrides[i];
+        if (!override_matches(o->pattern, s, len))
+            continue;
+        for (const char *p = o->reply; *p;) {
+            const char *nl = strchr(p, '\n');
+            size_t n = nl ? (size_t)(nl - p) : strlen(p);
+            reply_framed(e, "%.*s", (int)n, p);
+            p += n + (nl ? 1 : 0);
+        }
+        e->answering = false;
+        if (o->once) {
+            free(o->pattern);
+            free(o->reply);
+            memmove(o, o + 1, (size_t)(e->noverrides - i - 1) * sizeof *o);
+            e->noverrides--;
+        }
+        e->io->idle(e->ctx);
+        return true;
+    }
+    return false;
+}
+
+static void handle_line(struct at_engine *e)
+{
+    const char *line = e->frame.line;
+    size_t len = e->frame.len;
+    size_t lead = 0;
+    while (lead < len && (line[lead] == ' ' || line[lead] == '\t'))
+        lead++;
+    if (lead == len)
+        return; /* an empty line is no command */
+
+    struct at_chain chain;
+    bool is_at = at_line_body(line, len, &chain);
+    if (!e->synced) {
+        /* Autobaud: only a line starting with AT can be decoded and locks the rate. */
+        if (!is_at)
+            return;
+        e->synced = true;
+        e->io->sync(e->ctx);
+    }
+    e->io->line(e->ctx, line, len);
+    e->answering = true;
+    if (answer_override(e, line + lead, len - lead))
+        return;
+    if (!is_at) {
+        final(e, AT_ERROR);
+        return;
+    }
+    memcpy(e->exec_line, line, len + 1);
+    at_line_body(e->exec_line, len, &e->chain);
+    run_chain(e);
+}
+
+/* Feeds bytes until a command goes pending; returns how many were used. */
+static size_t feed(struct at_engine *e, const char *data, size_t len)
+{
+    size_t echo_from = 0;
+    for (size_t i = 0; i < len; i++) {
+        enum at_frame_result r = at_frame_byte(&e->frame, (uint8_t)data[i]);
+        if (r == AT_FRAME_MORE)
+            continue;
+        if (e->echo && e->synced)
+            out(e, data + echo_from, i + 1 - echo_from);
+        echo_from = i + 1;
+        if (r == AT_FRAME_OVERLONG) {
+            if (e->synced)
+                final(e, AT_ERROR);
+        } else {
+            handle_line(e);
+        }
+        at_frame_reset(&e->frame);
+        if (e->busy)
+            return i + 1;
+    }
+    if (e->echo && e->synced)
+        out(e, data + echo_from, len - echo_from);
+    return len;
+}
+
+static void hold(struct at_engine *e, const char *data, size_t len)
+{
+    if (len == 0)
+        return;
+    char *p = realloc(e->held, e->held_len + len);
+    if (!p)
+        return; /* out of memory: the bytes are lost, as on a UART overrun */
+    memcpy(p + e->held_len, data, len);
+    e->held = p;
+    e->held_len += len;
+}
+
+bool at_engine_input(struct at_engine *e, const char *data, size_t len)
+{
+    if (!e->busy) {
+        size_t used = feed(e, data, len);
+        data += used;
+        len -= used;
+    }
+    hold(e, data, len);
+    return !e->busy;
+}
+
+void at_engine_complete(struct at_engine *e, int result)
+{
+    if (!e->busy)
+        return;
+    e->busy = false;
+    if (result == AT_OK)
+        run_chain(e);
+    else
+        final(e, result);
+    while (!e->busy && e->held_off < e->held_len)
+        e->held_off += feed(e, e->held + e->held_off, e->held_len - e->held_off);
+    if (!e->busy) {
+        free(e->held);
+        e->held = NULL;
+        e->held_len = e->held_off = 0;
+    }
+}
+
+int at_override_add(struct at_engine *e, const char *pattern, const char *reply, bool once)
+{
+    if (e->noverrides == AT_OVERRIDES_MAX)
+        return -ENOSPC;
+    char *p = strdup(pattern), *r = strdup(reply);
+    if (!p || !r) {
+        free(p);
+        free(r);
+        return -ENOMEM;
+    }
+    e->overrides[e->noverrides++] = (struct at_override){p, r, once};
+    return 0;
+}
+
+void at_override_clear(struct at_engine *e)
+{
+    for (int i = 0; i < e->noverrides; i++) {
+        free(e->overrides[i].pattern);
+        free(e->overrides[i].reply);
+    }
+    e->noverrides = 0;
+}

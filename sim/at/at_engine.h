@@ -1,0 +1,95 @@
+/* The AT command interpreter: echo, framing, dispatch to command tables, final
+ * result codes, response overrides and flow control. It knows nothing of the
+ * module behind it; the owner supplies the I/O hooks and the command table. */
+#ifndef BCSIM_AT_ENGINE_H
+#define BCSIM_AT_ENGINE_H
+
+#include "sim/at/at_frame.h"
+#include "sim/at/at_parse.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+
+/* Handler results: OK, ERROR, "answer later", or a positive +CME ERROR code. */
+enum {
+    AT_OK = 0,
+    AT_ERROR = -1,
+    AT_PENDING = -2,
+};
+#define AT_CME(n) (n)
+
+/* +CME ERROR codes used by bcsim (27.007 numbering, as Quectel uses it). */
+enum at_cme {
+    CME_NOT_ALLOWED = 3,
+    CME_NOT_SUPPORTED = 4,
+    CME_NO_NETWORK = 30,
+    CME_BAD_PARAM = 50,
+    CME_UNKNOWN = 100,
+    CME_UE_BUSY = 302,
+};
+
+struct at_engine;
+typedef int (*at_handler)(struct at_engine *e, const struct at_cmd *cmd);
+
+struct at_command {
+    const char *name; /* as parsed: "+CEREG", "I", "E", "&W" */
+    at_handler exec, test, read, write;
+    const char *test_reply; /* a fixed answer to the test form ("" for a bare OK) */
+};
+
+struct at_io {
+    void (*write)(void *ctx, const char *data, size_t len);
+    void (*line)(void *ctx, const char *line, size_t len); /* a command line arrived */
+    void (*idle)(void *ctx);                               /* final result written */
+    void (*sync)(void *ctx);                               /* autobaud locked */
+    const struct at_command *(*lookup)(void *ctx, const char *name);
+};
+
+#define AT_OVERRIDES_MAX 32
+
+struct at_override {
+    char *pattern; /* "AT+CSQ", or a prefix ending in '*' */
+    char *reply;   /* lines separated by '\n'; "" answers nothing */
+    bool once;
+};
+
+struct at_engine {
+    const struct at_io *io;
+    void *ctx;
+    struct at_frame frame;
+    bool echo;
+    int cmee; /* 0 ERROR only, 1 numeric, 2 verbose */
+    bool synced;
+    bool busy;             /* a command answers later (AT_PENDING) */
+    bool in_block;         /* the running command has begun its information block */
+    bool answering;        /* between a command line and its final result */
+    struct at_chain chain; /* the rest of the line being executed */
+    char exec_line[AT_LINE_MAX + 1];
+    char *held; /* input that arrived while busy */
+    size_t held_len, held_off;
+    struct at_override overrides[AT_OVERRIDES_MAX];
+    int noverrides;
+};
+
+void at_engine_init(struct at_engine *e, const struct at_io *io, void *ctx);
+void at_engine_free(struct at_engine *e);
+
+/* Power cut or reboot: forget partial input, held input and any pending command. */
+void at_engine_reset(struct at_engine *e);
+
+/* Bytes from the host. Returns false if the engine is busy and held them: the
+ * owner should stop reading until the engine calls io->idle. */
+bool at_engine_input(struct at_engine *e, const char *data, size_t len);
+
+/* Completes a command that returned AT_PENDING, then runs the rest of its line. */
+void at_engine_complete(struct at_engine *e, int result);
+
+bool at_engine_idle(const struct at_engine *e);
+
+/* Writes one information line of the running command's response. */
+void at_reply(struct at_engine *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+int at_override_add(struct at_engine *e, const char *pattern, const char *reply, bool once);
+void at_override_clear(struct at_engine *e);
+
+#endif

@@ -1,0 +1,49 @@
+#include "sim/fota_sink.h"
+
+#include <string.h>
+
+void fota_sink_reset(struct fota_sink *s, struct flash *flash)
+{
+    s->flash = flash;
+    s->written = s->buffered = 0;
+}
+
+uint64_t fota_sink_length(const struct fota_sink *s)
+{
+    return (uint64_t)s->written + s->buffered;
+}
+
+static int write_buffered(struct fota_sink *s)
+{
+    const struct flash_geometry *g = &s->flash->geo;
+    int err = flash_write_sector(s->flash, g->fota_offset + s->written, s->sector, s->buffered);
+    if (err)
+        return err;
+    s->written += s->buffered;
+    s->buffered = 0;
+    return 0;
+}
+
+int fota_sink_write(struct fota_sink *s, const uint8_t *p, size_t n)
+{
+    const struct flash_geometry *g = &s->flash->geo;
+    uint32_t sector = g->sector_size < FOTA_SINK_SECTOR_MAX ? g->sector_size : FOTA_SINK_SECTOR_MAX;
+    if (fota_sink_length(s) + n > flash_fota_room(s->flash))
+        return FLASH_EFULL;
+    while (n > 0) {
+        size_t k = sector - s->buffered < n ? sector - s->buffered : n;
+        memcpy(s->sector + s->buffered, p, k);
+        s->buffered += (uint32_t)k;
+        p += k;
+        n -= k;
+        int err = s->buffered == sector ? write_buffered(s) : 0;
+        if (err)
+            return err;
+    }
+    return 0;
+}
+
+int fota_sink_flush(struct fota_sink *s)
+{
+    return s->buffered ? write_buffered(s) : 0;
+}
