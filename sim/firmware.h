@@ -3,6 +3,7 @@
 #define BCSIM_FIRMWARE_H
 
 #include "fw_image/flash.h"
+#include "fw_image/patch.h"
 #include "fw_image/image.h"
 #include "fw_image/pkg_format.h"
 #include "sim/profile.h"
@@ -36,5 +37,13 @@ void fw_ram_flash_close(struct ram_flash *rf);
  * card 1 may not be crossed where the profile says so. 0, or -1 and why. */
 int fw_check_baseline(const struct profile *p, const struct pkg_header *h, char *why,
                       size_t why_size);
+
+/* The module's whole acceptance of a package at [offset, offset+len) of the
+ * FOTA area, before anything is written: patch_check (header, body SHA-256,
+ * model, source image) and then the model's baseline rule. 0, or a PATCH_E*
+ * status with the reason in patch->why. The updater and `bcsim pkg verify`
+ * both decide with it. */
+int fw_accept_package(const struct profile *p, struct patch *patch, struct flash *f,
+                      uint32_t offset, uint32_t len);
 
 #endif

@@ -1,10 +1,9 @@
 #include "sim/fota.h"
 
-#include "sim/at/at_engine.h"
 #include "sim/firmware.h"
-#include "sim/module.h"
 
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,31 +29,47 @@ const char *fota_phase_name(const struct fota *f)
     return "?";
 }
 
-static void set_phase(struct module *m, enum fota_phase phase)
+static void urc(struct fota *f, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void urc(struct fota *f, const char *fmt, ...)
 {
-    if (m->fota.phase == phase)
-        return;
-    m->fota.phase = phase;
-    mod_event(m, "fota", "state", fota_phase_name(&m->fota));
+    char line[160];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof line, fmt, ap);
+    va_end(ap);
+    f->port.urc(f->port.ctx, line);
 }
 
-int fota_init(struct module *m)
+static void event(struct fota *f, const char *type, const char *key, const char *value)
 {
-    struct fota *f = &m->fota;
+    f->port.event(f->port.ctx, type, key, value);
+}
+
+static void set_phase(struct fota *f, enum fota_phase phase)
+{
+    if (f->phase == phase)
+        return;
+    f->phase = phase;
+    event(f, "fota", "state", fota_phase_name(f));
+}
+
+int fota_init(struct fota *f, const struct fota_config *cfg, const struct fota_port *port)
+{
     memset(f, 0, sizeof *f);
+    f->cfg = *cfg;
+    f->port = *port;
     f->result = -1;
     f->patch = malloc(sizeof *f->patch); /* about 150 KiB: the applier's whole state */
     if (!f->patch)
         return -ENOMEM;
-    http_dl_init(&f->http, m->loop, m->clk);
-    uv_timer_init(m->loop, &f->timer);
-    f->timer.data = m;
+    http_dl_init(&f->http, f->cfg.loop, f->cfg.clk);
+    uv_timer_init(f->cfg.loop, &f->timer);
+    f->timer.data = f;
     return 0;
 }
 
-void fota_close(struct module *m)
+void fota_close(struct fota *f)
 {
-    struct fota *f = &m->fota;
     f->silent = true;
     http_dl_close(&f->http);
     uv_close((uv_handle_t *)&f->timer, NULL);
@@ -66,10 +81,9 @@ void fota_close(struct module *m)
 
 static int sink_begin(void *ctx, int64_t length)
 {
-    struct module *m = ctx;
-    struct fota *f = &m->fota;
+    struct fota *f = ctx;
     f->length = length;
-    if (length > (int64_t)flash_fota_room(&m->flash.flash)) { /* refused before a byte comes */
+    if (length > (int64_t)flash_fota_room(f->cfg.flash)) { /* refused before a byte comes */
         f->sink_err = FLASH_EFULL;
         return f->sink_err;
     }
@@ -80,26 +94,24 @@ static int sink_begin(void *ctx, int64_t length)
 #define DOWNLOADING_URC "+QIND: \"FOTA\",\"DOWNLOADING\",%d%%"
 #define UPDATING_URC    "+QIND: \"FOTA\",\"UPDATING\",%d%%,1,1"
 
-static void report_progress(struct module *m, int percent, const char *urc_format)
+static void report_progress(struct fota *f, int percent, const char *urc_format)
 {
-    struct fota *f = &m->fota;
     if (percent <= f->percent)
         return;
     f->percent = percent;
-    mod_urc(m, urc_format, percent);
+    urc(f, urc_format, percent);
 }
 
 static int sink_data(void *ctx, const uint8_t *p, size_t n)
 {
-    struct module *m = ctx;
-    struct fota *f = &m->fota;
+    struct fota *f = ctx;
     int err = fota_sink_write(&f->sink, p, n);
     if (err) {
         f->sink_err = err;
         return err;
     }
     if (f->length > 0)
-        report_progress(m, (int)(fota_sink_length(&f->sink) * 100 / (uint64_t)f->length),
+        report_progress(f, (int)(fota_sink_length(&f->sink) * 100 / (uint64_t)f->length),
                         DOWNLOADING_URC);
     return 0;
 }
@@ -128,37 +140,34 @@ static int start_patch(struct patch *p)
     return r;
 }
 
-static void begin_update(struct module *m)
+static void begin_update(struct fota *f)
 {
-    struct fota *f = &m->fota;
-    struct flash *fl = &m->flash.flash;
+    struct flash *fl = f->cfg.flash;
     struct patch *p = f->patch;
-    int r = patch_check(p, fl, fl->geo.fota_offset, f->sink.written, m->prof->id);
-    if (r == 0 && fw_check_baseline(m->prof, &p->hdr, p->why, sizeof p->why) != 0)
-        r = PATCH_EMISMATCH;
+    int r = fw_accept_package(f->cfg.prof, p, fl, fl->geo.fota_offset, f->sink.written);
     if (r == 0)
         r = start_patch(p);
     if (r == PATCH_EPOWER) {
-        mod_power_cut(m);
+        f->port.power_cut(f->port.ctx);
         return;
     }
     if (r != PATCH_MORE) {
-        mod_event(m, "fota", "refused", p->why);
-        mod_urc(m, "+QIND: \"FOTA\",\"END\",%d", update_code(m->prof, r));
-        set_phase(m, FOTA_IDLE);
+        event(f, "fota", "refused", p->why);
+        urc(f, "+QIND: \"FOTA\",\"END\",%d", update_code(f->cfg.prof, r));
+        set_phase(f, FOTA_IDLE);
         return;
     }
     f->gave_up = false;
     f->why[0] = '\0';
-    set_phase(m, FOTA_UPDATING);
-    mod_urc(m, "+QIND: \"FOTA\",\"START\"");
+    set_phase(f, FOTA_UPDATING);
+    urc(f, "+QIND: \"FOTA\",\"START\"");
     f->start_announced = true;
-    mod_reboot(m, REBOOT_DELAY_MS);
+    f->port.reboot(f->port.ctx, REBOOT_DELAY_MS);
 }
 
-static int download_code(const struct module *m, enum dl_error err)
+static int download_code(const struct fota *f, enum dl_error err)
 {
-    const struct prof_fota *c = &m->prof->fota;
+    const struct prof_fota *c = &f->cfg.prof->fota;
     switch (err) {
     case DL_OK:
         return 0;
@@ -169,7 +178,7 @@ static int download_code(const struct module *m, enum dl_error err)
     case DL_EPROTO:
         return c->dl_unknown;
     case DL_ESINK:
-        return m->fota.sink_err == FLASH_EFULL ? c->dl_flash_full : c->dl_flash_write;
+        return f->sink_err == FLASH_EFULL ? c->dl_flash_full : c->dl_flash_write;
     default:
         return c->dl_failed;
     }
@@ -177,29 +186,28 @@ static int download_code(const struct module *m, enum dl_error err)
 
 static void on_downloaded(void *ctx, enum dl_error err, int detail)
 {
-    struct module *m = ctx;
-    struct fota *f = &m->fota;
+    struct fota *f = ctx;
     (void)detail;
     if (f->silent) {
-        set_phase(m, FOTA_IDLE);
+        set_phase(f, FOTA_IDLE);
         return;
     }
     if (err == DL_OK && (f->sink_err = fota_sink_flush(&f->sink)) != 0)
         err = DL_ESINK;
     if (err == DL_ESINK && f->sink_err == FLASH_EPOWER) {
-        mod_power_cut(m); /* the flash's power-cut fault hit the download */
+        f->port.power_cut(f->port.ctx); /* the flash's power-cut fault hit the download */
         return;
     }
-    mod_event(m, "download", "result", dl_strerror(err));
+    event(f, "download", "result", dl_strerror(err));
     if (err == DL_OK && f->percent < 100)
-        report_progress(m, 100, DOWNLOADING_URC);
-    int code = download_code(m, err);
-    mod_urc(m, "+QIND: \"FOTA\",\"HTTPEND\",%d", code);
+        report_progress(f, 100, DOWNLOADING_URC);
+    int code = download_code(f, err);
+    urc(f, "+QIND: \"FOTA\",\"HTTPEND\",%d", code);
     if (code != 0) {
-        set_phase(m, FOTA_IDLE);
+        set_phase(f, FOTA_IDLE);
         return;
     }
-    begin_update(m);
+    begin_update(f);
 }
 
 /* ---- AT+QFOTADL ----------------------------------------------------------- */
@@ -209,67 +217,65 @@ static bool scheme_supported(const struct prof_fota *c, enum url_scheme s)
     return (s == URL_HTTP && c->http) || (s == URL_HTTPS && c->https) || (s == URL_COAP && c->coap);
 }
 
-int fota_command(struct module *m, const char *text)
+enum fota_answer fota_command(struct fota *f, const char *text)
 {
-    struct fota *f = &m->fota;
-    const struct prof_fota *c = &m->prof->fota;
+    const struct prof_fota *c = &f->cfg.prof->fota;
     if (f->phase != FOTA_IDLE) {
         if (c->up_busy < 0)
-            return AT_ERROR;
-        mod_urc(m, "+QIND: \"FOTA\",\"END\",%d", c->up_busy); /* the running one goes on */
-        return AT_OK;
+            return FOTA_REFUSED;
+        urc(f, "+QIND: \"FOTA\",\"END\",%d", c->up_busy); /* the running one goes on */
+        return FOTA_ACCEPTED;
     }
     struct url u;
     if (url_parse(text, &u) != URL_OK)
-        return AT_ERROR;
+        return FOTA_REFUSED;
     if (!scheme_supported(c, u.scheme)) {
         if (!c->notsupport_urc)
-            return AT_ERROR;
-        mod_urc(m, "+QIND: \"FOTA\",\"NOTSUPPORT\"");
-        return AT_OK;
+            return FOTA_REFUSED;
+        urc(f, "+QIND: \"FOTA\",\"NOTSUPPORT\"");
+        return FOTA_ACCEPTED;
     }
-    fota_sink_reset(&f->sink, &m->flash.flash);
+    fota_sink_reset(&f->sink, f->cfg.flash);
     f->length = -1;
     f->percent = 0;
     f->sink_err = 0;
     f->net_lost = f->silent = false;
-    set_phase(m, FOTA_DOWNLOADING);
-    mod_urc(m, "+QIND: \"FOTA\",\"HTTPSTART\"");
-    if (!m->net.pdn) {
-        mod_urc(m, "+QIND: \"FOTA\",\"HTTPEND\",%d", c->dl_net_unavailable);
-        set_phase(m, FOTA_IDLE);
-        return AT_OK;
+    set_phase(f, FOTA_DOWNLOADING);
+    urc(f, "+QIND: \"FOTA\",\"HTTPSTART\"");
+    if (!f->port.pdn_up(f->port.ctx)) {
+        urc(f, "+QIND: \"FOTA\",\"HTTPEND\",%d", c->dl_net_unavailable);
+        set_phase(f, FOTA_IDLE);
+        return FOTA_ACCEPTED;
     }
-    uint64_t timeout = clk_scale(m->clk, STALL_TIMEOUT_MS);
+    uint64_t timeout = clk_scale(f->cfg.clk, STALL_TIMEOUT_MS);
     if (timeout < 2000)
         timeout = 2000;
-    if (http_dl_start(&f->http, m->resolver, &u, &m->radio, (uint32_t)timeout, &flash_sink, m,
-                      on_downloaded, m) != 0) {
-        mod_urc(m, "+QIND: \"FOTA\",\"HTTPEND\",%d", c->dl_failed);
-        set_phase(m, FOTA_IDLE);
+    if (http_dl_start(&f->http, f->cfg.resolver, &u, &f->cfg.radio, (uint32_t)timeout, &flash_sink,
+                      f, on_downloaded, f) != 0) {
+        urc(f, "+QIND: \"FOTA\",\"HTTPEND\",%d", c->dl_failed);
+        set_phase(f, FOTA_IDLE);
     }
-    return AT_OK;
+    return FOTA_ACCEPTED;
 }
 
-void fota_pdn_lost(struct module *m)
+void fota_pdn_lost(struct fota *f)
 {
-    if (m->fota.phase == FOTA_DOWNLOADING && m->fota.http.running)
-        http_dl_abort(&m->fota.http); /* reported as "network deactivated" */
+    if (f->phase == FOTA_DOWNLOADING && f->http.running)
+        http_dl_abort(&f->http); /* reported as "network deactivated" */
 }
 
-void fota_power_lost(struct module *m, bool announce)
+void fota_power_lost(struct fota *f, bool announce)
 {
-    struct fota *f = &m->fota;
     uv_timer_stop(&f->timer);
     if (f->http.running) {
         f->silent = true;
         http_dl_abort(&f->http);
     }
     if (f->phase == FOTA_DOWNLOADING)
-        set_phase(m, FOTA_IDLE); /* the partial package stays, unused */
+        set_phase(f, FOTA_IDLE); /* the partial package stays, unused */
     if (announce) {
         /* What was in RAM is gone; the next boot reads the journal afresh. */
-        set_phase(m, FOTA_IDLE);
+        set_phase(f, FOTA_IDLE);
         f->start_announced = false;
         f->gave_up = false;
     }
@@ -278,9 +284,9 @@ void fota_power_lost(struct module *m, bool announce)
 /* ---- The updater ------------------------------------------------------------ */
 
 /* The package in the FOTA area is as long as its header says. */
-static uint32_t package_len(struct module *m)
+static uint32_t package_len(struct fota *f)
 {
-    struct flash *fl = &m->flash.flash;
+    struct flash *fl = f->cfg.flash;
     uint8_t raw[PKG_HEADER_SIZE];
     struct pkg_header h;
     if (flash_read(fl, fl->geo.fota_offset, raw, sizeof raw) != 0 || pkg_header_read(raw, &h) != 0)
@@ -289,23 +295,23 @@ static uint32_t package_len(struct module *m)
     return len <= fl->geo.fota_size ? (uint32_t)len : 0;
 }
 
-static int resume(struct module *m)
+static int resume(struct fota *f)
 {
-    struct flash *fl = &m->flash.flash;
-    return patch_resume(m->fota.patch, fl, fl->geo.fota_offset, package_len(m));
+    struct flash *fl = f->cfg.flash;
+    return patch_resume(f->patch, fl, fl->geo.fota_offset, package_len(f));
 }
 
 /* A program or erase that the flash fails leaves it as a clean power cut at
  * that operation would: replaying the journal (and, for a step, doing the
  * step again) retries it. A fault that happens once is gone on the next try,
  * so the update goes on; one still there after FLASH_ATTEMPTS tries stops it. */
-static int retry_flash(struct module *m, int r, bool step)
+static int retry_flash(struct fota *f, int r, bool step)
 {
     for (int tries = 1; r == PATCH_EFLASH && tries < FLASH_ATTEMPTS; tries++) {
-        mod_event(m, "fota", "retry", m->fota.patch->why);
-        r = resume(m);
+        event(f, "fota", "retry", f->patch->why);
+        r = resume(f);
         if (step && r == PATCH_MORE)
-            r = patch_step(m->fota.patch);
+            r = patch_step(f->patch);
     }
     return r;
 }
@@ -313,113 +319,108 @@ static int retry_flash(struct module *m, int r, bool step)
 /* Forgets a reported update (erases the journal). False if the power was cut
  * meanwhile: the module is off. A journal the flash cannot erase stays, and
  * the next boot reports the same result again. */
-static bool forget_update(struct module *m)
+static bool forget_update(struct fota *f)
 {
-    struct patch *p = m->fota.patch;
+    struct patch *p = f->patch;
     int r = patch_finish(p);
     for (int tries = 1; r == PATCH_EFLASH && tries < FLASH_ATTEMPTS; tries++)
         r = patch_finish(p);
     if (r == PATCH_EPOWER) {
-        mod_power_cut(m);
+        f->port.power_cut(f->port.ctx);
         return false;
     }
     if (r != 0)
-        mod_event(m, "fota", "error", p->why);
+        event(f, "fota", "error", p->why);
     return true;
 }
 
-static void stop_updater(struct module *m)
+static void stop_updater(struct fota *f)
 {
-    set_phase(m, FOTA_IDLE);
-    m->fota.start_announced = false;
-    mod_reboot(m, REBOOT_DELAY_MS);
+    set_phase(f, FOTA_IDLE);
+    f->start_announced = false;
+    f->port.reboot(f->port.ctx, REBOOT_DELAY_MS);
 }
 
 /* The update cannot go on in this power session: say so and reboot into
  * whatever the firmware region holds. A flash that keeps failing leaves the
  * journal as it is, so that the update resumes after the next power-on; a
  * package that turns out inconsistent is forgotten (it would fail again). */
-static void give_up(struct module *m, int r)
+static void give_up(struct fota *f, int r)
 {
-    struct fota *f = &m->fota;
     snprintf(f->why, sizeof f->why, "update stopped: %s", f->patch->why);
-    mod_event(m, "fota", "failed", f->patch->why);
-    mod_urc(m, "+QIND: \"FOTA\",\"END\",%d", update_code(m->prof, r));
+    event(f, "fota", "failed", f->patch->why);
+    urc(f, "+QIND: \"FOTA\",\"END\",%d", update_code(f->cfg.prof, r));
     if (r == PATCH_EFLASH)
         f->gave_up = true;
-    else if (!forget_update(m))
+    else if (!forget_update(f))
         return;
-    stop_updater(m);
+    stop_updater(f);
 }
 
 static void updater_step(uv_timer_t *t)
 {
-    struct module *m = t->data;
-    struct fota *f = &m->fota;
-    int r = retry_flash(m, patch_step(f->patch), true);
+    struct fota *f = t->data;
+    int r = retry_flash(f, patch_step(f->patch), true);
     if (r == PATCH_EPOWER) {
-        mod_power_cut(m); /* the flash's power-cut fault hit the updater */
+        f->port.power_cut(f->port.ctx); /* the flash's power-cut fault hit the updater */
         return;
     }
-    report_progress(m, (int)patch_percent(f->patch), UPDATING_URC);
+    report_progress(f, (int)patch_percent(f->patch), UPDATING_URC);
     if (r == PATCH_MORE)
-        clk_after(m->clk, &f->timer, updater_step, m->prof->fota.step_ms);
+        clk_after(f->cfg.clk, &f->timer, updater_step, f->cfg.prof->fota.step_ms);
     else if (r == PATCH_DONE)
-        stop_updater(m); /* the new firmware reports END after its "+CFUN: 1" */
+        stop_updater(f); /* the new firmware reports END after its "+CFUN: 1" */
     else
-        give_up(m, r);
+        give_up(f, r);
 }
 
-enum fota_boot fota_boot(struct module *m)
+enum fota_boot fota_boot(struct fota *f)
 {
-    struct fota *f = &m->fota;
-    int r = retry_flash(m, resume(m), false);
+    int r = retry_flash(f, resume(f), false);
     if (r == PATCH_EPOWER)
         return FOTA_BOOT_POWER_CUT;
     if (r == PATCH_MORE && !f->gave_up) {
-        set_phase(m, FOTA_UPDATING);
+        set_phase(f, FOTA_UPDATING);
         return FOTA_BOOT_UPDATER;
     }
-    set_phase(m, FOTA_IDLE);
+    set_phase(f, FOTA_IDLE);
     if (r == PATCH_DONE) {
         f->result = 0;
         f->forget = true;
     } else if (r == PATCH_EFLASH) {
         /* The flash fails the resume itself: keep the journal for the next power-on. */
         snprintf(f->why, sizeof f->why, "update stopped: %s", f->patch->why);
-        mod_event(m, "fota", "failed", f->patch->why);
+        event(f, "fota", "failed", f->patch->why);
         f->gave_up = true;
-        f->result = update_code(m->prof, r);
+        f->result = update_code(f->cfg.prof, r);
         f->forget = false;
     } else if (r != PATCH_IDLE && r != PATCH_MORE) {
         /* The journal cannot be followed: report it, forget it, and let the boot ROM decide. */
         snprintf(f->why, sizeof f->why, "update failed: %s", f->patch->why);
-        mod_event(m, "fota", "failed", f->patch->why);
-        f->result = update_code(m->prof, r);
+        event(f, "fota", "failed", f->patch->why);
+        f->result = update_code(f->cfg.prof, r);
         f->forget = true;
     }
     return FOTA_BOOT_FIRMWARE;
 }
 
-void fota_run_updater(struct module *m)
+void fota_run_updater(struct fota *f)
 {
-    struct fota *f = &m->fota;
     if (!f->start_announced) /* forced update mode after a power cut */
-        mod_urc(m, "+QIND: \"FOTA\",\"START\"");
+        urc(f, "+QIND: \"FOTA\",\"START\"");
     f->start_announced = true;
     f->percent = (int)patch_percent(f->patch) - 1; /* say again where it stands */
-    clk_after(m->clk, &f->timer, updater_step, m->prof->fota.step_ms);
+    clk_after(f->cfg.clk, &f->timer, updater_step, f->cfg.prof->fota.step_ms);
 }
 
-void fota_boot_report(struct module *m)
+void fota_boot_report(struct fota *f)
 {
-    struct fota *f = &m->fota;
     if (f->result < 0)
         return;
-    mod_urc(m, "+QIND: \"FOTA\",\"END\",%d", f->result);
+    urc(f, "+QIND: \"FOTA\",\"END\",%d", f->result);
     f->result = -1;
     if (f->forget)
-        forget_update(m); /* reported: the next boot is an ordinary one */
+        forget_update(f); /* reported: the next boot is an ordinary one */
 }
 
 const char *fota_why(const struct fota *f)

@@ -1,20 +1,48 @@
 /* DFOTA: AT+QFOTADL downloads a package into the FOTA area of the flash, the
  * updater applies it in place across reboots (and across power cuts), and
- * the +QIND: "FOTA" URCs of cards 1 and 2 report every step. */
+ * the +QIND: "FOTA" URCs of cards 1 and 2 report every step. fota owns its
+ * state and reaches the rest through its port (URCs, events, reboot, power
+ * cut, the PDN): it knows nothing of the module, so an LwM2M object or a
+ * UART upload can drive it as the AT command does. */
 #ifndef BCSIM_FOTA_H
 #define BCSIM_FOTA_H
 
+#include "fw_image/flash.h"
 #include "fw_image/patch.h"
 #include "proto/http_client.h"
+#include "proto/resolve.h"
+#include "sim/base/clock.h"
 #include "sim/fota_sink.h"
+#include "sim/profile.h"
 
 #include <stdbool.h>
 #include <uv.h>
 
 enum fota_phase { FOTA_IDLE, FOTA_DOWNLOADING, FOTA_UPDATING };
 
+/* What fota reaches outside itself. */
+struct fota_port {
+    void (*urc)(void *ctx, const char *line);
+    void (*event)(void *ctx, const char *type, const char *key, const char *value);
+    void (*reboot)(void *ctx, uint32_t delay_ms); /* a reset the module makes itself */
+    void (*power_cut)(void *ctx);                 /* the flash lost its power */
+    bool (*pdn_up)(void *ctx);                    /* is the default PDN up? */
+    void *ctx;
+};
+
+struct fota_config {
+    uv_loop_t *loop;
+    const struct clk *clk;
+    struct flash *flash;
+    const struct profile *prof;      /* result codes, timings, baseline rule */
+    const struct resolver *resolver; /* --resolve overrides for downloads */
+    struct dl_link radio;            /* the radio link downloads cross */
+};
+
 struct fota {
     enum fota_phase phase;
+    struct fota_config cfg;
+    struct fota_port port;
     struct http_dl http;
     struct patch *patch;
     uv_timer_t timer;      /* the updater's steps */
@@ -31,14 +59,13 @@ struct fota {
     char why[200];         /* why the last update stopped or failed, for status */
 };
 
-struct module;
-
 /* 0, or -ENOMEM. */
-int fota_init(struct module *m);
-void fota_close(struct module *m);
+int fota_init(struct fota *f, const struct fota_config *cfg, const struct fota_port *port);
+void fota_close(struct fota *f);
 
-/* AT+QFOTADL=<url>: returns the command's result code (AT_OK, AT_ERROR). */
-int fota_command(struct module *m, const char *url);
+/* AT+QFOTADL=<url>: accepted (the rest is URCs) or refused (the command's ERROR). */
+enum fota_answer { FOTA_ACCEPTED, FOTA_REFUSED };
+enum fota_answer fota_command(struct fota *f, const char *url);
 
 enum fota_boot {
     FOTA_BOOT_FIRMWARE,  /* no update to run: the boot ROM checks the firmware */
@@ -47,17 +74,17 @@ enum fota_boot {
 };
 
 /* At power-on, before the image check: who takes this boot. */
-enum fota_boot fota_boot(struct module *m);
-void fota_run_updater(struct module *m);
+enum fota_boot fota_boot(struct fota *f);
+void fota_run_updater(struct fota *f);
 
 /* Boot step after "+CFUN: 1": the result of an update that just ended. */
-void fota_boot_report(struct module *m);
+void fota_boot_report(struct fota *f);
 
 /* The power goes (announce: forget that START was printed, a real loss). */
-void fota_power_lost(struct module *m, bool announce);
+void fota_power_lost(struct fota *f, bool announce);
 
 /* The default PDN went down. */
-void fota_pdn_lost(struct module *m);
+void fota_pdn_lost(struct fota *f);
 
 const char *fota_phase_name(const struct fota *f);
 

@@ -1,6 +1,5 @@
 #include "sim/module.h"
 
-#include "sim/commands/commands.h"
 #include "sim/firmware.h"
 
 #include <errno.h>
@@ -27,7 +26,7 @@ const char *mod_power_name(enum mod_power p)
 
 void mod_event(struct module *m, const char *type, const char *key, const char *value)
 {
-    evt_emit(m->events, type, key, value);
+    evt_emit(m->events, m->imei, type, key, value);
 }
 
 /* ---- NVRAM settings ---------------------------------------------------- */
@@ -92,7 +91,7 @@ static void apply_settings(struct module *m)
     int cmee = kv_get_int(&m->nvram, "cmee", 0);
     m->at.cmee = cmee >= 0 && cmee <= 2 ? cmee : 0;
     int cereg = kv_get_int(&m->nvram, "cereg", 0);
-    m->cereg_n = cereg >= 0 && cereg <= 5 ? cereg : 0;
+    net_set_cereg_mode(&m->net, cereg >= 0 && cereg <= 5 ? cereg : 0);
 }
 
 void mod_setting_changed(struct module *m, unsigned autosave_bit, const char *key, long value)
@@ -109,7 +108,7 @@ int mod_save_settings(struct module *m)
     kv_set_int(&m->nvram, "echo", m->at.echo);
     kv_set_int(&m->nvram, "cmee", m->at.cmee);
     kv_set_int(&m->nvram, "ipr", (long)m->ipr);
-    kv_set_int(&m->nvram, "cereg", m->cereg_n);
+    kv_set_int(&m->nvram, "cereg", m->net.cereg_n);
     return kv_save(&m->nvram, m->nvram_path);
 }
 
@@ -120,7 +119,7 @@ static void urc_event(struct module *m, const char *text, const char *lost_why)
 {
     char buf[EVT_LINE_MAX];
     struct jw w;
-    evt_begin(m->events, &w, buf, sizeof buf, "urc");
+    evt_begin(m->events, &w, buf, sizeof buf, m->imei, "urc");
     jw_str(&w, "text", text);
     jw_bool(&w, "delivered", lost_why == NULL);
     if (lost_why)
@@ -193,7 +192,7 @@ static void boot_step(uv_timer_t *t)
         break;
     case PROF_BOOT_RDY:
         if (m->updating) { /* the updater runs instead of the firmware */
-            fota_run_updater(m);
+            fota_run_updater(&m->fota);
             return;
         }
         m->at_ready = true;
@@ -204,15 +203,14 @@ static void boot_step(uv_timer_t *t)
         mod_urc(m, "+CFUN: 1");
         break;
     case PROF_BOOT_FOTA:
-        fota_boot_report(m);
+        fota_boot_report(&m->fota);
         break;
     case PROF_BOOT_CPIN:
         mod_urc(m, "+CPIN: READY");
         break;
     case PROF_BOOT_NETWORK:
-        m->net.radio = m->cfun == 1;
-        m->net.attach = true;
-        net_update(m);
+        net_set_radio(&m->net, m->cfun == 1);
+        net_set_attach(&m->net, true);
         break;
     case PROF_BOOT_END:
         m->power = MOD_POWER_ON;
@@ -230,7 +228,7 @@ static bool boot_rom(struct module *m)
 {
     m->bricked = false;
     m->brick_why[0] = '\0';
-    enum fota_boot who = fota_boot(m); /* an update under way comes first */
+    enum fota_boot who = fota_boot(&m->fota); /* an update under way comes first */
     if (who == FOTA_BOOT_POWER_CUT) {
         mod_power_cut(m);
         return false;
@@ -284,10 +282,10 @@ enum stop_reason { STOP_RESET, STOP_POWER_OFF, STOP_POWER_CUT };
 
 static void stop(struct module *m, enum stop_reason why)
 {
-    fota_power_lost(m, why != STOP_RESET);
+    fota_power_lost(&m->fota, why != STOP_RESET);
     uv_timer_stop(&m->boot_timer);
     uv_timer_stop(&m->reboot_timer);
-    net_reset(m);
+    net_reset(&m->net);
     at_engine_reset(&m->at);
     lose_urcs(m, why == STOP_RESET ? "reset" : "power off");
     if (why == STOP_POWER_CUT)
@@ -337,7 +335,7 @@ static void io_line(void *ctx, const char *line, size_t len)
     struct module *m = ctx;
     char buf[EVT_LINE_MAX];
     struct jw w;
-    evt_begin(m->events, &w, buf, sizeof buf, "command");
+    evt_begin(m->events, &w, buf, sizeof buf, m->imei, "command");
     jw_strn(&w, "line", line, len > 512 ? 512 : len);
     evt_publish(m->events, &w);
 }
@@ -359,7 +357,7 @@ static void io_sync(void *ctx)
 static const struct at_command *io_lookup(void *ctx, const char *name)
 {
     struct module *m = ctx;
-    return cmd_lookup(m->prof, name);
+    return m->lookup(m->prof, name);
 }
 
 static const struct at_io engine_io = {
@@ -408,7 +406,7 @@ static void uart_dropped(void *ctx, size_t len, const char *why)
     struct module *m = ctx;
     char buf[EVT_LINE_MAX];
     struct jw w;
-    evt_begin(m->events, &w, buf, sizeof buf, "uart");
+    evt_begin(m->events, &w, buf, sizeof buf, m->imei, "uart");
     jw_int(&w, "dropped", (int64_t)len);
     jw_str(&w, "why", why);
     evt_publish(m->events, &w);
@@ -420,6 +418,40 @@ static const struct uart_ops module_uart_ops = {
     .held = uart_held,
     .dropped = uart_dropped,
 };
+
+/* ---- The ports of network and fota: how they reach the module ---------- */
+
+static void port_urc(void *ctx, const char *line)
+{
+    mod_urc(ctx, "%s", line);
+}
+
+static void port_event(void *ctx, const char *type, const char *key, const char *value)
+{
+    mod_event(ctx, type, key, value);
+}
+
+static void net_pdn_lost(void *ctx)
+{
+    struct module *m = ctx;
+    fota_pdn_lost(&m->fota);
+}
+
+static void fota_reboot(void *ctx, uint32_t delay_ms)
+{
+    mod_reboot(ctx, delay_ms);
+}
+
+static void fota_power_cut(void *ctx)
+{
+    mod_power_cut(ctx);
+}
+
+static bool fota_pdn_up(void *ctx)
+{
+    const struct module *m = ctx;
+    return m->net.pdn;
+}
 
 /* The flash file; a new one (or a factory reset) gets the factory firmware. */
 static int open_flash(struct module *m, const struct mod_config *cfg, char *why, size_t why_size)
@@ -501,9 +533,21 @@ int mod_open(struct module *m, uv_loop_t *loop, const struct mod_config *cfg, ch
         flash_file_close(&m->flash);
         return err;
     }
-    m->resolver = cfg->resolver;
-    m->radio = cfg->radio;
-    if ((err = fota_init(m)) != 0) {
+    struct fota_config fota_cfg = {
+        .loop = loop,
+        .clk = m->clk,
+        .flash = &m->flash.flash,
+        .prof = m->prof,
+        .resolver = cfg->resolver,
+        .radio = cfg->radio,
+    };
+    if ((err = fota_init(&m->fota, &fota_cfg,
+                         &(struct fota_port){.urc = port_urc,
+                                             .event = port_event,
+                                             .reboot = fota_reboot,
+                                             .power_cut = fota_power_cut,
+                                             .pdn_up = fota_pdn_up,
+                                             .ctx = m})) != 0) {
         snprintf(why, why_size, "no memory for the updater");
         uart_close(&m->uart);
         flash_file_close(&m->flash);
@@ -517,7 +561,18 @@ int mod_open(struct module *m, uv_loop_t *loop, const struct mod_config *cfg, ch
     uv_timer_init(loop, &m->open_timer);
     m->open_timer.data = m;
     m->boot_on_open = cfg->boot_on_open;
-    net_init(m, loop);
+    m->lookup = cfg->lookup;
+    struct net_config net_cfg = {
+        .clk = m->clk,
+        .registration_ms = m->prof->registration_ms,
+        .pdn_ms = m->prof->pdn_ms,
+        .tac = m->prof->tac,
+        .cell = m->prof->cell,
+        .imei = m->imei,
+    };
+    net_init(&m->net, loop, &net_cfg,
+             &(struct net_port){
+                 .urc = port_urc, .event = port_event, .pdn_lost = net_pdn_lost, .ctx = m});
     apply_settings(m);
     return 0;
 }
@@ -530,8 +585,8 @@ static void on_closed(uv_handle_t *h)
 void mod_close(struct module *m)
 {
     stop(m, STOP_POWER_CUT);
-    net_close(m);
-    fota_close(m);
+    net_close(&m->net);
+    fota_close(&m->fota);
     uv_close((uv_handle_t *)&m->boot_timer, on_closed);
     uv_close((uv_handle_t *)&m->reboot_timer, on_closed);
     uv_close((uv_handle_t *)&m->open_timer, on_closed);

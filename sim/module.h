@@ -35,6 +35,8 @@ struct mod_config {
     const struct resolver *resolver; /* --resolve overrides for downloads */
     struct dl_link radio;            /* the radio link downloads cross */
     bool boot_on_open;               /* power on when a host opens the PTY (and it is off) */
+    /* The command tables (sim/commands), which sit above the module. */
+    const struct at_command *(*lookup)(const struct profile *p, const char *name);
 };
 
 struct module {
@@ -54,10 +56,9 @@ struct module {
     char brick_why[256];                 /* ... and why, for status */
     bool updating;                       /* this boot belongs to the updater */
     struct fota fota;
-    const struct resolver *resolver;
-    struct dl_link radio;
 
     bool boot_on_open;
+    const struct at_command *(*lookup)(const struct profile *p, const char *name);
     uv_timer_t open_timer; /* the power-on that a host's open asks for */
     enum mod_power power;
     bool at_ready; /* "RDY" was printed: the AT interface answers */
@@ -68,7 +69,6 @@ struct module {
     char imei[16];
     uint32_t ipr;
     int cfun;
-    int cereg_n;
 };
 
 /* Opens the PTY and loads NVRAM; the module stays off until mod_power_on.

@@ -24,10 +24,13 @@ void evt_unsubscribe(struct evt_bus *bus, evt_fn fn, void *ctx)
     }
 }
 
-void evt_begin(struct evt_bus *bus, struct jw *w, char *buf, size_t size, const char *type)
+void evt_begin(struct evt_bus *bus, struct jw *w, char *buf, size_t size, const char *source,
+               const char *type)
 {
     jw_begin(w, buf, size);
     jw_int(w, "t", bus->clk ? (int64_t)clk_now_ms(bus->clk) : 0);
+    if (source)
+        jw_str(w, "module", source);
     jw_str(w, "type", type);
 }
 
@@ -41,11 +44,12 @@ void evt_publish(struct evt_bus *bus, struct jw *w)
     }
 }
 
-void evt_emit(struct evt_bus *bus, const char *type, const char *key, const char *value)
+void evt_emit(struct evt_bus *bus, const char *source, const char *type, const char *key,
+              const char *value)
 {
     char buf[EVT_LINE_MAX];
     struct jw w;
-    evt_begin(bus, &w, buf, sizeof buf, type);
+    evt_begin(bus, &w, buf, sizeof buf, source, type);
     if (key)
         jw_str(&w, key, value);
     evt_publish(bus, &w);

@@ -25,11 +25,15 @@ struct evt_bus {
 int evt_subscribe(struct evt_bus *bus, evt_fn fn, void *ctx); /* 0 or -ENOSPC */
 void evt_unsubscribe(struct evt_bus *bus, evt_fn fn, void *ctx);
 
-/* Starts an event: {"t":ms,"type":type ... ; add fields, then evt_publish. */
-void evt_begin(struct evt_bus *bus, struct jw *w, char *buf, size_t size, const char *type);
+/* Starts an event: {"t":ms,"module":source,"type":type ... ; add fields, then
+ * evt_publish. Several modules may share one bus: source (the module's IMEI)
+ * says which one an event comes from; NULL leaves it out. */
+void evt_begin(struct evt_bus *bus, struct jw *w, char *buf, size_t size, const char *source,
+               const char *type);
 void evt_publish(struct evt_bus *bus, struct jw *w);
 
-/* The common one-field case: {"type":type,key:value}. */
-void evt_emit(struct evt_bus *bus, const char *type, const char *key, const char *value);
+/* The common one-field case: {"t":ms,"module":source,"type":type,key:value}. */
+void evt_emit(struct evt_bus *bus, const char *source, const char *type, const char *key,
+              const char *value);
 
 #endif

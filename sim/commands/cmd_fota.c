@@ -18,7 +18,7 @@ static int qfotadl_write(struct at_engine *e, const struct at_cmd *c)
     char url[URL_MAX + 2];
     if (c->argc != 1 || at_arg_str(c, 0, true, url, sizeof url) != 0)
         return AT_ERROR;
-    return fota_command(MOD(e), url);
+    return fota_command(&MOD(e)->fota, url) == FOTA_ACCEPTED ? AT_OK : AT_ERROR;
 }
 
 const struct at_command cmd_fota[] = {

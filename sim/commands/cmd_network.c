@@ -33,8 +33,7 @@ static int cfun_write(struct at_engine *e, const struct at_cmd *c)
         mod_reboot(m, RESET_DELAY_MS);
         return AT_OK;
     }
-    m->net.radio = fun == 1;
-    net_update(m);
+    net_set_radio(&m->net, fun == 1);
     return AT_OK;
 }
 
@@ -90,7 +89,7 @@ static int cereg_read(struct at_engine *e, const struct at_cmd *c)
     (void)c;
     const struct module *m = MOD(e);
     char line[128];
-    net_format_cereg(m, m->cereg_n, true, line, sizeof line);
+    net_format_cereg(&m->net, m->net.cereg_n, true, line, sizeof line);
     at_reply(e, "%s", line);
     return AT_OK;
 }
@@ -101,7 +100,7 @@ static int cereg_write(struct at_engine *e, const struct at_cmd *c)
     uint32_t n = 0; /* 27.007: an omitted <n> means 0 */
     if (c->argc > 1 || (!at_arg_omitted(c, 0) && at_arg_uint(c, 0, 0, 5, &n) != 0))
         return AT_CME(CME_BAD_PARAM);
-    m->cereg_n = (int)n;
+    net_set_cereg_mode(&m->net, (int)n);
     mod_setting_changed(m, PROF_SAVE_CEREG, "cereg", n);
     return AT_OK;
 }
@@ -129,8 +128,7 @@ static int cgatt_write(struct at_engine *e, const struct at_cmd *c)
         return AT_CME(CME_BAD_PARAM);
     if (state == 1 && m->cfun != 1)
         return AT_CME(CME_NOT_ALLOWED);
-    m->net.attach = state == 1;
-    net_update(m);
+    net_set_attach(&m->net, state == 1);
     return AT_OK;
 }
 

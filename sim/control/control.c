@@ -191,21 +191,14 @@ static void cmd_net(struct ctl_conn *c, int argc, char **argv)
 {
     struct module *m = c->server->m;
     const char *what = argc == 2 ? argv[1] : "";
-    if (strcmp(what, "attach") == 0) {
-        m->net.cell = true;
-        m->net.deny = false;
-    } else if (strcmp(what, "detach") == 0) {
-        m->net.cell = false;
-    } else if (strcmp(what, "deny") == 0) {
-        m->net.cell = true;
-        m->net.deny = true;
-    } else {
+    bool attach = strcmp(what, "attach") == 0, detach = strcmp(what, "detach") == 0,
+         deny = strcmp(what, "deny") == 0;
+    if (!attach && !detach && !deny) {
         reply_error(c, "usage: net attach|detach|deny");
         return;
     }
     mod_event(m, "cell", "state", what);
-    if (m->power != MOD_POWER_OFF)
-        net_update(m);
+    net_set_cell(&m->net, !detach, detach ? m->net.deny : deny);
     reply_ok(c);
 }
 

@@ -319,12 +319,15 @@ static int info(const struct pkg_opts *o)
 /* Why a package for another source image does not fit `base`: the revisions
  * alone may be equal, so the image SHA-256s are named too (16 hex digits
  * tell them apart). */
-static void other_source(const struct pkg_header *h, const uint8_t *base, size_t base_len,
+/* Says how the base differs from the package's source, if it does. */
+static bool other_source(const struct pkg_header *h, const uint8_t *base, size_t base_len,
                          const struct img_header *bh, char *why, size_t why_size)
 {
     uint8_t digest[SHA256_LEN];
     char have[2 * SHA256_LEN + 1], want[2 * SHA256_LEN + 1];
     sha256(base, base_len, digest);
+    if (memcmp(digest, h->src_sha256, SHA256_LEN) == 0)
+        return false;
     sha256_hex(digest, have);
     sha256_hex(h->src_sha256, want);
     if (strcmp(bh->revision, h->src_revision) == 0)
@@ -337,6 +340,7 @@ static void other_source(const struct pkg_header *h, const uint8_t *base, size_t
                  "package is for another source image: base image %s has image sha256 %.16s..., "
                  "the package expects %s with image sha256 %.16s...",
                  bh->revision, have, h->src_revision, want);
+    return true;
 }
 
 /* A module of the package's model, running `base`, with `pkg` downloaded:
@@ -368,12 +372,9 @@ static int simulate(const char *pkg_path, const char *base_path, const char *out
         snprintf(why, sizeof why, "%s does not fit the flash of %s", base_path, p->id);
         goto done;
     }
-    int r = patch_check(pt, &rf.flash, g->fota_offset, (uint32_t)pkg_len, p->id);
-    if (r == PATCH_EMISMATCH && strcmp(pt->hdr.model, p->id) == 0) {
-        other_source(&pt->hdr, base, base_len, &bh, why, sizeof why);
-        goto done;
-    }
-    if (r == 0 && fw_check_baseline(p, &pt->hdr, why, sizeof why) != 0)
+    int r = fw_accept_package(p, pt, &rf.flash, g->fota_offset, (uint32_t)pkg_len);
+    if (r == PATCH_EMISMATCH && strcmp(pt->hdr.model, p->id) == 0 &&
+        other_source(&pt->hdr, base, base_len, &bh, why, sizeof why))
         goto done;
     if (r == 0 && out) {
         r = patch_start(pt);

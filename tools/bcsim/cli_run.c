@@ -8,6 +8,7 @@
 #include "sim/base/statedir.h"
 #include "sim/base/tlog.h"
 #include "sim/control/control.h"
+#include "sim/commands/commands.h"
 #include "sim/module.h"
 
 #include <errno.h>
@@ -234,6 +235,7 @@ int cli_run(int argc, char **argv)
         .resolver = &em.resolver,
         .radio = radio,
         .boot_on_open = o.boot_on_open,
+        .lookup = cmd_lookup,
     };
     if (mod_open(&em.module, &em.loop, &cfg, why, sizeof why) != 0) {
         fprintf(stderr, "bcsim: %s\n", why);
