@@ -101,7 +101,7 @@ int flash_read(struct flash *f, uint32_t addr, void *buf, uint32_t len)
 /* Is operation number `n` of a kind whose failure is armed at `at` a failure? */
 static bool fails(const struct flash *f, uint64_t n, uint64_t at)
 {
-    return at && (n == at || (f->faults.fail_stuck && n > at));
+    return (at && n == at) || (f->faults.worn_from && f->count.ops >= f->faults.worn_from);
 }
 
 static void program_bytes(struct flash *f, uint32_t addr, const uint8_t *src, uint32_t len)

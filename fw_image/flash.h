@@ -42,7 +42,7 @@ struct flash_faults {
     enum flash_cut_mode cut_mode;
     uint64_t fail_program_at; /* this program operation (1-based count of programs) fails */
     uint64_t fail_erase_at;   /* this erase operation fails */
-    bool fail_stuck;          /* ... and every later one of its kind too (a worn-out chip) */
+    uint64_t worn_from;       /* this operation and every later one fails (a worn-out chip) */
     uint32_t fota_capacity;   /* bytes of the FOTA area usable (0: all of it) */
     bool strict;              /* refuse programming over unerased bits */
 };

@@ -259,7 +259,7 @@ static const struct {
     {"flash-capacity", FAULT_CAPACITY, "BYTES", false},
     {"flash-cut", FAULT_CUT, "N", false},
     {"flash-tear", FAULT_TEAR, "N", false},
-    {"flash-worn", FAULT_WORN, NULL, false},
+    {"flash-worn", FAULT_WORN, "N", true},
     {"clear", FAULT_CLEAR, NULL, false},
 };
 
@@ -278,7 +278,7 @@ static void cmd_fault(struct ctl_conn *c, int argc, char **argv)
     if (!known || argc > 3 || (argc == 3 && !faults[k].arg) ||
         (argc == 2 && faults[k].arg && !faults[k].optional)) {
         reply_error(c, "usage: fault flash-program [N] | flash-erase [N] | flash-capacity BYTES | "
-                       "flash-cut N | flash-tear N | flash-worn | clear");
+                       "flash-cut N | flash-tear N | flash-worn [N] | clear");
         return;
     }
     int64_t v = 1;
@@ -302,10 +302,8 @@ static void cmd_fault(struct ctl_conn *c, int argc, char **argv)
         f->faults.cut_after = f->count.ops + (uint64_t)v;
         f->faults.cut_mode = faults[k].kind == FAULT_CUT ? FLASH_CUT_CLEAN : FLASH_CUT_TORN;
         break;
-    case FAULT_WORN: /* every program and erase from now on fails, until "fault clear" */
-        f->faults.fail_program_at = f->count.programs + 1;
-        f->faults.fail_erase_at = f->count.erases + 1;
-        f->faults.fail_stuck = true;
+    case FAULT_WORN: /* the Nth next operation and every later one fail, until "fault clear" */
+        f->faults.worn_from = f->count.ops + (uint64_t)v;
         break;
     case FAULT_CLEAR:
         f->faults = (struct flash_faults){0};
