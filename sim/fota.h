@@ -5,7 +5,7 @@
 #define BCSIM_FOTA_H
 
 #include "fw_image/patch.h"
-#include "proto/http_client.h"
+#include "proto/download.h"
 #include "sim/fota_sink.h"
 
 #include <stdbool.h>
@@ -15,7 +15,7 @@ enum fota_phase { FOTA_IDLE, FOTA_DOWNLOADING, FOTA_UPDATING };
 
 struct fota {
     enum fota_phase phase;
-    struct http_dl http;
+    struct download dl;
     struct patch *patch;
     uv_timer_t timer;      /* the updater's steps */
     struct fota_sink sink; /* the package, into the FOTA area */
