@@ -1,26 +1,70 @@
 #include "proto/http_client.h"
 
-#include <errno.h>
+#include <llhttp.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+
+/* One GET: created for it, freed once closed and its handles are gone. */
+struct http_dl {
+    uv_loop_t *loop;
+    struct url url;
+    struct dl_link link;
+    uint32_t stall_ms;
+    const struct dl_sink *sink;
+    void *sink_ctx;
+    dl_done_fn done;
+    void *done_ctx;
+
+    struct resolve_req resolve;
+    uv_tcp_t tcp;
+    uv_connect_t connect;
+    uv_write_t write;
+    uv_timer_t idle, pace;
+    llhttp_t parser;
+    llhttp_settings_t settings;
+    char request[URL_MAX * 2 + 128];
+    char buf[16384];
+
+    int64_t length;    /* announced (INT64_MAX: that or more), or -1 */
+    uint64_t received; /* body bytes so far */
+    int refs;          /* handles and the lookup still pointing here */
+    bool running;      /* started and not yet done */
+    bool complete;     /* the response's body ended */
+    bool reading;
+    bool tcp_open; /* the socket handle exists and is not closed yet */
+    int fail;      /* an error found inside a parser callback */
+    int fail_detail;
+};
 
 static void finish(struct http_dl *h, enum dl_error err, int detail);
 static void start_reading(struct http_dl *h);
 
-void http_dl_init(struct http_dl *h, uv_loop_t *loop, const struct clk *clk)
+/* The timers live until close, so the last reference goes only after it. */
+static void unref(struct http_dl *h)
 {
-    memset(h, 0, sizeof *h);
+    if (--h->refs == 0)
+        free(h);
+}
+
+static void on_handle_closed(uv_handle_t *handle)
+{
+    unref(handle->data);
+}
+
+static void *http_create(uv_loop_t *loop)
+{
+    struct http_dl *h = calloc(1, sizeof *h);
+    if (!h)
+        return NULL;
     h->loop = loop;
-    h->clk = clk;
     uv_timer_init(loop, &h->idle);
     uv_timer_init(loop, &h->pace);
     h->idle.data = h->pace.data = h;
-}
-
-bool http_dl_busy(const struct http_dl *h)
-{
-    return h->running || h->open_handles > 0;
+    h->refs = 2;
+    return h;
 }
 
 /* ---- Parser callbacks -------------------------------------------------------- */
@@ -69,23 +113,23 @@ static int on_message_complete(llhttp_t *p)
 
 /* ---- Connection ---------------------------------------------------------------- */
 
-static void on_tcp_closed(uv_handle_t *handle)
-{
-    struct http_dl *h = handle->data;
-    h->open_handles--;
-    h->tcp_open = false;
-}
-
-static void finish(struct http_dl *h, enum dl_error err, int detail)
+/* Stops everything in flight; false if it had stopped already. */
+static bool stop(struct http_dl *h)
 {
     if (!h->running)
-        return;
+        return false;
     h->running = false;
     uv_timer_stop(&h->idle);
     uv_timer_stop(&h->pace);
     if (h->tcp_open && !uv_is_closing((uv_handle_t *)&h->tcp))
-        uv_close((uv_handle_t *)&h->tcp, on_tcp_closed);
-    h->done(h->done_ctx, err, detail);
+        uv_close((uv_handle_t *)&h->tcp, on_handle_closed);
+    return true;
+}
+
+static void finish(struct http_dl *h, enum dl_error err, int detail)
+{
+    if (stop(h))
+        h->done(h->done_ctx, err, detail); /* last: it may close h */
 }
 
 static void on_idle(uv_timer_t *t)
@@ -95,7 +139,7 @@ static void on_idle(uv_timer_t *t)
 
 static void arm_idle(struct http_dl *h)
 {
-    uv_timer_start(&h->idle, on_idle, h->timeout_ms, 0);
+    uv_timer_start(&h->idle, on_idle, h->stall_ms, 0);
 }
 
 static void on_alloc(uv_handle_t *handle, size_t suggested, uv_buf_t *buf)
@@ -103,8 +147,7 @@ static void on_alloc(uv_handle_t *handle, size_t suggested, uv_buf_t *buf)
     (void)suggested;
     struct http_dl *h = handle->data;
     /* Paced, small reads give the pacing a fine grain; unpaced, big ones are fast. */
-    bool paced = h->link.bytes_per_s && clk_scale(h->clk, 1000) > 0;
-    *buf = uv_buf_init(h->buf, paced ? 1024 : (unsigned)sizeof h->buf);
+    *buf = uv_buf_init(h->buf, h->link.bytes_per_s ? 1024 : (unsigned)sizeof h->buf);
 }
 
 static void on_pace(uv_timer_t *t)
@@ -139,11 +182,10 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
         parse(h, buf->base, (size_t)nread);
         if (h->running && h->link.bytes_per_s) {
             uint64_t ms = (uint64_t)nread * 1000 / h->link.bytes_per_s;
-            uint64_t scaled = clk_scale(h->clk, ms);
-            if (scaled > 0) {
+            if (ms > 0) {
                 uv_read_stop(s);
                 h->reading = false;
-                uv_timer_start(&h->pace, on_pace, scaled, 0);
+                uv_timer_start(&h->pace, on_pace, ms, 0);
             }
         }
         return;
@@ -189,7 +231,7 @@ static void on_written(uv_write_t *w, int status)
         return;
     }
     /* The answer takes a round trip to come back. */
-    uv_timer_start(&h->pace, on_pace, clk_scale(h->clk, h->link.rtt_ms), 0);
+    uv_timer_start(&h->pace, on_pace, h->link.rtt_ms, 0);
 }
 
 static void send_request(uv_timer_t *t)
@@ -220,14 +262,15 @@ static void on_connected(uv_connect_t *c, int status)
     }
     arm_idle(h);
     /* The handshake costs a round trip before the request can go. */
-    uv_timer_start(&h->pace, send_request, clk_scale(h->clk, h->link.rtt_ms), 0);
+    uv_timer_start(&h->pace, send_request, h->link.rtt_ms, 0);
 }
 
 static void on_resolved(void *ctx, int status, const struct sockaddr *addr)
 {
     struct http_dl *h = ctx;
-    h->open_handles--; /* the lookup was holding the struct */
-    if (!h->running)
+    bool running = h->running;
+    unref(h); /* the lookup's hold; while running, the timers hold it too */
+    if (!running)
         return;
     if (status) {
         finish(h, DL_EDNS, status);
@@ -236,30 +279,24 @@ static void on_resolved(void *ctx, int status, const struct sockaddr *addr)
     uv_tcp_init(h->loop, &h->tcp);
     h->tcp.data = h;
     h->tcp_open = true;
-    h->open_handles++;
+    h->refs++;
     h->connect.data = h;
     arm_idle(h);
     if (uv_tcp_connect(&h->connect, &h->tcp, addr, on_connected) != 0)
         finish(h, DL_ECONNECT, 0);
 }
 
-int http_dl_start(struct http_dl *h, const struct resolver *res, const struct url *url,
-                  const struct dl_link *link, uint32_t timeout_ms, const struct dl_sink *sink,
-                  void *sink_ctx, dl_done_fn done, void *done_ctx)
+static void http_start(void *transfer, const struct dl_request *req)
 {
-    if (http_dl_busy(h))
-        return -EBUSY;
-    h->url = *url;
-    h->link = *link;
-    h->timeout_ms = timeout_ms;
-    h->sink = sink;
-    h->sink_ctx = sink_ctx;
-    h->done = done;
-    h->done_ctx = done_ctx;
+    struct http_dl *h = transfer;
+    h->url = *req->url;
+    h->link = req->link;
+    h->stall_ms = req->stall_ms;
+    h->sink = req->sink;
+    h->sink_ctx = req->sink_ctx;
+    h->done = req->done;
+    h->done_ctx = req->done_ctx;
     h->length = -1;
-    h->received = 0;
-    h->complete = h->reading = false;
-    h->fail = h->fail_detail = 0;
     llhttp_settings_init(&h->settings);
     h->settings.on_headers_complete = on_headers_complete;
     h->settings.on_body = on_body;
@@ -267,23 +304,32 @@ int http_dl_start(struct http_dl *h, const struct resolver *res, const struct ur
     llhttp_init(&h->parser, HTTP_RESPONSE, &h->settings);
     h->parser.data = h;
     h->running = true;
-    h->open_handles++; /* released by on_resolved, which always comes */
-    int err = resolve_start(res, h->loop, &h->resolve, url->host, url->port, on_resolved, h);
+    h->refs++; /* released by on_resolved, which always comes */
+    int err = resolve_start(req->resolver, h->loop, &h->resolve, h->url.host, h->url.port,
+                            on_resolved, h);
     if (err) {
-        h->open_handles--;
+        h->refs--;
         finish(h, DL_EDNS, err);
     }
-    return 0;
 }
 
-void http_dl_abort(struct http_dl *h)
+static void http_abort(void *transfer)
 {
-    finish(h, DL_EABORT, 0);
+    finish(transfer, DL_EABORT, 0);
 }
 
-void http_dl_close(struct http_dl *h)
+static void http_close(void *transfer)
 {
-    http_dl_abort(h);
-    uv_close((uv_handle_t *)&h->idle, NULL);
-    uv_close((uv_handle_t *)&h->pace, NULL);
+    struct http_dl *h = transfer;
+    stop(h);
+    uv_close((uv_handle_t *)&h->idle, on_handle_closed);
+    uv_close((uv_handle_t *)&h->pace, on_handle_closed);
 }
+
+const struct dl_backend http_dl_backend = {
+    .name = "http",
+    .create = http_create,
+    .start = http_start,
+    .abort = http_abort,
+    .close = http_close,
+};

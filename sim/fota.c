@@ -62,7 +62,7 @@ int fota_init(struct fota *f, const struct fota_config *cfg, const struct fota_p
     f->patch = malloc(sizeof *f->patch); /* about 150 KiB: the applier's whole state */
     if (!f->patch)
         return -ENOMEM;
-    http_dl_init(&f->http, f->cfg.loop, f->cfg.clk);
+    download_init(&f->dl, f->cfg.loop);
     uv_timer_init(f->cfg.loop, &f->timer);
     f->timer.data = f;
     return 0;
@@ -71,7 +71,7 @@ int fota_init(struct fota *f, const struct fota_config *cfg, const struct fota_p
 void fota_close(struct fota *f)
 {
     f->silent = true;
-    http_dl_close(&f->http);
+    download_close(&f->dl);
     uv_close((uv_handle_t *)&f->timer, NULL);
     free(f->patch);
     f->patch = NULL;
@@ -212,6 +212,26 @@ static void on_downloaded(void *ctx, enum dl_error err, int detail)
 
 /* ---- AT+QFOTADL ----------------------------------------------------------- */
 
+/* proto/ knows nothing of --speed: it gets the link in real time. A rate
+ * that --speed multiplies beyond 32 bits (more than 4 GB/s) or makes infinite
+ * (fast) is unpaced. */
+static struct dl_link scaled_link(const struct clk *clk, const struct dl_link *nominal)
+{
+    const uint64_t second = 1000000; /* in ms: fine enough for factors up to 10^6 */
+    uint64_t scaled_second = clk_scale(clk, second);
+    uint64_t rtt = clk_scale(clk, nominal->rtt_ms);
+    uint64_t rate = 0;
+    if (nominal->bytes_per_s && scaled_second > 0) {
+        rate = (uint64_t)nominal->bytes_per_s * second / scaled_second;
+        if (rate == 0)
+            rate = 1; /* slowed down past a byte a second: still paced */
+    }
+    return (struct dl_link){
+        .bytes_per_s = rate > UINT32_MAX ? 0 : (uint32_t)rate,
+        .rtt_ms = rtt > UINT32_MAX ? UINT32_MAX : (uint32_t)rtt,
+    };
+}
+
 static bool scheme_supported(const struct prof_fota *c, enum url_scheme s)
 {
     return (s == URL_HTTP && c->http) || (s == URL_HTTPS && c->https) || (s == URL_COAP && c->coap);
@@ -247,29 +267,33 @@ enum fota_answer fota_command(struct fota *f, const char *text)
         set_phase(f, FOTA_IDLE);
         return FOTA_ACCEPTED;
     }
-    uint64_t timeout = clk_scale(f->cfg.clk, STALL_TIMEOUT_MS);
-    if (timeout < 2000)
-        timeout = 2000;
-    if (http_dl_start(&f->http, f->cfg.resolver, &u, &f->cfg.radio, (uint32_t)timeout, &flash_sink,
-                      f, on_downloaded, f) != 0) {
-        urc(f, "+QIND: \"FOTA\",\"HTTPEND\",%d", c->dl_failed);
-        set_phase(f, FOTA_IDLE);
-    }
+    uint64_t stall = clk_scale(f->cfg.clk, STALL_TIMEOUT_MS);
+    struct dl_request req = {
+        .url = &u,
+        .resolver = f->cfg.resolver,
+        .link = scaled_link(f->cfg.clk, &f->cfg.radio),
+        .stall_ms = stall < 2000 ? 2000 : (uint32_t)stall,
+        .sink = &flash_sink,
+        .sink_ctx = f,
+        .done = on_downloaded,
+        .done_ctx = f,
+    };
+    download_start(&f->dl, &req); /* every failure comes back through on_downloaded */
     return FOTA_ACCEPTED;
 }
 
 void fota_pdn_lost(struct fota *f)
 {
-    if (f->phase == FOTA_DOWNLOADING && f->http.running)
-        http_dl_abort(&f->http); /* reported as "network deactivated" */
+    if (f->phase == FOTA_DOWNLOADING && download_running(&f->dl))
+        download_abort(&f->dl); /* reported as "network deactivated" */
 }
 
 void fota_power_lost(struct fota *f, bool announce)
 {
     uv_timer_stop(&f->timer);
-    if (f->http.running) {
+    if (download_running(&f->dl)) {
         f->silent = true;
-        http_dl_abort(&f->http);
+        download_abort(&f->dl);
     }
     if (f->phase == FOTA_DOWNLOADING)
         set_phase(f, FOTA_IDLE); /* the partial package stays, unused */

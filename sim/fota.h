@@ -9,7 +9,7 @@
 
 #include "fw_image/flash.h"
 #include "fw_image/patch.h"
-#include "proto/http_client.h"
+#include "proto/download.h"
 #include "proto/resolve.h"
 #include "sim/base/clock.h"
 #include "sim/fota_sink.h"
@@ -43,7 +43,7 @@ struct fota {
     enum fota_phase phase;
     struct fota_config cfg;
     struct fota_port port;
-    struct http_dl http;
+    struct download dl;
     struct patch *patch;
     uv_timer_t timer;      /* the updater's steps */
     struct fota_sink sink; /* the package, into the FOTA area */

@@ -13,6 +13,7 @@ int main(void)
     srunner_add_suite(sr, misc_suite());
     srunner_add_suite(sr, readme_suite());
     srunner_add_suite(sr, url_suite());
+    srunner_add_suite(sr, download_suite());
     srunner_add_suite(sr, formats_suite());
     srunner_add_suite(sr, lzma2_suite());
     srunner_add_suite(sr, delta_suite());
