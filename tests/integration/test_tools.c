@@ -1,5 +1,6 @@
 /* bcsim image / bcsim pkg as users run them, and the module's boot ROM. */
 #include "tests/integration/host.h"
+#include "tests/integration/scratch.h"
 #include "tests/integration/suites.h"
 
 #include "fw_image/pkg_format.h"
@@ -20,24 +21,17 @@ static char dir[] = "/tmp/bcsim-tools-XXXXXX";
 
 static const char *path(const char *name)
 {
-    static char buf[4][256];
-    static int k;
-    k = (k + 1) % 4;
-    snprintf(buf[k], sizeof buf[k], "%s/%s", dir, name);
-    return buf[k];
+    return scratch_path(dir, name);
 }
 
 static void setup(void)
 {
-    strcpy(dir, "/tmp/bcsim-tools-XXXXXX");
-    ck_assert_ptr_nonnull(mkdtemp(dir));
+    scratch_make(dir, sizeof dir, "tools");
 }
 
 static void teardown(void)
 {
-    char cmd[300];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-    ck_assert_int_eq(system(cmd), 0);
+    scratch_remove(dir);
 }
 
 static size_t file_size(const char *p)
