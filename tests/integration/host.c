@@ -412,3 +412,13 @@ bool bcsim_status_wait(const struct bcsim_proc *p, const char *text, int timeout
     }
     return bcsim_status_has(p, text);
 }
+
+void bcsim_answers_then_stop(struct bcsim_proc *p, struct host *h, const char *answer)
+{
+    char buf[256];
+    host_cmd(h, "AT", buf, sizeof buf);
+    ck_assert_msg(strcmp(buf, answer) == 0, "AT answered '%s', not '%s'", host_show(buf),
+                  host_show(answer));
+    host_close(h);
+    ck_assert_int_eq(bcsim_stop(p), 0);
+}

@@ -97,6 +97,11 @@ size_t host_drain(struct host *h, char *out, size_t size, int ms);
 /* Waits until the module reported its address ("+IP: ") after a boot. */
 void host_wait_ready(struct host *h);
 
+/* The end of a test: bcsim still answers AT with `answer` ("AT\r\r\nOK\r\n"
+ * with echo, "\r\nOK\r\n" without), then the host closes and bcsim stops
+ * with exit status 0. */
+void bcsim_answers_then_stop(struct bcsim_proc *p, struct host *h, const char *answer);
+
 /* Escapes for assertion messages. */
 const char *host_show(const char *s);
 

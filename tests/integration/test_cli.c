@@ -66,13 +66,9 @@ START_TEST(state_dir_is_locked)
     ck_assert_msg(strstr(out, "is in use by another bcsim (pid "), "%s", out);
     /* The first instance is unharmed. */
     struct host h;
-    char buf[256];
     host_open(&h, p.pty);
     host_wait_ready(&h);
-    host_cmd(&h, "AT", buf, sizeof buf);
-    ck_assert_str_eq(buf, "AT\r\r\nOK\r\n");
-    host_close(&h);
-    ck_assert_int_eq(bcsim_stop(&p), 0);
+    bcsim_answers_then_stop(&p, &h, "AT\r\r\nOK\r\n");
 }
 END_TEST
 
@@ -141,13 +137,9 @@ START_TEST(bad_nvram_is_reported)
     ck_assert_msg(strstr(out, "nvram: malformed line 2 (use --factory-reset"), "%s", out);
     bcsim_start(&p, "bc66", (const char *[]){"--factory-reset", NULL});
     struct host h;
-    char buf[256];
     host_open(&h, p.pty);
     host_wait_ready(&h);
-    host_cmd(&h, "AT", buf, sizeof buf);
-    ck_assert_str_eq(buf, "AT\r\r\nOK\r\n");
-    host_close(&h);
-    ck_assert_int_eq(bcsim_stop(&p), 0);
+    bcsim_answers_then_stop(&p, &h, "AT\r\r\nOK\r\n");
 }
 END_TEST
 

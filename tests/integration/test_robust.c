@@ -28,10 +28,7 @@ static void begin(struct session *s)
 
 static void end(struct session *s)
 {
-    host_cmd(&s->h, "AT", buf, sizeof buf);
-    ck_assert_str_eq(buf, "\r\nOK\r\n");
-    host_close(&s->h);
-    ck_assert_int_eq(bcsim_stop(&s->p), 0);
+    bcsim_answers_then_stop(&s->p, &s->h, "\r\nOK\r\n");
 }
 
 /* A line of n characters that is ATI after n - 3 leading blanks (skipped
