@@ -742,18 +742,36 @@ START_TEST(garbage_requests)
 }
 END_TEST
 
+/* Sends data in pieces of the sizes given (0 ends the list: the rest goes
+ * last), each one acknowledged by the peer before the next leaves, so that
+ * they reach the server as separate reads as far as TCP lets us. */
+static void send_pieces(int fd, const char *data, size_t n, const size_t *pieces)
+{
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    for (size_t off = 0, k = 0; off < n; k++) {
+        size_t len = pieces[k] && pieces[k] < n - off ? pieces[k] : n - off;
+        raw_send(fd, data + off, len);
+        off += len;
+        for (int polls = 0; polls < 2000; polls++) {
+            int unacked = 0;
+            if (ioctl(fd, SIOCOUTQ, &unacked) != 0 || unacked == 0)
+                break;
+            usleep(500);
+        }
+    }
+}
+
 START_TEST(request_in_one_byte_writes)
 {
     struct served s;
     SERVE(&s, "--port", "0");
     int fd = raw_connect(&s);
-    int one = 1;
-    setsockopt(fd, IPPROTO_TCP, 1 /* TCP_NODELAY */, &one, sizeof one);
     const char req[] = "GET /small.bin HTTP/1.1\r\nHost: 127.0.0.1\r\nUser-Agent: t\r\n\r\n";
-    for (size_t i = 0; i < sizeof req - 1; i++) {
-        raw_send(fd, req + i, 1);
-        usleep(1000);
-    }
+    size_t ones[sizeof req];
+    for (size_t i = 0; i < sizeof req; i++)
+        ones[i] = 1; /* each byte a segment of its own, acknowledged before the next */
+    send_pieces(fd, req, sizeof req - 1, ones);
     static char resp[SMALL_SIZE + 1024];
     size_t n = raw_read_all(fd, resp, sizeof resp, 5000);
     close(fd);
@@ -837,26 +855,6 @@ static void padded_request(char *buf, size_t size)
     memcpy(buf, start, n);
     memset(buf + n, 'a', size - n - 4);
     memcpy(buf + size - 4, "\r\n\r\n", 4);
-}
-
-/* Sends data in pieces of the sizes given (0 ends the list: the rest goes
- * last), each one acknowledged by the peer before the next leaves, so that
- * they reach the server as separate reads as far as TCP lets us. */
-static void send_pieces(int fd, const char *data, size_t n, const size_t *pieces)
-{
-    int one = 1;
-    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    for (size_t off = 0, k = 0; off < n; k++) {
-        size_t len = pieces[k] && pieces[k] < n - off ? pieces[k] : n - off;
-        raw_send(fd, data + off, len);
-        off += len;
-        for (int polls = 0; polls < 2000; polls++) {
-            int unacked = 0;
-            if (ioctl(fd, SIOCOUTQ, &unacked) != 0 || unacked == 0)
-                break;
-            usleep(500);
-        }
-    }
 }
 
 START_TEST(request_head_limit)
