@@ -1,9 +1,9 @@
 #include "tests/integration/host.h"
+#include "tests/integration/scratch.h"
 
 #include <check.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -15,12 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
-static long now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
-}
+#define REAP_TIMEOUT_MS 20000 /* valgrind runs are slow to exit */
 
 const char *host_show(const char *s)
 {
@@ -44,8 +39,7 @@ void bcsim_prepare(struct bcsim_proc *p)
 {
     memset(p, 0, sizeof *p);
     p->pid = -1;
-    snprintf(p->dir, sizeof p->dir, "/tmp/bcsim-test-XXXXXX");
-    ck_assert_ptr_nonnull(mkdtemp(p->dir));
+    scratch_make(p->dir, sizeof p->dir, "test");
     snprintf(p->state, sizeof p->state, "%s/state", p->dir);
     snprintf(p->control, sizeof p->control, "%s/ctl.sock", p->dir);
 }
@@ -94,10 +88,10 @@ pid_t host_spawn(const char *const *args, int *out_fd, int *err_fd)
 size_t host_read_fd(int fd, char *buf, size_t size, int timeout_ms, const char *until)
 {
     size_t n = 0;
-    long end = now_ms() + timeout_ms;
+    long end = scratch_now_ms() + timeout_ms;
     buf[0] = '\0';
     while (n + 1 < size) {
-        long left = end - now_ms();
+        long left = end - scratch_now_ms();
         if (left <= 0)
             break;
         struct pollfd pfd = {.fd = fd, .events = POLLIN};
@@ -125,6 +119,7 @@ void bcsim_start(struct bcsim_proc *p, const char *model, const char *const *ext
         argv[n++] = extra[i];
     argv[n] = NULL;
     p->pid = host_spawn(argv, &p->out_fd, &p->err_fd);
+    p->reaped = false;
     char line[512];
     host_read_fd(p->out_fd, line, sizeof line, HOST_TIMEOUT_MS, "\n");
     char *pts = strstr(line, "/dev/pts/");
@@ -153,9 +148,9 @@ int bcsim_run_once(const char *const *args, char *out, size_t size, int timeout_
     close(ofd);
     close(efd);
     int status;
-    long end = now_ms() + timeout_ms;
+    long end = scratch_now_ms() + timeout_ms;
     while (waitpid(pid, &status, WNOHANG) == 0) {
-        if (now_ms() > end) {
+        if (scratch_now_ms() > end) {
             kill(pid, SIGKILL);
             waitpid(pid, &status, 0);
             return -1;
@@ -165,50 +160,63 @@ int bcsim_run_once(const char *const *args, char *out, size_t size, int timeout_
     return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
-static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+int host_wait_pid(pid_t pid, int timeout_ms)
 {
-    (void)st;
-    (void)flag;
-    (void)ftw;
-    return remove(path);
+    int status = 0;
+    long end = scratch_now_ms() + timeout_ms;
+    while (waitpid(pid, &status, WNOHANG) == 0) {
+        if (scratch_now_ms() > end)
+            return -1;
+        usleep(5000); /* between polls of the condition, not instead of it */
+    }
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
-static int reap(struct bcsim_proc *p, int sig)
+/* Sends sig (none if 0), waits for the exit and keeps its status, so that a
+ * test can wait for an exit and still have bcsim_stop report it. */
+static int reap(struct bcsim_proc *p, int sig, int timeout_ms)
 {
+    if (p->reaped)
+        return p->status;
     if (p->pid <= 0)
         return -1;
-    kill(p->pid, sig);
-    int status = 0;
-    long end = now_ms() + 20000; /* valgrind runs are slow to exit */
-    while (waitpid(p->pid, &status, WNOHANG) == 0) {
-        if (now_ms() > end) {
-            kill(p->pid, SIGKILL);
-            waitpid(p->pid, &status, 0);
-            break;
-        }
-        usleep(5000);
+    if (sig)
+        kill(p->pid, sig);
+    int status = host_wait_pid(p->pid, timeout_ms);
+    if (status < 0) {
+        if (!sig)
+            return -1; /* still running: the caller decides */
+        kill(p->pid, SIGKILL);
+        status = host_wait_pid(p->pid, HOST_TIMEOUT_MS);
     }
     p->pid = -1;
+    p->reaped = true;
+    p->status = status;
     close(p->out_fd);
     close(p->err_fd);
-    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    return status;
+}
+
+int bcsim_wait_exit(struct bcsim_proc *p, int timeout_ms)
+{
+    return reap(p, 0, timeout_ms);
 }
 
 int bcsim_stop(struct bcsim_proc *p)
 {
-    int status = reap(p, SIGTERM);
-    nftw(p->dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+    int status = reap(p, SIGTERM, REAP_TIMEOUT_MS);
+    scratch_remove(p->dir);
     return status;
 }
 
 int bcsim_halt(struct bcsim_proc *p)
 {
-    return reap(p, SIGTERM);
+    return reap(p, SIGTERM, REAP_TIMEOUT_MS);
 }
 
 void bcsim_kill9(struct bcsim_proc *p)
 {
-    reap(p, SIGKILL);
+    reap(p, SIGKILL, REAP_TIMEOUT_MS);
 }
 
 int bcsim_ctl(const struct bcsim_proc *p, char *out, size_t size, const char *const *args)
@@ -284,7 +292,7 @@ static void take(struct host *h, size_t n, char *out, size_t size)
 
 void host_expect(struct host *h, const char *text, char *out, size_t size, int timeout_ms)
 {
-    long end = now_ms() + timeout_ms;
+    long end = scratch_now_ms() + timeout_ms;
     h->buf[h->len] = '\0';
     for (;;) {
         char *hit = memmem(h->buf, h->len, text, strlen(text));
@@ -292,7 +300,7 @@ void host_expect(struct host *h, const char *text, char *out, size_t size, int t
             take(h, (size_t)(hit - h->buf) + strlen(text), out, size);
             return;
         }
-        long left = end - now_ms();
+        long left = end - scratch_now_ms();
         if (left <= 0)
             ck_abort_msg("timed out waiting for '%s'; got '%s'", text, host_show(h->buf));
         fill(h, (int)left);
@@ -326,14 +334,14 @@ void host_cmd(struct host *h, const char *cmd, char *out, size_t size)
     char line[8192];
     snprintf(line, sizeof line, "%s\r", cmd);
     host_send(h, line);
-    long end = now_ms() + HOST_TIMEOUT_MS;
+    long end = scratch_now_ms() + HOST_TIMEOUT_MS;
     for (;;) {
         size_t n = final_end(h->buf, h->len);
         if (n) {
             take(h, n, out, size);
             return;
         }
-        long left = end - now_ms();
+        long left = end - scratch_now_ms();
         if (left <= 0)
             ck_abort_msg("no final result for '%s'; got '%s'", cmd, host_show(h->buf));
         fill(h, (int)left);
@@ -342,10 +350,12 @@ void host_cmd(struct host *h, const char *cmd, char *out, size_t size)
 
 size_t host_drain(struct host *h, char *out, size_t size, int ms)
 {
-    long end = now_ms() + ms;
+    long end = scratch_now_ms() + ms;
     long left;
-    while ((left = end - now_ms()) > 0)
+    while ((left = end - scratch_now_ms()) > 0)
         fill(h, (int)left);
+    while (fill(h, 0)) /* and what is there already: ms may be 0 */
+        ;
     size_t n = h->len;
     take(h, n, out, size);
     return n;
@@ -394,11 +404,21 @@ long bcsim_status_long(const struct bcsim_proc *p, const char *key)
 
 bool bcsim_status_wait(const struct bcsim_proc *p, const char *text, int timeout_ms)
 {
-    long end = now_ms() + timeout_ms;
-    for (int i = 0; i < 10000 && now_ms() < end; i++) {
+    long end = scratch_now_ms() + timeout_ms;
+    for (int i = 0; i < 10000 && scratch_now_ms() < end; i++) {
         if (bcsim_status_has(p, text))
             return true;
         usleep(2000); /* between polls of the condition, not instead of it */
     }
     return bcsim_status_has(p, text);
+}
+
+void bcsim_answers_then_stop(struct bcsim_proc *p, struct host *h, const char *answer)
+{
+    char buf[256];
+    host_cmd(h, "AT", buf, sizeof buf);
+    ck_assert_msg(strcmp(buf, answer) == 0, "AT answered '%s', not '%s'", host_show(buf),
+                  host_show(answer));
+    host_close(h);
+    ck_assert_int_eq(bcsim_stop(p), 0);
 }

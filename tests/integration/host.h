@@ -17,6 +17,8 @@ struct bcsim_proc {
     char state[256];   /* dir/state */
     char control[256]; /* dir/ctl.sock */
     int out_fd, err_fd;
+    bool reaped; /* it has exited, with `status` */
+    int status;
 };
 
 struct host {
@@ -48,7 +50,16 @@ int bcsim_run_once(const char *const *args, char *out, size_t size, int timeout_
  * (128+signal if it died from one). */
 int bcsim_stop(struct bcsim_proc *p);
 void bcsim_kill9(struct bcsim_proc *p); /* a real power cut of the process */
-int bcsim_halt(struct bcsim_proc *p);   /* SIGTERM and wait, keeping the directory */
+
+/* Waits up to timeout_ms for bcsim to exit by itself (or after a signal the
+ * test sent): its status as bcsim_stop gives it, which a later bcsim_stop
+ * returns again; -1 if it is still running. */
+int bcsim_wait_exit(struct bcsim_proc *p, int timeout_ms);
+
+/* Waits up to timeout_ms for a child to exit: its exit status, 128+signal,
+ * or -1 if it is still running (it is left running). */
+int host_wait_pid(pid_t pid, int timeout_ms);
+int bcsim_halt(struct bcsim_proc *p); /* SIGTERM and wait, keeping the directory */
 
 /* Starts `bcsim serve DIR --port 0` plus extra arguments (NULL-terminated) and
  * returns the port it printed: the kernel picked it, and the child that owns
@@ -80,11 +91,16 @@ void host_expect(struct host *h, const char *text, char *out, size_t size, int t
 /* Sends "cmd\r" and returns the response through its final result code. */
 void host_cmd(struct host *h, const char *cmd, char *out, size_t size);
 
-/* Reads whatever arrives within `ms`. */
+/* Reads whatever arrives within `ms` (0: only what has arrived already). */
 size_t host_drain(struct host *h, char *out, size_t size, int ms);
 
 /* Waits until the module reported its address ("+IP: ") after a boot. */
 void host_wait_ready(struct host *h);
+
+/* The end of a test: bcsim still answers AT with `answer` ("AT\r\r\nOK\r\n"
+ * with echo, "\r\nOK\r\n" without), then the host closes and bcsim stops
+ * with exit status 0. */
+void bcsim_answers_then_stop(struct bcsim_proc *p, struct host *h, const char *answer);
 
 /* Escapes for assertion messages. */
 const char *host_show(const char *s);

@@ -34,11 +34,7 @@ START_TEST(boot_banner_per_model)
     bcsim_start(&p, models[_i], NULL);
     host_open(&h, p.pty);
     expect_boot(&h, models[_i]);
-    char buf[1024];
-    host_cmd(&h, "AT", buf, sizeof buf);
-    ck_assert_str_eq(buf, "AT\r\r\nOK\r\n");
-    host_close(&h);
-    ck_assert_int_eq(bcsim_stop(&p), 0);
+    bcsim_answers_then_stop(&p, &h, "AT\r\r\nOK\r\n");
 }
 END_TEST
 
@@ -95,10 +91,7 @@ START_TEST(reopen_continues_session)
         wait_detached(&p);
     }
     host_open(&h, p.pty);
-    host_cmd(&h, "AT", buf, sizeof buf);
-    ck_assert_str_eq(buf, "\r\nOK\r\n");
-    host_close(&h);
-    ck_assert_int_eq(bcsim_stop(&p), 0);
+    bcsim_answers_then_stop(&p, &h, "\r\nOK\r\n");
 }
 END_TEST
 

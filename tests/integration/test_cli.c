@@ -66,13 +66,9 @@ START_TEST(state_dir_is_locked)
     ck_assert_msg(strstr(out, "is in use by another bcsim (pid "), "%s", out);
     /* The first instance is unharmed. */
     struct host h;
-    char buf[256];
     host_open(&h, p.pty);
     host_wait_ready(&h);
-    host_cmd(&h, "AT", buf, sizeof buf);
-    ck_assert_str_eq(buf, "AT\r\r\nOK\r\n");
-    host_close(&h);
-    ck_assert_int_eq(bcsim_stop(&p), 0);
+    bcsim_answers_then_stop(&p, &h, "AT\r\r\nOK\r\n");
 }
 END_TEST
 
@@ -107,12 +103,12 @@ START_TEST(link_log_and_clean_exit)
     close(fd);
     char cmd[2 * PATH_MAX];
     ck_assert_int_eq(kill(p.pid, SIGTERM), 0);
-    usleep(300000);
+    ck_assert_int_eq(bcsim_wait_exit(&p, 20000), 0); /* exit status 0 */
     snprintf(cmd, sizeof cmd, "cp %s %s", log, keep);
     ck_assert_int_eq(system(cmd), 0);
     ck_assert_int_eq(access(link, F_OK), -1);      /* link removed */
     ck_assert_int_eq(access(p.control, F_OK), -1); /* socket removed */
-    ck_assert_int_eq(bcsim_stop(&p), 0);           /* and the exit status was 0 */
+    bcsim_stop(&p);                                /* the scratch directory */
 
     FILE *f = fopen(keep, "r");
     ck_assert_ptr_nonnull(f);
@@ -141,13 +137,9 @@ START_TEST(bad_nvram_is_reported)
     ck_assert_msg(strstr(out, "nvram: malformed line 2 (use --factory-reset"), "%s", out);
     bcsim_start(&p, "bc66", (const char *[]){"--factory-reset", NULL});
     struct host h;
-    char buf[256];
     host_open(&h, p.pty);
     host_wait_ready(&h);
-    host_cmd(&h, "AT", buf, sizeof buf);
-    ck_assert_str_eq(buf, "AT\r\r\nOK\r\n");
-    host_close(&h);
-    ck_assert_int_eq(bcsim_stop(&p), 0);
+    bcsim_answers_then_stop(&p, &h, "AT\r\r\nOK\r\n");
 }
 END_TEST
 
@@ -255,7 +247,10 @@ START_TEST(ctl_event_stream)
         _exit(127);
     }
     close(pipefd[1]);
-    usleep(200000);
+    /* Subscribed once the reply is in: no event before it is lost. */
+    char ev[16384];
+    size_t got = host_read_fd(pipefd[0], ev, sizeof ev, HOST_TIMEOUT_MS, "\n");
+    ck_assert_msg(strncmp(ev, "{\"ok\":true}\n", 12) == 0, "%s", ev);
     struct host h;
     char buf[1024];
     host_open(&h, p.pty);
@@ -263,16 +258,9 @@ START_TEST(ctl_event_stream)
     host_cmd(&h, "AT+CSQ", buf, sizeof buf);
     ck_assert_int_eq(ctl(&p, (const char *[]){"net", "detach", NULL}), 0);
     ck_assert_int_eq(ctl(&p, (const char *[]){"power", "cut", NULL}), 0);
-    char ev[16384] = "";
-    size_t got = 0;
-    struct pollfd pfd = {.fd = pipefd[0], .events = POLLIN};
-    while (got + 1 < sizeof ev && poll(&pfd, 1, 500) > 0) {
-        ssize_t n = read(pipefd[0], ev + got, sizeof ev - got - 1);
-        if (n <= 0)
-            break;
-        got += (size_t)n;
-        ev[got] = '\0';
-    }
+    /* The power cut is the last event asked for. */
+    host_read_fd(pipefd[0], ev + got, sizeof ev - got, HOST_TIMEOUT_MS,
+                 "\"type\":\"power\",\"state\":\"off\"}\n");
     kill(pid, SIGTERM);
     waitpid(pid, NULL, 0);
     close(pipefd[0]);

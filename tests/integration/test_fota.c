@@ -2,6 +2,7 @@
  * (python3 -m http.server, nginx), the URC sequences of cards 1 and 2, every
  * reachable result code from a real cause, and power cuts while updating. */
 #include "tests/integration/host.h"
+#include "tests/integration/scratch.h"
 #include "tests/integration/suites.h"
 
 #include <arpa/inet.h>
@@ -27,11 +28,7 @@ static char out[1 << 16];
 
 static const char *path(const char *name)
 {
-    static char buf[8][300];
-    static int k;
-    k = (k + 1) % 8;
-    snprintf(buf[k], sizeof buf[k], "%s/%s", dir, name);
-    return buf[k];
+    return scratch_path(dir, name);
 }
 
 #define RUN(...) bcsim_run_once((const char *[]){__VA_ARGS__, NULL}, out, sizeof out, 30000)
@@ -305,17 +302,14 @@ static int canned_server(const char *answer)
 
 static void setup(void)
 {
-    strcpy(dir, "/tmp/bcsim-fota-XXXXXX");
-    ck_assert_ptr_nonnull(mkdtemp(dir));
+    scratch_make(dir, sizeof dir, "fota");
     ck_assert_int_eq(mkdir(path("www"), 0755), 0);
 }
 
 static void teardown(void)
 {
     stop_server();
-    char cmd[400];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-    ck_assert_int_eq(system(cmd), 0);
+    scratch_remove(dir);
 }
 
 /* www/NAME: a package from one built-in revision to another. */
@@ -729,7 +723,8 @@ START_TEST(ctl_power_cut_while_updating)
     download(&h, port);
     host_expect(&h, "\"UPDATING\",40%,1,1\r\n", buf, sizeof buf, 60000);
     ck_assert_int_eq(bcsim_ctl(&p, o, sizeof o, (const char *[]){"power", "cut", NULL}), 0);
-    host_drain(&h, buf, sizeof buf, 300);
+    ck_assert(bcsim_status_wait(&p, "\"power\":\"off\"", HOST_TIMEOUT_MS));
+    host_drain(&h, buf, sizeof buf, 0); /* what came before the cut */
     ck_assert_int_eq(bcsim_ctl(&p, o, sizeof o, (const char *[]){"power", "on", NULL}), 0);
     expect_brom(&h, true);
     expect_line(&h, "+QIND: \"FOTA\",\"START\"");
@@ -962,7 +957,8 @@ START_TEST(power_cut_while_downloading)
     download(&h, port);
     host_expect(&h, "\"DOWNLOADING\",", buf, sizeof buf, 10000);
     ck_assert_int_eq(bcsim_ctl(&p, o, sizeof o, (const char *[]){"power", "cut", NULL}), 0);
-    host_drain(&h, buf, sizeof buf, 200);
+    ck_assert(bcsim_status_wait(&p, "\"power\":\"off\"", HOST_TIMEOUT_MS));
+    host_drain(&h, buf, sizeof buf, 0); /* what came before the cut */
     ck_assert_int_eq(bcsim_ctl(&p, o, sizeof o, (const char *[]){"power", "on", NULL}), 0);
     host_expect(&h, "RDY\r\n", buf, sizeof buf, 10000);
     ck_assert_msg(!strstr(buf, "START"), "%s", host_show(buf));

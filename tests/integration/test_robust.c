@@ -1,6 +1,7 @@
 /* Bad input from the host: the module answers ERROR and keeps going. */
 #include "tests/integration/host.h"
 #include "tests/integration/suites.h"
+#include "sim/at/at_frame.h"
 
 #include <check.h>
 #include <stdio.h>
@@ -27,26 +28,35 @@ static void begin(struct session *s)
 
 static void end(struct session *s)
 {
-    host_cmd(&s->h, "AT", buf, sizeof buf);
-    ck_assert_str_eq(buf, "\r\nOK\r\n");
-    host_close(&s->h);
-    ck_assert_int_eq(bcsim_stop(&s->p), 0);
+    bcsim_answers_then_stop(&s->p, &s->h, "\r\nOK\r\n");
+}
+
+/* A line of n characters that is ATI after n - 3 leading blanks (skipped
+ * before AT): parsed, it gets ATI's answer; discarded, ERROR. */
+static void blanks_then_ati(char *line, size_t n)
+{
+    memset(line, ' ', n - 3);
+    memcpy(line + n - 3, "ATI", 4);
 }
 
 START_TEST(overlong_line)
 {
+    static const char ati[] =
+        "\r\nQuectel_Ltd\r\nQuectel_BC66\r\nRevision: BC66NBR01A07\r\n\r\nOK\r\n";
     struct session s;
     begin(&s);
-    static char line[5000];
-    memcpy(line, "AT+CGMR=\"", 9);
-    memset(line + 9, 'x', sizeof line - 10);
-    line[sizeof line - 1] = '\0';
+    static char line[AT_LINE_MAX + 2];
+    /* AT_LINE_MAX (4096) characters is the longest line: answered. */
+    blanks_then_ati(line, AT_LINE_MAX);
+    host_cmd(&s.h, line, buf, sizeof buf);
+    ck_assert_str_eq(buf, ati);
+    /* One more and the whole line is discarded: the same command is refused. */
+    blanks_then_ati(line, AT_LINE_MAX + 1);
     host_cmd(&s.h, line, buf, sizeof buf);
     ck_assert_str_eq(buf, "\r\nERROR\r\n");
-    /* 4096 characters is the longest line; it is parsed (and refused as a command). */
-    line[4096] = '\0';
-    host_cmd(&s.h, line, buf, sizeof buf);
-    ck_assert_str_eq(buf, "\r\nERROR\r\n");
+    /* And the framing starts afresh at the next line. */
+    host_cmd(&s.h, "ATI", buf, sizeof buf);
+    ck_assert_str_eq(buf, ati);
     end(&s);
 }
 END_TEST
@@ -60,8 +70,10 @@ START_TEST(binary_garbage)
     for (size_t i = 0; i < sizeof junk; i++)
         junk[i] = (unsigned char)(i < 256 ? (int)i : rand());
     host_send_bytes(&s.h, junk, sizeof junk);
-    host_send(&s.h, "\r");
-    host_drain(&s.h, buf, sizeof buf, 500); /* whatever ERRORs the garbage earned */
+    /* Whatever ERRORs the garbage earned come first; answers are in order,
+     * so the next command's answer marks their end. */
+    host_send(&s.h, "\rAT+CGMI\r");
+    host_expect(&s.h, "\r\nQuectel_Ltd\r\n\r\nOK\r\n", buf, sizeof buf, HOST_TIMEOUT_MS);
     end(&s);
 }
 END_TEST

@@ -2,6 +2,7 @@
  * the client for serving and for each fault, raw sockets for what curl will
  * not send (garbage, requests in 1-byte writes, clients that vanish). */
 #include "tests/integration/host.h"
+#include "tests/integration/scratch.h"
 #include "tests/integration/suites.h"
 
 #include "proto/beneath.h"
@@ -41,20 +42,9 @@ struct served {
     char url[80]; /* "http://127.0.0.1:PORT/" */
 };
 
-static long now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
-}
-
 static const char *path(const char *name)
 {
-    static char buf[4][256];
-    static int k;
-    k = (k + 1) % 4;
-    snprintf(buf[k], sizeof buf[k], "%s/%s", dir, name);
-    return buf[k];
+    return scratch_path(dir, name);
 }
 
 static void write_file(const char *name, size_t size, uint32_t seed)
@@ -70,8 +60,7 @@ static void write_file(const char *name, size_t size, uint32_t seed)
 
 static void setup(void)
 {
-    strcpy(dir, "/tmp/bcsim-serve-XXXXXX");
-    ck_assert_ptr_nonnull(mkdtemp(dir));
+    scratch_make(dir, sizeof dir, "serve");
     ck_assert_int_eq(mkdir(path("www"), 0755), 0);
     ck_assert_int_eq(mkdir(path("www/sub"), 0755), 0);
     write_file("www/pkg.bin", PKG_SIZE, 1);
@@ -82,26 +71,20 @@ static void setup(void)
 
 static void teardown(void)
 {
-    char cmd[300];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-    ck_assert_int_eq(system(cmd), 0);
+    scratch_remove(dir);
 }
 
 /* ---- Processes ----------------------------------------------------------------- */
 
+/* The exit status, or -1 after killing a child that outstayed timeout_ms. */
 static int wait_exit(pid_t pid, int timeout_ms)
 {
-    int status = 0;
-    long end = now_ms() + timeout_ms;
-    while (waitpid(pid, &status, WNOHANG) == 0) {
-        if (now_ms() > end) {
-            kill(pid, SIGKILL);
-            waitpid(pid, &status, 0);
-            return -1;
-        }
-        usleep(2000);
+    int status = host_wait_pid(pid, timeout_ms);
+    if (status < 0) {
+        kill(pid, SIGKILL);
+        waitpid(pid, NULL, 0);
     }
-    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    return status;
 }
 
 /* Starts `bcsim serve DIR/www` plus arguments and reads the line it prints. */
@@ -243,10 +226,10 @@ static size_t raw_read_all(int fd, char *buf, size_t size, int timeout_ms)
 static bool read_to_close(int fd, char *buf, size_t size, int timeout_ms, size_t *got)
 {
     size_t n = 0;
-    long end = now_ms() + timeout_ms;
+    long end = scratch_now_ms() + timeout_ms;
     buf[0] = '\0';
     for (;;) {
-        long left = end - now_ms();
+        long left = end - scratch_now_ms();
         struct pollfd pfd = {.fd = fd, .events = POLLIN};
         if (left <= 0 || poll(&pfd, 1, (int)left) < 0)
             break;
@@ -527,9 +510,9 @@ START_TEST(fault_stall)
 {
     struct served s;
     SERVE(&s, "--fault", "stall=1000@/pkg.bin");
-    long t0 = now_ms();
+    long t0 = scratch_now_ms();
     ck_assert_int_eq(GET(&s, "pkg.bin", "--max-time", "1"), 28); /* CURLE_OPERATION_TIMEDOUT */
-    ck_assert_int_ge(now_ms() - t0, 900);
+    ck_assert_int_ge(scratch_now_ms() - t0, 900);
     ck_assert_str_eq(out, "200 1000");
     assert_prefix(path("got"), path("www/pkg.bin"), 1000);
     /* A stalled client holds nothing up, and stopping does not wait for it. */
@@ -539,10 +522,10 @@ START_TEST(fault_stall)
     host_read_fd(fd, resp, sizeof resp, 300, NULL);
     ck_assert_int_eq(GET(&s, "small.bin"), 0);
     ck_assert_str_eq(out, "200 20000");
-    t0 = now_ms();
+    t0 = scratch_now_ms();
     serve_stop(&s);
     if (!getenv("BCSIM_WRAPPER"))
-        ck_assert_int_lt(now_ms() - t0, 1000);
+        ck_assert_int_lt(scratch_now_ms() - t0, 1000);
     ck_assert_uint_eq(host_read_fd(fd, resp, sizeof resp, 1000, NULL), 0); /* closed */
     close(fd);
 }
@@ -652,9 +635,9 @@ START_TEST(fault_drip)
     struct served s;
     SERVE(&s, "--fault", "drip=1000/15");
     /* 20 drops 15 ms apart: about 300 ms, where an unpaced answer takes a few. */
-    long t0 = now_ms();
+    long t0 = scratch_now_ms();
     ck_assert_int_eq(GET(&s, "small.bin"), 0);
-    long took = now_ms() - t0;
+    long took = scratch_now_ms() - t0;
     ck_assert_str_eq(out, "200 20000");
     assert_same(path("got"), path("www/small.bin"));
     ck_assert_int_ge(took, 270);
@@ -759,18 +742,36 @@ START_TEST(garbage_requests)
 }
 END_TEST
 
+/* Sends data in pieces of the sizes given (0 ends the list: the rest goes
+ * last), each one acknowledged by the peer before the next leaves, so that
+ * they reach the server as separate reads as far as TCP lets us. */
+static void send_pieces(int fd, const char *data, size_t n, const size_t *pieces)
+{
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    for (size_t off = 0, k = 0; off < n; k++) {
+        size_t len = pieces[k] && pieces[k] < n - off ? pieces[k] : n - off;
+        raw_send(fd, data + off, len);
+        off += len;
+        for (int polls = 0; polls < 2000; polls++) {
+            int unacked = 0;
+            if (ioctl(fd, SIOCOUTQ, &unacked) != 0 || unacked == 0)
+                break;
+            usleep(500);
+        }
+    }
+}
+
 START_TEST(request_in_one_byte_writes)
 {
     struct served s;
     SERVE(&s, "--port", "0");
     int fd = raw_connect(&s);
-    int one = 1;
-    setsockopt(fd, IPPROTO_TCP, 1 /* TCP_NODELAY */, &one, sizeof one);
     const char req[] = "GET /small.bin HTTP/1.1\r\nHost: 127.0.0.1\r\nUser-Agent: t\r\n\r\n";
-    for (size_t i = 0; i < sizeof req - 1; i++) {
-        raw_send(fd, req + i, 1);
-        usleep(1000);
-    }
+    size_t ones[sizeof req];
+    for (size_t i = 0; i < sizeof req; i++)
+        ones[i] = 1; /* each byte a segment of its own, acknowledged before the next */
+    send_pieces(fd, req, sizeof req - 1, ones);
     static char resp[SMALL_SIZE + 1024];
     size_t n = raw_read_all(fd, resp, sizeof resp, 5000);
     close(fd);
@@ -856,26 +857,6 @@ static void padded_request(char *buf, size_t size)
     memcpy(buf + size - 4, "\r\n\r\n", 4);
 }
 
-/* Sends data in pieces of the sizes given (0 ends the list: the rest goes
- * last), each one acknowledged by the peer before the next leaves, so that
- * they reach the server as separate reads as far as TCP lets us. */
-static void send_pieces(int fd, const char *data, size_t n, const size_t *pieces)
-{
-    int one = 1;
-    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    for (size_t off = 0, k = 0; off < n; k++) {
-        size_t len = pieces[k] && pieces[k] < n - off ? pieces[k] : n - off;
-        raw_send(fd, data + off, len);
-        off += len;
-        for (int polls = 0; polls < 2000; polls++) {
-            int unacked = 0;
-            if (ioctl(fd, SIOCOUTQ, &unacked) != 0 || unacked == 0)
-                break;
-            usleep(500);
-        }
-    }
-}
-
 START_TEST(request_head_limit)
 {
     struct served s;
@@ -933,7 +914,7 @@ START_TEST(request_timeout)
     int silent = raw_connect(&s);
     int half = raw_connect(&s);
     raw_send(half, "GET /small.bin HTTP/1.1\r\nHost: x\r\n", 34);
-    long t0 = now_ms();
+    long t0 = scratch_now_ms();
     int fds[] = {silent, half};
     for (int i = 0; i < 2; i++) {
         ck_assert_msg(read_to_close(fds[i], resp, sizeof resp, 5000, NULL), "%d still open", i);
@@ -941,7 +922,7 @@ START_TEST(request_timeout)
                       host_show(resp));
         close(fds[i]);
     }
-    ck_assert_int_ge(now_ms() - t0, 250);
+    ck_assert_int_ge(scratch_now_ms() - t0, 250);
     /* The time runs from the connection, not from the last byte: a client
      * sending one byte every 50 ms is cut off all the same. */
     const char dribble[] = "GET /small.bin HTTP/1.1\r\nUser-Agent: one byte at a time\r\n\r\n";
@@ -1183,11 +1164,11 @@ START_TEST(low_file_limit)
     for (int i = 0; i < N; i++)
         fds[i] = raw_connect(&s);
     /* Those it could take get 408 in time; the others were closed at once. */
-    long t0 = now_ms(), cpu0 = cpu_ticks(s.pid);
+    long t0 = scratch_now_ms(), cpu0 = cpu_ticks(s.pid);
     int timed_out = 0, dropped = 0;
     for (int i = 0; i < N; i++) {
         char resp[4096];
-        long left = 10000 - (now_ms() - t0);
+        long left = 10000 - (scratch_now_ms() - t0);
         ck_assert_msg(read_to_close(fds[i], resp, sizeof resp, left > 0 ? (int)left : 1, NULL),
                       "connection %d still open after 10 s", i);
         close(fds[i]);
@@ -1198,7 +1179,7 @@ START_TEST(low_file_limit)
         else
             ck_abort_msg("connection %d: %s", i, host_show(resp));
     }
-    long wall = now_ms() - t0, cpu = cpu_ticks(s.pid) - cpu0;
+    long wall = scratch_now_ms() - t0, cpu = cpu_ticks(s.pid) - cpu0;
     ck_assert_int_gt(timed_out, 0);
     ck_assert_int_gt(dropped, 0); /* the limit was reached */
     /* Out of descriptors, the server waited rather than spun. */

@@ -3,10 +3,10 @@
  * update, flash failures that go away and one that does not, and a soak of
  * random cuts, tears and kill -9 (BCSIM_SOAK_CYCLES, BCSIM_SOAK_SEED). */
 #include "tests/integration/host.h"
+#include "tests/integration/scratch.h"
 #include "tests/integration/suites.h"
 
 #include <check.h>
-#include <ftw.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,11 +23,7 @@ static int port;
 
 static const char *path(const char *name)
 {
-    static char buf[4][512];
-    static int i;
-    i = (i + 1) % 4;
-    snprintf(buf[i], sizeof buf[i], "%s/%s", dir, name);
-    return buf[i];
+    return scratch_path(dir, name);
 }
 
 #define RUN(...) bcsim_run_once((const char *[]){__VA_ARGS__, NULL}, out, sizeof out, 120000)
@@ -51,7 +47,7 @@ static void make(const char *from, const char *to, const char *name)
  * served by bcsim serve on a port the kernel picked. */
 static void setup(void)
 {
-    ck_assert_ptr_nonnull(mkdtemp(dir));
+    scratch_make(dir, sizeof dir, "upf");
     ck_assert_int_eq(mkdir(path("www"), 0755), 0);
     export("bc66", "BC66NBR01A07");
     export("bc66", "BC66NBR01A10");
@@ -63,19 +59,10 @@ static void setup(void)
     port = bcsim_serve(&server, path("www"), NULL);
 }
 
-static int remove_entry(const char *p, const struct stat *st, int flag, struct FTW *ftw)
-{
-    (void)st;
-    (void)flag;
-    (void)ftw;
-    return remove(p);
-}
-
 static void teardown(void)
 {
     bcsim_halt(&server);
-    nftw(dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
-    strcpy(dir, "/tmp/bcsim-upf-XXXXXX");
+    scratch_remove(dir);
 }
 
 static void ctl(const struct bcsim_proc *p, const char *const *args)

@@ -1,8 +1,8 @@
 /* The firmware pairs of the shared corpus, CORPUS/<pair>/{old,new}.bin, read
  * in place: $BCSIM_CORPUS, or ../shared/corpus beside the source tree. Tests
  * that need them are registered only where they are; elsewhere a SKIP line
- * on stderr says so, and the corpus suite, run last, sums the skips up just
- * before Check's summary (which stays the last line). */
+ * on stderr says so, and the runner sums the skips up just before Check's
+ * summary (which stays the last line). */
 #ifndef BCSIM_TEST_CORPUS_H
 #define BCSIM_TEST_CORPUS_H
 
@@ -26,5 +26,9 @@ bool corpus_has(const char *dir, const char *const *pairs, size_t n, char *missi
  * after the SKIP line (when Check will run that case) and counting them. */
 TCase *corpus_tcase(Suite *suite, const char *suite_name, const char *name,
                     const char *const *pairs, size_t npairs, int ntests);
+
+/* "SKIP summary: N tests not run: ..." on stderr if corpus_tcase skipped any
+ * case Check was to run; the runner calls it before printing its summary. */
+void corpus_print_skips(void);
 
 #endif
