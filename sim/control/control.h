@@ -7,13 +7,13 @@
 #define BCSIM_CONTROL_H
 
 #include "sim/base/events.h"
-#include "sim/module.h"
 
 #include <limits.h>
 #include <sys/types.h>
 #include <uv.h>
 
 struct ctl_conn;
+struct module;
 
 struct ctl_server {
     uv_pipe_t pipe;
