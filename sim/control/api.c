@@ -163,8 +163,8 @@ int simctl_signal(struct module *m, const struct prof_signal *s, char *why, size
     for (const struct simctl_signal_field *f = simctl_signal_fields; f->name; f++) {
         int v = simctl_signal_field_get(s, f);
         if ((v < 0 || v > f->max) && v != f->unknown) {
-            snprintf(why, why_size, "signal %s: %d is out of range (0 to %d, or %d: not known)",
-                     f->name, v, f->max, f->unknown);
+            snprintf(why, why_size, "signal %s: must be from 0 to %d, or %d (not known), not %d",
+                     f->name, f->max, f->unknown, v);
             return -ERANGE;
         }
     }
