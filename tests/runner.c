@@ -28,6 +28,7 @@ int main(void)
     srunner_add_suite(sr, update_faults_suite());
     srunner_add_suite(sr, hardening_suite());
     srunner_add_suite(sr, control_suite());
+    srunner_add_suite(sr, simctl_suite());
     srunner_add_suite(sr, corpus_suite()); /* last: it sums up the skipped tests */
     srunner_run_all(sr, CK_NORMAL);
     int failed = srunner_ntests_failed(sr);
