@@ -2,7 +2,8 @@
  * One command per line (words.h syntax), one JSON line per reply, in order;
  * `events` turns the connection into a stream of event lines. A client may
  * send a whole batch and shut down its writing side: it gets every reply,
- * then EOF. */
+ * then EOF. The socket only turns words into calls of the control API
+ * (api.h); it touches no module state itself. */
 #ifndef BCSIM_CONTROL_H
 #define BCSIM_CONTROL_H
 
