@@ -491,6 +491,7 @@ int mod_open(struct module *m, uv_loop_t *loop, const struct mod_config *cfg, ch
     m->prof = cfg->prof;
     m->clk = cfg->clk;
     m->events = cfg->events;
+    m->signal = cfg->prof->signal;
     m->loop = loop;
     snprintf(m->nvram_path, sizeof m->nvram_path, "%s", cfg->nvram_path);
 

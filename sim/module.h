@@ -48,6 +48,7 @@ struct module {
     struct at_engine at;
     struct urc_queue urcs;
     struct network net;
+    struct prof_signal signal; /* the radio's surroundings: the profile's until simctl_signal */
     struct kv nvram;
     char nvram_path[PATH_MAX];
     struct flash_file flash;

@@ -64,7 +64,7 @@ static int cesq_exec(struct at_engine *e, const struct at_cmd *c)
 {
     (void)c;
     const struct module *m = MOD(e);
-    const struct prof_signal *s = &m->prof->signal;
+    const struct prof_signal *s = &m->signal;
     if (registered(m))
         at_reply(e, "+CESQ: %d,%d,%d,%d,%d,%d", s->rxlev, s->ber, s->rscp, s->ecno, s->rsrq,
                  s->rsrp);
@@ -78,7 +78,7 @@ static int csq_exec(struct at_engine *e, const struct at_cmd *c)
     (void)c;
     const struct module *m = MOD(e);
     if (registered(m))
-        at_reply(e, "+CSQ: %d,%d", m->prof->signal.rssi, m->prof->signal.csq_ber);
+        at_reply(e, "+CSQ: %d,%d", m->signal.rssi, m->signal.csq_ber);
     else
         at_reply(e, "+CSQ: 99,99");
     return AT_OK;

@@ -1,10 +1,12 @@
 #include "sim/control/control.h"
 
+#include "sim/control/api.h"
 #include "sim/control/words.h"
 
 #include "sim/base/num.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,6 +25,7 @@ struct ctl_conn {
     struct ctl_server *server;
     struct ctl_conn *next;
     char line[CTL_LINE_MAX + 1]; /* input not yet answered, and room for a NUL */
+    char scratch[64];            /* where the rest of a line too long goes, unread */
     size_t len;
     unsigned writes; /* write requests not completed yet */
     bool streaming;  /* `events` was asked for */
@@ -135,93 +138,142 @@ static void on_event(void *ctx, const char *line)
 
 /* ---- Commands ------------------------------------------------------------ */
 
+/* Each turns its words into one call of the control API (api.h), which holds
+ * the rules; a refusal's reason comes back as the error. */
+
 static void cmd_status(struct ctl_conn *c, int argc, char **argv)
 {
     (void)argc;
     (void)argv;
-    const struct module *m = c->server->m;
-    char buf[2048], speed[32];
+    struct simctl_status st;
+    simctl_status(c->server->m, &st);
+    char buf[2048];
     struct jw w;
-    clk_describe(m->clk, speed, sizeof speed);
     jw_begin(&w, buf, sizeof buf);
     jw_bool(&w, "ok", true);
-    jw_str(&w, "model", m->prof->id);
-    jw_str(&w, "product", m->prof->model);
-    jw_str(&w, "revision", m->revision);
-    jw_str(&w, "firmware", m->bricked ? "bricked" : "ok");
-    jw_str(&w, "firmware_why", m->brick_why);
-    jw_str(&w, "imei", m->imei);
-    jw_str(&w, "power", mod_power_name(m->power));
-    jw_str(&w, "network", net_stat_name(m->net.stat));
-    jw_bool(&w, "cell", m->net.cell);
-    jw_str(&w, "ip", m->net.pdn ? m->net.ip : "");
-    jw_str(&w, "fota", fota_phase_name(&m->fota));
-    jw_str(&w, "fota_why", fota_why(&m->fota));
-    jw_int(&w, "flash_ops", (int64_t)m->flash.flash.count.ops);
-    jw_str(&w, "pty", m->uart.pty.path);
-    jw_bool(&w, "host_attached", uart_host_attached(&m->uart));
-    jw_int(&w, "baud", m->ipr);
-    jw_bool(&w, "autobaud_locked", m->uart.synced);
-    jw_str(&w, "speed", speed);
-    jw_int(&w, "uart_bytes_dropped", (int64_t)m->uart.dropped);
+    jw_str(&w, "model", st.model);
+    jw_str(&w, "product", st.product);
+    jw_str(&w, "revision", st.revision);
+    jw_str(&w, "firmware", st.bricked ? "bricked" : "ok");
+    jw_str(&w, "firmware_why", st.firmware_why);
+    jw_str(&w, "imei", st.imei);
+    jw_str(&w, "power", st.power);
+    jw_str(&w, "network", st.network);
+    jw_bool(&w, "cell", st.cell);
+    jw_str(&w, "ip", st.ip);
+    jw_str(&w, "fota", st.fota);
+    jw_str(&w, "fota_why", st.fota_why);
+    jw_int(&w, "flash_ops", (int64_t)st.flash_ops);
+    jw_str(&w, "pty", st.pty);
+    jw_bool(&w, "host_attached", st.host_attached);
+    jw_int(&w, "baud", st.baud);
+    jw_bool(&w, "autobaud_locked", st.autobaud_locked);
+    jw_str(&w, "speed", st.speed);
+    jw_int(&w, "uart_bytes_dropped", (int64_t)st.uart_bytes_dropped);
     conn_send(c, jw_end(&w));
 }
 
 static void cmd_power(struct ctl_conn *c, int argc, char **argv)
 {
-    struct module *m = c->server->m;
-    const char *what = argc == 2 ? argv[1] : "";
-    if (strcmp(what, "on") == 0) {
-        mod_power_on(m);
-    } else if (strcmp(what, "off") == 0) {
-        mod_power_off(m);
-    } else if (strcmp(what, "cut") == 0) {
-        mod_power_cut(m);
-    } else if (strcmp(what, "cycle") == 0) {
-        mod_power_off(m);
-        mod_power_on(m);
-    } else {
+    enum simctl_power p;
+    if (argc != 2 || simctl_power_find(argv[1], &p) != 0) {
         reply_error(c, "usage: power on|off|cycle|cut");
         return;
     }
+    simctl_power(c->server->m, p);
     reply_ok(c);
 }
 
 static void cmd_net(struct ctl_conn *c, int argc, char **argv)
 {
-    struct module *m = c->server->m;
-    const char *what = argc == 2 ? argv[1] : "";
-    bool attach = strcmp(what, "attach") == 0, detach = strcmp(what, "detach") == 0,
-         deny = strcmp(what, "deny") == 0;
-    if (!attach && !detach && !deny) {
+    enum simctl_net n;
+    if (argc != 2 || simctl_net_find(argv[1], &n) != 0) {
         reply_error(c, "usage: net attach|detach|deny");
         return;
     }
-    mod_event(m, "cell", "state", what);
-    net_set_cell(&m->net, !detach, detach ? m->net.deny : deny);
+    simctl_net(c->server->m, n);
     reply_ok(c);
+}
+
+/* The values as they are now, whatever the command did. */
+static void reply_signal(struct ctl_conn *c)
+{
+    struct simctl_status st;
+    simctl_status(c->server->m, &st);
+    char buf[512];
+    struct jw w;
+    jw_begin(&w, buf, sizeof buf);
+    jw_bool(&w, "ok", true);
+    for (const struct simctl_signal_field *f = simctl_signal_fields; f->name; f++)
+        jw_int(&w, f->name, simctl_signal_field_get(&st.signal, f));
+    conn_send(c, jw_end(&w));
+}
+
+#define SIGNAL_USAGE                                                                               \
+    "usage: signal [reset | FIELD=VALUE...] (FIELD: rxlev ber rscp ecno rsrq rsrp rssi csq_ber)"
+
+/* signal [reset | FIELD=VALUE...]: the fields named change, together or not
+ * at all; the others keep their values. */
+static void cmd_signal(struct ctl_conn *c, int argc, char **argv)
+{
+    struct module *m = c->server->m;
+    if (argc == 2 && strcmp(argv[1], "reset") == 0) {
+        simctl_signal_reset(m);
+        reply_signal(c);
+        return;
+    }
+    struct simctl_status st;
+    simctl_status(m, &st);
+    struct prof_signal want = st.signal;
+    for (int i = 1; i < argc; i++) {
+        char *eq = strchr(argv[i], '=');
+        if (!eq) {
+            reply_error(c, SIGNAL_USAGE);
+            return;
+        }
+        *eq = '\0';
+        const struct simctl_signal_field *f = simctl_signal_field_find(argv[i]);
+        if (!f) {
+            reply_error(c, "signal: no field '%s' (rxlev ber rscp ecno rsrq rsrp rssi csq_ber)",
+                        argv[i]);
+            return;
+        }
+        int64_t v;
+        if (num_parse(eq + 1, 0, INT_MAX, &v) != 0) {
+            reply_error(c,
+                        "signal %s: must be a whole number from 0 to %d, or %d (not known), "
+                        "not '%s'",
+                        f->name, f->max, f->unknown, eq + 1);
+            return;
+        }
+        simctl_signal_field_set(&want, f, (int)v);
+    }
+    char why[256];
+    if (simctl_signal(m, &want, why, sizeof why) != 0) {
+        reply_error(c, "%s", why);
+        return;
+    }
+    reply_signal(c);
 }
 
 static void cmd_urc(struct ctl_conn *c, int argc, char **argv)
 {
-    struct module *m = c->server->m;
     if (argc != 2) {
         reply_error(c, "usage: urc TEXT");
         return;
     }
-    if (m->power == MOD_POWER_OFF) {
-        reply_error(c, "the module is powered off");
+    char why[256];
+    if (simctl_urc(c->server->m, argv[1], why, sizeof why) != 0) {
+        reply_error(c, "%s", why);
         return;
     }
-    mod_urc(m, "%s", argv[1]);
     reply_ok(c);
 }
 
 static void cmd_override(struct ctl_conn *c, int argc, char **argv)
 {
-    struct module *m = c->server->m;
     if (argc == 2 && strcmp(argv[1], "clear") == 0) {
-        at_override_clear(&m->at);
+        simctl_override_clear(c->server->m);
         reply_ok(c);
         return;
     }
@@ -230,86 +282,33 @@ static void cmd_override(struct ctl_conn *c, int argc, char **argv)
         reply_error(c, "usage: override \"AT-COMMAND\" \"REPLY\" [once] | override clear");
         return;
     }
-    if (at_override_add(&m->at, argv[1], argv[2], once) != 0) {
-        reply_error(c, "too many overrides (clear them with: override clear)");
+    char why[256];
+    if (simctl_override_add(c->server->m, argv[1], argv[2], once, why, sizeof why) != 0) {
+        reply_error(c, "%s", why);
         return;
     }
     reply_ok(c);
 }
 
-/* Flash faults of the running module: the flash entries of the fault registry. */
-enum fault_kind {
-    FAULT_PROGRAM,
-    FAULT_ERASE,
-    FAULT_CAPACITY,
-    FAULT_CUT,
-    FAULT_TEAR,
-    FAULT_WORN,
-    FAULT_CLEAR
-};
-
-static const struct {
-    const char *name;
-    enum fault_kind kind;
-    const char *arg; /* the number's name, NULL for none */
-    bool optional;   /* the number defaults to 1 */
-} faults[] = {
-    {"flash-program", FAULT_PROGRAM, "N", true},
-    {"flash-erase", FAULT_ERASE, "N", true},
-    {"flash-capacity", FAULT_CAPACITY, "BYTES", false},
-    {"flash-cut", FAULT_CUT, "N", false},
-    {"flash-tear", FAULT_TEAR, "N", false},
-    {"flash-worn", FAULT_WORN, "N", true},
-    {"clear", FAULT_CLEAR, NULL, false},
-};
-
-/* Counts and sizes: at least 1, and small enough that adding them to the
- * flash's 64-bit counters cannot wrap. */
-#define FAULT_NUM_MAX UINT32_MAX
-
 static void cmd_fault(struct ctl_conn *c, int argc, char **argv)
 {
-    struct flash *f = &c->server->m->flash.flash;
-    const char *what = argc >= 2 ? argv[1] : "";
-    size_t k = 0;
-    while (k < sizeof faults / sizeof faults[0] && strcmp(faults[k].name, what) != 0)
-        k++;
-    bool known = k < sizeof faults / sizeof faults[0];
-    if (!known || argc > 3 || (argc == 3 && !faults[k].arg) ||
-        (argc == 2 && faults[k].arg && !faults[k].optional)) {
+    const struct simctl_fault_desc *d = argc >= 2 ? simctl_fault_find(argv[1]) : NULL;
+    if (!d || argc > 3 || (argc == 3 && !d->arg) || (argc == 2 && d->arg && !d->optional)) {
         reply_error(c, "usage: fault flash-program [N] | flash-erase [N] | flash-capacity BYTES | "
                        "flash-cut N | flash-tear N | flash-worn [N] | clear");
         return;
     }
     int64_t v = 1;
-    if (argc == 3 && num_parse(argv[2], 1, FAULT_NUM_MAX, &v) != 0) {
-        reply_error(c, "fault %s: %s must be a whole number from 1 to %u, not '%s'", what,
-                    faults[k].arg, FAULT_NUM_MAX, argv[2]);
+    if (argc == 3 && num_parse(argv[2], SIMCTL_FAULT_MIN, SIMCTL_FAULT_MAX, &v) != 0) {
+        reply_error(c, "fault %s: %s must be a whole number from %d to %u, not '%s'", d->name,
+                    d->arg, SIMCTL_FAULT_MIN, SIMCTL_FAULT_MAX, argv[2]);
         return;
     }
-    switch (faults[k].kind) {
-    case FAULT_PROGRAM:
-        f->faults.fail_program_at = f->count.programs + (uint64_t)v;
-        break;
-    case FAULT_ERASE:
-        f->faults.fail_erase_at = f->count.erases + (uint64_t)v;
-        break;
-    case FAULT_CAPACITY:
-        f->faults.fota_capacity = (uint32_t)v;
-        break;
-    case FAULT_CUT:
-    case FAULT_TEAR:
-        f->faults.cut_after = f->count.ops + (uint64_t)v;
-        f->faults.cut_mode = faults[k].kind == FAULT_CUT ? FLASH_CUT_CLEAN : FLASH_CUT_TORN;
-        break;
-    case FAULT_WORN: /* the Nth next operation and every later one fail, until "fault clear" */
-        f->faults.worn_from = f->count.ops + (uint64_t)v;
-        break;
-    case FAULT_CLEAR:
-        f->faults = (struct flash_faults){0};
-        break;
+    char why[256];
+    if (simctl_fault(c->server->m, d->kind, v, why, sizeof why) != 0) {
+        reply_error(c, "%s", why);
+        return;
     }
-    mod_event(c->server->m, "fault", "set", what);
     reply_ok(c);
 }
 
@@ -329,8 +328,9 @@ static const struct {
     const char *name;
     void (*fn)(struct ctl_conn *c, int argc, char **argv);
 } commands[] = {
-    {"status", cmd_status},     {"power", cmd_power},   {"net", cmd_net},     {"urc", cmd_urc},
-    {"override", cmd_override}, {"events", cmd_events}, {"fault", cmd_fault},
+    {"status", cmd_status}, {"power", cmd_power}, {"net", cmd_net},
+    {"signal", cmd_signal}, {"urc", cmd_urc},     {"override", cmd_override},
+    {"events", cmd_events}, {"fault", cmd_fault},
 };
 
 static void dispatch(struct ctl_conn *c, char *line)
@@ -349,7 +349,8 @@ static void dispatch(struct ctl_conn *c, char *line)
             return;
         }
     }
-    reply_error(c, "unknown command '%s' (status, power, net, urc, override, fault, events)",
+    reply_error(c,
+                "unknown command '%s' (status, power, net, signal, urc, override, fault, events)",
                 argv[0]);
 }
 
@@ -357,9 +358,8 @@ static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 {
     (void)suggested;
     struct ctl_conn *c = h->data;
-    static char scratch[64];
     if (c->len == CTL_LINE_MAX) /* full: read into scratch, the line is too long */
-        *buf = uv_buf_init(scratch, sizeof scratch);
+        *buf = uv_buf_init(c->scratch, sizeof c->scratch);
     else
         *buf = uv_buf_init(c->line + c->len, (unsigned)(CTL_LINE_MAX - c->len));
 }

@@ -2,18 +2,19 @@
  * One command per line (words.h syntax), one JSON line per reply, in order;
  * `events` turns the connection into a stream of event lines. A client may
  * send a whole batch and shut down its writing side: it gets every reply,
- * then EOF. */
+ * then EOF. The socket only turns words into calls of the control API
+ * (api.h); it touches no module state itself. */
 #ifndef BCSIM_CONTROL_H
 #define BCSIM_CONTROL_H
 
 #include "sim/base/events.h"
-#include "sim/module.h"
 
 #include <limits.h>
 #include <sys/types.h>
 #include <uv.h>
 
 struct ctl_conn;
+struct module;
 
 struct ctl_server {
     uv_pipe_t pipe;

@@ -25,6 +25,7 @@ Suite *serve_suite(void);
 Suite *update_faults_suite(void);
 Suite *hardening_suite(void);
 Suite *control_suite(void);
+Suite *simctl_suite(void);
 Suite *corpus_suite(void);
 
 #endif

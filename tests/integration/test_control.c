@@ -863,6 +863,103 @@ START_TEST(cli_escapes_match_the_socket)
 }
 END_TEST
 
+/* ---- Signal quality ------------------------------------------------------------------ */
+
+static void expect_answer(struct host *h, const char *cmd, const char *want)
+{
+    char buf[1024], got[2048];
+    host_cmd(h, cmd, buf, sizeof buf);
+    snprintf(got, sizeof got, "%s", host_show(buf)); /* host_show has one buffer */
+    ck_assert_msg(strcmp(buf, want) == 0, "%s: got '%s', want '%s'", cmd, got, host_show(want));
+}
+
+#define BC66_CESQ "\r\n+CESQ: 47,6,255,255,0,54\r\n\r\nOK\r\n"
+#define BC66_CSQ  "\r\n+CSQ: 21,0\r\n\r\nOK\r\n"
+
+/* `signal` changes what AT+CESQ and AT+CSQ report, inside 27.007's ranges,
+ * all fields or none, and the values stay through a power cycle. */
+START_TEST(signal_reaches_cesq_and_csq)
+{
+    struct bcsim_proc p = {0};
+    struct host h;
+    char buf[1024];
+    bcsim_start(&p, "bc66", NULL);
+    host_open(&h, p.pty);
+    host_wait_ready(&h);
+    host_cmd(&h, "ATE0", buf, sizeof buf);
+    expect_answer(&h, "AT+CESQ", BC66_CESQ);
+    expect_answer(&h, "AT+CSQ", BC66_CSQ);
+
+    ck_assert_int_eq(CTL(&p, "signal"), 0);
+    ck_assert_str_eq(out, "{\"ok\":true,\"rxlev\":47,\"ber\":6,\"rscp\":255,\"ecno\":255,"
+                          "\"rsrq\":0,\"rsrp\":54,\"rssi\":21,\"csq_ber\":0}\n");
+    ck_assert_int_eq(CTL(&p, "signal", "rsrp=10", "rsrq=5", "rssi=3", "csq_ber=7"), 0);
+    ck_assert_msg(strstr(out, "\"rsrq\":5,\"rsrp\":10,\"rssi\":3,\"csq_ber\":7}"), "%s", out);
+    expect_answer(&h, "AT+CESQ", "\r\n+CESQ: 47,6,255,255,5,10\r\n\r\nOK\r\n");
+    expect_answer(&h, "AT+CSQ", "\r\n+CSQ: 3,7\r\n\r\nOK\r\n");
+
+    /* The ends of each range, and "not known", are taken. */
+    ck_assert_int_eq(CTL(&p, "signal", "rxlev=63", "ber=99", "rscp=96", "ecno=0", "rsrq=34",
+                         "rsrp=255", "rssi=31", "csq_ber=99"),
+                     0);
+    expect_answer(&h, "AT+CESQ", "\r\n+CESQ: 63,99,96,0,34,255\r\n\r\nOK\r\n");
+    expect_answer(&h, "AT+CSQ", "\r\n+CSQ: 31,99\r\n\r\nOK\r\n");
+    ck_assert_int_eq(CTL(&p, "signal", "rxlev=99", "ber=7", "rscp=255", "ecno=49", "rsrq=255",
+                         "rsrp=97", "rssi=99", "csq_ber=0"),
+                     0);
+    expect_answer(&h, "AT+CESQ", "\r\n+CESQ: 99,7,255,49,255,97\r\n\r\nOK\r\n");
+    expect_answer(&h, "AT+CSQ", "\r\n+CSQ: 99,0\r\n\r\nOK\r\n");
+
+    /* Outside them, nothing changes, not even the valid fields of the line. */
+    static const char *const bad[][2] = {
+        {"rxlev=64", "0 to 63, or 99 (not known), not 64"},
+        {"rxlev=98", "signal rxlev: must be from 0 to 63"},
+        {"ber=8", "must be from 0 to 7, or 99"},
+        {"rscp=97", "0 to 96, or 255"},
+        {"ecno=50", "0 to 49, or 255"},
+        {"rsrq=35", "0 to 34, or 255"},
+        {"rsrp=98", "0 to 97, or 255"},
+        {"rsrp=256", "0 to 97, or 255"},
+        {"rssi=32", "0 to 31, or 99"},
+        {"csq_ber=100", "0 to 7, or 99"},
+        {"rsrp=-1", "not '-1'"},
+        {"rsrp=+5", "not '+5'"},
+        {"rsrp=", "not ''"},
+        {"rsrp=1x", "not '1x'"},
+        {"rsrp=99999999999999999999", "not '9999"},
+        {"rsrp", "usage: signal"},
+        {"bogus=1", "no field 'bogus'"},
+        {"reset=1", "no field 'reset'"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        int rc = CTL(&p, "signal", "rsrq=7", bad[i][0]);
+        ck_assert_msg(rc == 1 && strstr(out, "{\"ok\":false,\"error\":") && strstr(out, bad[i][1]),
+                      "signal %s: exit %d, %s", bad[i][0], rc, out);
+    }
+    expect_answer(&h, "AT+CESQ", "\r\n+CESQ: 99,7,255,49,255,97\r\n\r\nOK\r\n");
+
+    /* The radio's surroundings outlive the module's power. */
+    ck_assert_int_eq(CTL(&p, "signal", "rsrp=33"), 0);
+    ck_assert_int_eq(CTL(&p, "power", "cycle"), 0);
+    host_wait_ready(&h);
+    host_cmd(&h, "ATE0", buf, sizeof buf);
+    expect_answer(&h, "AT+CESQ", "\r\n+CESQ: 99,7,255,49,255,33\r\n\r\nOK\r\n");
+
+    /* Unregistered, the module reports nothing measured, whatever was set. */
+    ck_assert_int_eq(CTL(&p, "net", "detach"), 0);
+    ck_assert(bcsim_status_wait(&p, "\"network\":\"searching\"", HOST_TIMEOUT_MS));
+    expect_answer(&h, "AT+CESQ", "\r\n+CESQ: 99,99,255,255,255,255\r\n\r\nOK\r\n");
+    ck_assert_int_eq(CTL(&p, "net", "attach"), 0);
+    host_wait_ready(&h);
+
+    ck_assert_int_eq(CTL(&p, "signal", "reset"), 0);
+    expect_answer(&h, "AT+CESQ", BC66_CESQ);
+    expect_answer(&h, "AT+CSQ", BC66_CSQ);
+    host_close(&h);
+    ck_assert_int_eq(bcsim_stop(&p), 0);
+}
+END_TEST
+
 /* ---- The socket file belongs to the emulator that bound it --------------------------- */
 
 static void start_at(struct bcsim_proc *p, const char *control)
@@ -937,6 +1034,7 @@ Suite *control_suite(void)
     tcase_add_test(tc, bad_numbers_change_nothing);
     tcase_add_test(tc, bad_option_numbers);
     tcase_add_test(tc, cli_escapes_match_the_socket);
+    tcase_add_test(tc, signal_reaches_cesq_and_csq);
     tcase_add_test(tc, socket_file_ownership);
     suite_add_tcase(s, tc);
     return s;
