@@ -13,7 +13,7 @@
 #define REBOOT_DELAY_MS 200
 /* A download that receives nothing for this long fails (scaled, at least 2 s). */
 #define STALL_TIMEOUT_MS 20000
-/* Tries of one flash step before the updater stops (see retry_flash). */
+/* Tries of one flash operation's work before the updater stops (see retried). */
 #define FLASH_ATTEMPTS 3
 
 const char *fota_phase_name(const struct fota *f)
@@ -132,12 +132,23 @@ static int update_code(const struct profile *p, int patch_status)
     }
 }
 
-static int start_patch(struct patch *p)
+/* A program or erase that the flash fails leaves it as a clean power cut at
+ * that operation would, so doing the operation's work again retries it. A
+ * fault that happens once is gone on the next try and the update goes on;
+ * one still there after FLASH_ATTEMPTS tries stops it. */
+static int retried(struct fota *f, int r, int (*again)(struct fota *f))
 {
-    int r = patch_start(p);
-    for (int tries = 1; r == PATCH_EFLASH && tries < FLASH_ATTEMPTS; tries++)
-        r = patch_start(p); /* only the journal is written: the old firmware is intact */
+    for (int tries = 1; r == PATCH_EFLASH && tries < FLASH_ATTEMPTS; tries++) {
+        event(f, "fota", "retry", f->patch->why);
+        r = again(f);
+    }
     return r;
+}
+
+/* Only the journal is written: the old firmware is intact. */
+static int start_journal(struct fota *f)
+{
+    return patch_start(f->patch);
 }
 
 static void begin_update(struct fota *f)
@@ -146,7 +157,7 @@ static void begin_update(struct fota *f)
     struct patch *p = f->patch;
     int r = fw_accept_package(f->cfg.prof, p, fl, fl->geo.fota_offset, f->sink.written);
     if (r == 0)
-        r = start_patch(p);
+        r = retried(f, start_journal(f), start_journal);
     if (r == PATCH_EPOWER) {
         f->port.power_cut(f->port.ctx);
         return;
@@ -259,7 +270,7 @@ enum fota_answer fota_command(struct fota *f, const char *text)
     f->length = -1;
     f->percent = 0;
     f->sink_err = 0;
-    f->net_lost = f->silent = false;
+    f->silent = false;
     set_phase(f, FOTA_DOWNLOADING);
     urc(f, "+QIND: \"FOTA\",\"HTTPSTART\"");
     if (!f->port.pdn_up(f->port.ctx)) {
@@ -325,19 +336,16 @@ static int resume(struct fota *f)
     return patch_resume(f->patch, fl, fl->geo.fota_offset, package_len(f));
 }
 
-/* A program or erase that the flash fails leaves it as a clean power cut at
- * that operation would: replaying the journal (and, for a step, doing the
- * step again) retries it. A fault that happens once is gone on the next try,
- * so the update goes on; one still there after FLASH_ATTEMPTS tries stops it. */
-static int retry_flash(struct fota *f, int r, bool step)
+/* A step is retried by replaying the journal up to it and doing it again. */
+static int resume_step(struct fota *f)
 {
-    for (int tries = 1; r == PATCH_EFLASH && tries < FLASH_ATTEMPTS; tries++) {
-        event(f, "fota", "retry", f->patch->why);
-        r = resume(f);
-        if (step && r == PATCH_MORE)
-            r = patch_step(f->patch);
-    }
-    return r;
+    int r = resume(f);
+    return r == PATCH_MORE ? patch_step(f->patch) : r;
+}
+
+static int finish_journal(struct fota *f)
+{
+    return patch_finish(f->patch);
 }
 
 /* Forgets a reported update (erases the journal). False if the power was cut
@@ -345,17 +353,21 @@ static int retry_flash(struct fota *f, int r, bool step)
  * the next boot reports the same result again. */
 static bool forget_update(struct fota *f)
 {
-    struct patch *p = f->patch;
-    int r = patch_finish(p);
-    for (int tries = 1; r == PATCH_EFLASH && tries < FLASH_ATTEMPTS; tries++)
-        r = patch_finish(p);
+    int r = retried(f, finish_journal(f), finish_journal);
     if (r == PATCH_EPOWER) {
         f->port.power_cut(f->port.ctx);
         return false;
     }
     if (r != 0)
-        event(f, "fota", "error", p->why);
+        event(f, "fota", "error", f->patch->why);
     return true;
+}
+
+/* Why the update did not end, for status and the event stream. */
+static void note_failure(struct fota *f, const char *how)
+{
+    snprintf(f->why, sizeof f->why, "update %s: %s", how, f->patch->why);
+    event(f, "fota", "failed", f->patch->why);
 }
 
 static void stop_updater(struct fota *f)
@@ -371,8 +383,7 @@ static void stop_updater(struct fota *f)
  * package that turns out inconsistent is forgotten (it would fail again). */
 static void give_up(struct fota *f, int r)
 {
-    snprintf(f->why, sizeof f->why, "update stopped: %s", f->patch->why);
-    event(f, "fota", "failed", f->patch->why);
+    note_failure(f, "stopped");
     urc(f, "+QIND: \"FOTA\",\"END\",%d", update_code(f->cfg.prof, r));
     if (r == PATCH_EFLASH)
         f->gave_up = true;
@@ -384,7 +395,7 @@ static void give_up(struct fota *f, int r)
 static void updater_step(uv_timer_t *t)
 {
     struct fota *f = t->data;
-    int r = retry_flash(f, patch_step(f->patch), true);
+    int r = retried(f, patch_step(f->patch), resume_step);
     if (r == PATCH_EPOWER) {
         f->port.power_cut(f->port.ctx); /* the flash's power-cut fault hit the updater */
         return;
@@ -400,7 +411,7 @@ static void updater_step(uv_timer_t *t)
 
 enum fota_boot fota_boot(struct fota *f)
 {
-    int r = retry_flash(f, resume(f), false);
+    int r = retried(f, resume(f), resume);
     if (r == PATCH_EPOWER)
         return FOTA_BOOT_POWER_CUT;
     if (r == PATCH_MORE && !f->gave_up) {
@@ -413,15 +424,13 @@ enum fota_boot fota_boot(struct fota *f)
         f->forget = true;
     } else if (r == PATCH_EFLASH) {
         /* The flash fails the resume itself: keep the journal for the next power-on. */
-        snprintf(f->why, sizeof f->why, "update stopped: %s", f->patch->why);
-        event(f, "fota", "failed", f->patch->why);
+        note_failure(f, "stopped");
         f->gave_up = true;
         f->result = update_code(f->cfg.prof, r);
         f->forget = false;
     } else if (r != PATCH_IDLE && r != PATCH_MORE) {
         /* The journal cannot be followed: report it, forget it, and let the boot ROM decide. */
-        snprintf(f->why, sizeof f->why, "update failed: %s", f->patch->why);
-        event(f, "fota", "failed", f->patch->why);
+        note_failure(f, "failed");
         f->result = update_code(f->cfg.prof, r);
         f->forget = true;
     }

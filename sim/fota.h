@@ -50,7 +50,6 @@ struct fota {
     int64_t length;        /* announced by the server, or -1 */
     int percent;           /* the last percentage reported */
     int sink_err;          /* why the flash refused the download */
-    bool net_lost;         /* the download was aborted by the network */
     bool silent;           /* ... or by the power: nobody hears about it */
     bool start_announced;  /* START went out before the reboot into the updater */
     bool gave_up;          /* the flash kept failing: no updater until the next power-on */
