@@ -211,12 +211,9 @@ static void drain(struct uart *u)
     if (u->off == u->len) {
         u->off = u->len = 0;
         uv_timer_stop(&u->pace);
-        update_input(u);
-        return;
-    }
-    update_input(u);
-    if (paced(u) && !uv_is_active((uv_handle_t *)&u->pace)) {
+    } else if (paced(u) && !uv_is_active((uv_handle_t *)&u->pace)) {
         uint64_t tick = clk_scale(u->clk, PACE_TICK_MS);
         uv_timer_start(&u->pace, on_pace, tick, tick);
     }
+    update_input(u); /* the queue shrank: back-pressure may end */
 }
