@@ -247,8 +247,12 @@ static bool boot_rom(struct module *m)
                  err == IMG_EFIELD ? "for another model" : img_strerror(err), *fota ? "; " : "",
                  fota);
         m->revision[0] = '\0';
-        mod_event(m, "firmware", "state", "bricked");
-        mod_event(m, "firmware", "why", m->brick_why);
+        char buf[EVT_LINE_MAX];
+        struct jw w;
+        evt_begin(m->events, &w, buf, sizeof buf, m->imei, "firmware");
+        jw_str(&w, "state", "bricked");
+        jw_str(&w, "why", m->brick_why);
+        evt_publish(m->events, &w);
         return false;
     }
     snprintf(m->revision, sizeof m->revision, "%s", h.revision);
