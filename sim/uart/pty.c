@@ -29,10 +29,10 @@ static void on_master(uv_poll_t *h, int status, int events)
         p->ops->writable(p->ctx);
     }
     if ((events & UV_READABLE) && p->reading) {
-        /* Bytes from a host prove it opened the device: if no open is counted
-         * yet, take it from inotify before the bytes (one syscall, only then). */
-        if (p->hosts == 0)
-            read_notifications(p);
+        /* Opens and closes that happened before these bytes were written are
+         * queued in inotify: count them first, or a reply to a host that just
+         * reopened would be flushed as the previous host's leftovers. */
+        read_notifications(p);
         char buf[4096];
         ssize_t n = read(p->master, buf, sizeof buf);
         if (n > 0)
