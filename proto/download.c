@@ -133,6 +133,10 @@ const char *dl_strerror(enum dl_error err)
         return "no transport for the URL's scheme";
     case DL_ENOMEM:
         return "out of memory";
+    case DL_ECHANGED:
+        return "resource changed during the transfer";
+    case DL_EBLOCKS:
+        return "blocks do not add up to one body";
     }
     return "unknown download error";
 }

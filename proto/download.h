@@ -1,4 +1,4 @@
-/* One download interface for every transport (HTTP now, CoAP next): the
+/* One download interface for every transport (HTTP, CoAP): the
  * package streams into a sink as it arrives and is never held whole. A table
  * in download.c picks the transport by the URL's scheme, so a new one adds a
  * backend file and a row there. Results are this layer's own; sim/ maps them
@@ -28,6 +28,8 @@ enum dl_error {
     DL_EABORT,   /* cancelled by the owner, e.g. the network went away */
     DL_ESCHEME,  /* no transport for the URL's scheme */
     DL_ENOMEM,   /* no memory for the transfer */
+    DL_ECHANGED, /* the resource changed during the transfer (CoAP: another ETag) */
+    DL_EBLOCKS,  /* the blocks do not add up to one body (CoAP block-wise) */
 };
 
 struct dl_sink {
@@ -52,7 +54,8 @@ struct dl_request {
     const struct url *url;           /* copied: it need not outlive the call */
     const struct resolver *resolver; /* NULL: none; else it must outlive the download */
     struct dl_link link;
-    uint32_t stall_ms; /* nothing arriving for this long fails with DL_ETIMEOUT */
+    uint32_t stall_ms;   /* nothing arriving for this long fails with DL_ETIMEOUT */
+    uint16_t block_size; /* CoAP: the Block2 size to ask for (16-1024); 0: the transport's */
     const struct dl_sink *sink;
     void *sink_ctx;
     dl_done_fn done;
