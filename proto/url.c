@@ -74,6 +74,7 @@ int url_parse(const char *text, struct url *u)
         if (p == end + 1 || port == 0 || port > 65535 || (*p && *p != '/'))
             return URL_EPORT;
         u->port = (uint16_t)port;
+        u->port_given = true;
         end = p;
     }
     /* A path names the package: "/" alone names nothing. */

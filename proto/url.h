@@ -4,11 +4,13 @@
 #ifndef BCSIM_URL_H
 #define BCSIM_URL_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #define URL_MAX 255
 
 enum url_scheme { URL_HTTP, URL_HTTPS, URL_COAP, URL_COAPS };
+#define URL_SCHEMES 4 /* how many there are */
 
 enum url_error {
     URL_OK = 0,
@@ -23,6 +25,7 @@ struct url {
     enum url_scheme scheme;
     char host[URL_MAX + 1]; /* without brackets */
     uint16_t port;
+    bool port_given;        /* the text named the port; else it is the scheme's default */
     char path[URL_MAX + 1]; /* from the first '/', query included */
 };
 

@@ -102,6 +102,19 @@ static void report_progress(struct fota *f, int percent, const char *urc_format)
     urc(f, urc_format, percent);
 }
 
+/* Every percent goes to the events; the URC only where the model prints it. */
+static void download_progress(struct fota *f, int percent)
+{
+    if (percent <= f->percent)
+        return;
+    char text[12];
+    snprintf(text, sizeof text, "%d", percent);
+    event(f, "download", "percent", text);
+    if (f->transport->progress)
+        urc(f, DOWNLOADING_URC, percent);
+    f->percent = percent;
+}
+
 static int sink_data(void *ctx, const uint8_t *p, size_t n)
 {
     struct fota *f = ctx;
@@ -111,8 +124,7 @@ static int sink_data(void *ctx, const uint8_t *p, size_t n)
         return err;
     }
     if (f->length > 0)
-        report_progress(f, (int)(fota_sink_length(&f->sink) * 100 / (uint64_t)f->length),
-                        DOWNLOADING_URC);
+        download_progress(f, (int)(fota_sink_length(&f->sink) * 100 / (uint64_t)f->length));
     return 0;
 }
 
@@ -210,10 +222,10 @@ static void on_downloaded(void *ctx, enum dl_error err, int detail)
         return;
     }
     event(f, "download", "result", dl_strerror(err));
-    if (err == DL_OK && f->percent < 100)
-        report_progress(f, 100, DOWNLOADING_URC);
+    if (err == DL_OK)
+        download_progress(f, 100);
     int code = download_code(f, err);
-    urc(f, "+QIND: \"FOTA\",\"HTTPEND\",%d", code);
+    urc(f, "+QIND: \"FOTA\",\"%sEND\",%d", f->transport->urc_word, code);
     if (code != 0) {
         set_phase(f, FOTA_IDLE);
         return;
@@ -243,11 +255,6 @@ static struct dl_link scaled_link(const struct clk *clk, const struct dl_link *n
     };
 }
 
-static bool scheme_supported(const struct prof_fota *c, enum url_scheme s)
-{
-    return (s == URL_HTTP && c->http) || (s == URL_HTTPS && c->https) || (s == URL_COAP && c->coap);
-}
-
 enum fota_answer fota_command(struct fota *f, const char *text)
 {
     const struct prof_fota *c = &f->cfg.prof->fota;
@@ -260,21 +267,25 @@ enum fota_answer fota_command(struct fota *f, const char *text)
     struct url u;
     if (url_parse(text, &u) != URL_OK)
         return FOTA_REFUSED;
-    if (!scheme_supported(c, u.scheme)) {
+    const struct prof_transport *t = &c->transports[u.scheme];
+    if (!t->urc_word) {
         if (!c->notsupport_urc)
             return FOTA_REFUSED;
         urc(f, "+QIND: \"FOTA\",\"NOTSUPPORT\"");
         return FOTA_ACCEPTED;
     }
+    if (!u.port_given)
+        u.port = t->default_port;
+    f->transport = t;
     fota_sink_reset(&f->sink, f->cfg.flash);
     f->length = -1;
     f->percent = 0;
     f->sink_err = 0;
     f->silent = false;
     set_phase(f, FOTA_DOWNLOADING);
-    urc(f, "+QIND: \"FOTA\",\"HTTPSTART\"");
+    urc(f, "+QIND: \"FOTA\",\"%sSTART\"", t->urc_word);
     if (!f->port.pdn_up(f->port.ctx)) {
-        urc(f, "+QIND: \"FOTA\",\"HTTPEND\",%d", c->dl_net_unavailable);
+        urc(f, "+QIND: \"FOTA\",\"%sEND\",%d", t->urc_word, c->dl_net_unavailable);
         set_phase(f, FOTA_IDLE);
         return FOTA_ACCEPTED;
     }
@@ -284,6 +295,7 @@ enum fota_answer fota_command(struct fota *f, const char *text)
         .resolver = f->cfg.resolver,
         .link = scaled_link(f->cfg.clk, &f->cfg.radio),
         .stall_ms = stall < 2000 ? 2000 : (uint32_t)stall,
+        .block_size = t->block_size,
         .sink = &flash_sink,
         .sink_ctx = f,
         .done = on_downloaded,

@@ -45,17 +45,18 @@ struct fota {
     struct fota_port port;
     struct download dl;
     struct patch *patch;
-    uv_timer_t timer;      /* the updater's steps */
-    struct fota_sink sink; /* the package, into the FOTA area */
-    int64_t length;        /* announced by the server, or -1 */
-    int percent;           /* the last percentage reported */
-    int sink_err;          /* why the flash refused the download */
-    bool silent;           /* ... or by the power: nobody hears about it */
-    bool start_announced;  /* START went out before the reboot into the updater */
-    bool gave_up;          /* the flash kept failing: no updater until the next power-on */
-    int result;            /* <update_err> to report after the next "+CFUN: 1", or -1 */
-    bool forget;           /* ... and then erase the journal */
-    char why[200];         /* why the last update stopped or failed, for status */
+    uv_timer_t timer;                       /* the updater's steps */
+    struct fota_sink sink;                  /* the package, into the FOTA area */
+    int64_t length;                         /* announced by the server, or -1 */
+    const struct prof_transport *transport; /* of the download running or last run */
+    int percent;                            /* the last percentage reported */
+    int sink_err;                           /* why the flash refused the download */
+    bool silent;                            /* ... or by the power: nobody hears about it */
+    bool start_announced;                   /* START went out before the reboot into the updater */
+    bool gave_up;  /* the flash kept failing: no updater until the next power-on */
+    int result;    /* <update_err> to report after the next "+CFUN: 1", or -1 */
+    bool forget;   /* ... and then erase the journal */
+    char why[200]; /* why the last update stopped or failed, for status */
 };
 
 /* 0, or -ENOMEM. */

@@ -55,12 +55,21 @@ static const struct prof_revision bc260y_revisions[] = {{"BC260YCNAAR01A05", 0x2
                                                         {"BC260YCNAAR02A03", 0x2602, 1},
                                                         {NULL, 0, 0}};
 
+/* Both cards: HTTP downloads report their progress; a URL without a port
+ * means port 80. */
+#define HTTP_TRANSPORT                                                                             \
+    {                                                                                              \
+        .urc_word = "HTTP", .progress = true, .default_port = 80                                   \
+    }
+
 /* Card 2: <download_err> 0, 12 failed, 13 network deactivated, 20 network
  * activating; <update_err> 0, 1 unknown, 2 busy, 254 mismatch, 255 invalid.
- * Cases without a code of their own take the closest one (README). */
+ * Cases without a code of their own take the closest one (README).
+ * AT+QFOTADL takes HTTP only: these models fetch over CoAP when an LwM2M
+ * server drives the update (card 2 chapter 4), so a coap:// URL is an ERROR. */
 #define BC66_FOTA                                                                                  \
     {                                                                                              \
-        .test_reply = NULL, .http = true, .https = false, .coap = false, .notsupport_urc = false,  \
+        .test_reply = NULL, .transports = {[URL_HTTP] = HTTP_TRANSPORT}, .notsupport_urc = false,  \
         .dl_dns = 12, .dl_failed = 12, .dl_net_lost = 13, .dl_net_unavailable = 20,                \
         .dl_flash_write = 12, .dl_flash_full = 12, .dl_unknown = 12, .up_invalid = 255,            \
         .up_mismatch = 254, .up_busy = 2, .up_failed = 1, .step_ms = 120                           \
@@ -136,9 +145,15 @@ static const struct profile bc260y_cn = {
      * 99 network unavailable, 100 flash write, 101 flash full; <upgrade_err>
      * 0 and 255 only. */
     .fota = {.test_reply = "+QFOTADL=<URL>",
-             .http = true,
-             .https = false,
-             .coap = false,
+             /* Card 1 section 2.2: CoAP's default port is 80 too (not 5683), and
+              * section 7.1 shows no progress URCs. Blocks of 256 bytes: small
+              * RAM, and a 76 KB package then takes the 5-10 minutes that card 2
+              * quotes for NB-IoT (README, "CoAP link model"). */
+             .transports = {[URL_HTTP] = HTTP_TRANSPORT,
+                            [URL_COAP] = {.urc_word = "COAP",
+                                          .progress = false,
+                                          .default_port = 80,
+                                          .block_size = 256}},
              .notsupport_urc = true,
              .dl_dns = 2,
              .dl_failed = 12,

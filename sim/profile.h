@@ -4,6 +4,7 @@
 #define BCSIM_PROFILE_H
 
 #include "fw_image/flash.h"
+#include "proto/url.h"
 
 #include <stdbool.h>
 #include <stdint.h>
@@ -47,10 +48,18 @@ struct prof_revision {
 
 /* DFOTA behaviour and result codes (card 1 chapter 8, card 2 chapter 7). A
  * value of -1 means the model has no code for that case. */
+/* How AT+QFOTADL downloads over one URL scheme. */
+struct prof_transport {
+    const char *urc_word;  /* "HTTP": +QIND: "FOTA","HTTPSTART" and "HTTPEND"; NULL: not taken */
+    bool progress;         /* +QIND: "FOTA","DOWNLOADING",<percent> while it runs */
+    uint16_t default_port; /* for a URL that names none */
+    uint16_t block_size;   /* CoAP: the Block2 size the module asks for */
+};
+
 struct prof_fota {
     const char *test_reply; /* AT+QFOTADL=? information line, NULL: just OK */
-    bool http, https, coap; /* schemes AT+QFOTADL downloads */
-    bool notsupport_urc;    /* other schemes: +QIND: "FOTA","NOTSUPPORT" (else ERROR) */
+    struct prof_transport transports[URL_SCHEMES]; /* by enum url_scheme */
+    bool notsupport_urc; /* other schemes: +QIND: "FOTA","NOTSUPPORT" (else ERROR) */
     /* <download_err> */
     int dl_dns, dl_failed, dl_net_lost, dl_net_unavailable, dl_flash_write, dl_flash_full;
     int dl_unknown; /* a server answer that is not HTTP at all */
