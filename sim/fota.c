@@ -472,3 +472,8 @@ const char *fota_why(const struct fota *f)
 {
     return f->why;
 }
+
+uint64_t fota_downloaded(const struct fota *f)
+{
+    return fota_sink_length(&f->sink);
+}

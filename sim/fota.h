@@ -90,5 +90,7 @@ const char *fota_phase_name(const struct fota *f);
 
 /* Why the last update stopped or failed ("" if none did). */
 const char *fota_why(const struct fota *f);
+/* Package bytes the running or last download has received. */
+uint64_t fota_downloaded(const struct fota *f);
 
 #endif

@@ -26,6 +26,7 @@ void simctl_status(const struct module *m, struct simctl_status *out)
     out->fota = fota_phase_name(&m->fota);
     snprintf(out->fota_why, sizeof out->fota_why, "%s", fota_why(&m->fota));
     out->flash_ops = m->flash.flash.count.ops;
+    out->downloaded = fota_downloaded(&m->fota);
     snprintf(out->pty, sizeof out->pty, "%s", m->uart.pty.path);
     out->host_attached = uart_host_attached(&m->uart);
     out->baud = m->ipr;

@@ -38,6 +38,7 @@ struct simctl_status {
     const char *fota;    /* "idle", "downloading", "updating" */
     char fota_why[200];  /* why the last update stopped or failed, or "" */
     uint64_t flash_ops;  /* programs and erases since bcsim started */
+    uint64_t downloaded; /* package bytes the running or last download received */
     char pty[64];
     bool host_attached;
     uint32_t baud; /* AT+IPR: 0 is autobaud */

@@ -164,6 +164,7 @@ static void cmd_status(struct ctl_conn *c, int argc, char **argv)
     jw_str(&w, "fota", st.fota);
     jw_str(&w, "fota_why", st.fota_why);
     jw_int(&w, "flash_ops", (int64_t)st.flash_ops);
+    jw_int(&w, "downloaded", (int64_t)st.downloaded);
     jw_str(&w, "pty", st.pty);
     jw_bool(&w, "host_attached", st.host_attached);
     jw_int(&w, "baud", st.baud);

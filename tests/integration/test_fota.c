@@ -1,6 +1,7 @@
 /* HTTP DFOTA end to end: the real binary, real HTTP servers on loopback
  * (python3 -m http.server, nginx), the URC sequences of cards 1 and 2, every
  * reachable result code from a real cause, and power cuts while updating. */
+#include "tests/integration/fota_flow.h"
 #include "tests/integration/host.h"
 #include "tests/integration/scratch.h"
 #include "tests/integration/suites.h"
@@ -316,123 +317,7 @@ static void teardown(void)
 static void package(const char *model, const char *from, const char *to, const char *name,
                     const char *extra)
 {
-    char a[64], b[64], pkg[300];
-    snprintf(a, sizeof a, "%s.img", from);
-    snprintf(b, sizeof b, "%s.img", to);
-    snprintf(pkg, sizeof pkg, "%s/www/%s", dir, name);
-    ck_assert_int_eq(RUN("image", "export", "--model", model, "--revision", from, "-o", path(a)),
-                     0);
-    ck_assert_int_eq(RUN("image", "export", "--model", model, "--revision", to, "-o", path(b)), 0);
-    if (extra)
-        ck_assert_int_eq(
-            RUN("pkg", "make", "--from", path(a), "--to", path(b), "-o", pkg, "--break", extra), 0);
-    else
-        ck_assert_int_eq(RUN("pkg", "make", "--from", path(a), "--to", path(b), "-o", pkg), 0);
-}
-
-/* ---- The transcript, line by line ------------------------------------------------ */
-
-static void next_line(struct host *h, char *line, size_t size)
-{
-    for (;;) {
-        host_expect(h, "\r\n", line, size, 15000);
-        size_t n = strlen(line) - 2;
-        while (n > 0 && line[n - 1] == '\r') /* an echo ends in its own <CR> */
-            n--;
-        line[n] = '\0';
-        if (line[0])
-            return; /* skip the empty halves of <CR><LF>text<CR><LF> */
-    }
-}
-
-/* Progress lines: one or more, strictly increasing, ending at 100%. Returns
- * the first line after them. */
-static void progress(struct host *h, const char *what, char *line, size_t size)
-{
-    char prefix[64];
-    snprintf(prefix, sizeof prefix, "+QIND: \"FOTA\",\"%s\",", what);
-    int last = -1, count = 0;
-    for (;;) {
-        next_line(h, line, size);
-        if (strncmp(line, prefix, strlen(prefix)) != 0)
-            break;
-        int pct = atoi(line + strlen(prefix));
-        ck_assert_msg(pct > last, "%s went from %d to %d", what, last, pct);
-        ck_assert_msg(strchr(line, '%'), "no %% sign: %s", line);
-        if (strcmp(what, "UPDATING") == 0)
-            ck_assert_msg(strstr(line, "%,1,1"), "%s", line);
-        last = pct;
-        count++;
-    }
-    ck_assert_msg(count > 0, "no %s lines before '%s'", what, line);
-    ck_assert_int_eq(last, 100);
-}
-
-static void expect_line(struct host *h, const char *want)
-{
-    char line[512];
-    next_line(h, line, sizeof line);
-    ck_assert_msg(strcmp(line, want) == 0, "expected '%s', got '%s'", want, line);
-}
-
-static const char *const brom[] = {
-    "F1: 0000 0000",        "V0: 0000 0000 [0001]", "00: 0006 000C",    "01: 0000 0000",
-    "U0: 0000 0001 [0000]", "T0: 0000 00B4",        "Leaving the BROM", NULL};
-
-static void expect_brom(struct host *h, bool has)
-{
-    for (int i = 0; has && brom[i]; i++)
-        expect_line(h, brom[i]);
-}
-
-/* From the update's START to the new firmware's +IP, as the cards show it. */
-static void expect_update(struct host *h, bool has_brom, bool start)
-{
-    char line[512];
-    if (start)
-        expect_line(h, "+QIND: \"FOTA\",\"START\"");
-    expect_brom(h, has_brom);
-    progress(h, "UPDATING", line, sizeof line);
-    if (has_brom) {
-        ck_assert_str_eq(line, brom[0]);
-        for (int i = 1; brom[i]; i++)
-            expect_line(h, brom[i]);
-        next_line(h, line, sizeof line);
-    }
-    ck_assert_str_eq(line, "RDY");
-    expect_line(h, "+CFUN: 1");
-    expect_line(h, "+QIND: \"FOTA\",\"END\",0");
-    expect_line(h, "+CPIN: READY");
-    next_line(h, line, sizeof line);
-    ck_assert_msg(strncmp(line, "+IP: 100.", 9) == 0, "%s", line);
-}
-
-static void start_module(struct bcsim_proc *p, struct host *h, const char *model,
-                         const char *const *extra)
-{
-    memset(p, 0, sizeof *p);
-    const char *args[16] = {"--downlink", "0"};
-    int n = 2;
-    for (int i = 0; extra && extra[i] && n < 15; i++)
-        args[n++] = extra[i];
-    bcsim_start(p, model, args);
-    host_open(h, p->pty);
-    host_wait_ready(h);
-}
-
-/* A module whose downloads and updates take real (if scaled) time, ATE0 set:
- * paced links for the tests that must act in the middle of something. */
-static void start_paced(struct bcsim_proc *p, struct host *h, const char *model,
-                        const char *downlink, const char *speed)
-{
-    char buf[256];
-    memset(p, 0, sizeof *p);
-    bcsim_prepare(p);
-    const char *args[] = {"--downlink", downlink, "--rtt", "0", "--speed", speed, NULL};
-    bcsim_start(p, model, args);
-    host_open(h, p->pty);
-    host_wait_ready(h);
-    host_cmd(h, "ATE0", buf, sizeof buf);
+    flow_package(dir, model, from, to, name, extra);
 }
 
 /* Sends AT+QFOTADL for www/up.pkg on a loopback port. */
@@ -441,27 +326,6 @@ static void download(struct host *h, int port)
     char cmd[128];
     snprintf(cmd, sizeof cmd, "AT+QFOTADL=\"http://127.0.0.1:%d/up.pkg\"\r", port);
     host_send(h, cmd);
-}
-
-static void revision_is(struct host *h, const char *rev)
-{
-    char buf[256], want[128];
-    host_cmd(h, "AT+CGMR", buf, sizeof buf);
-    snprintf(want, sizeof want, "Revision: %s\r\n", rev);
-    ck_assert_msg(strstr(buf, want), "%s", host_show(buf));
-}
-
-/* The rest of a resumed update: to 100%, the new firmware's boot with END,0
- * after "+CFUN: 1", and its revision. */
-static void finish_resumed(struct host *h, const char *rev)
-{
-    char buf[8192];
-    host_expect(h, "+QIND: \"FOTA\",\"UPDATING\",100%,1,1\r\n", buf, sizeof buf, 60000);
-    host_expect(h, "RDY\r\n", buf, sizeof buf, 10000);
-    expect_line(h, "+CFUN: 1");
-    expect_line(h, "+QIND: \"FOTA\",\"END\",0");
-    host_wait_ready(h);
-    revision_is(h, rev);
 }
 
 /* ---- Card 2, section 6.1, and card 1, section 7.2, line for line ------------------ */
@@ -478,19 +342,19 @@ START_TEST(card2_http_replay)
     struct bcsim_proc p;
     struct host h;
     char buf[1024], line[512];
-    start_module(&p, &h, models[_i], (const char *[]){"--resolve", map, NULL});
+    flow_start_module(&p, &h, models[_i], (const char *[]){"--resolve", map, NULL});
     host_cmd(&h, "AT+CESQ;+CEREG?;+CPIN?;+COPS?", buf, sizeof buf);
     ck_assert_str_eq(buf, "AT+CESQ;+CEREG?;+CPIN?;+COPS?\r\r\n+CESQ: 47,6,255,255,0,54\r\n\r\n"
                           "+CEREG: 0,1\r\n\r\n+CPIN: READY\r\n\r\n+COPS: 0,2,\"46011\",9\r\n"
                           "\r\nOK\r\n");
     host_send(&h, "AT+QFOTADL=\"http://www.quectel.com:100/update.bin\"\r");
-    expect_line(&h, "AT+QFOTADL=\"http://www.quectel.com:100/update.bin\"");
-    expect_line(&h, "OK");
-    expect_line(&h, "+QIND: \"FOTA\",\"HTTPSTART\"");
-    progress(&h, "DOWNLOADING", line, sizeof line);
+    flow_expect_line(&h, "AT+QFOTADL=\"http://www.quectel.com:100/update.bin\"");
+    flow_expect_line(&h, "OK");
+    flow_expect_line(&h, "+QIND: \"FOTA\",\"HTTPSTART\"");
+    flow_progress(&h, "DOWNLOADING", line, sizeof line);
     ck_assert_str_eq(line, "+QIND: \"FOTA\",\"HTTPEND\",0");
-    expect_update(&h, true, true);
-    revision_is(&h, revs[_i][1]);
+    flow_expect_update(&h, true, true);
+    flow_revision_is(&h, revs[_i][1]);
     host_close(&h);
     ck_assert_int_eq(bcsim_stop(&p), 0);
 }
@@ -504,17 +368,17 @@ START_TEST(card1_http_replay)
     struct bcsim_proc p;
     struct host h;
     char buf[1024], line[512];
-    start_module(&p, &h, "bc260y-cn", (const char *[]){"--resolve", map, NULL});
+    flow_start_module(&p, &h, "bc260y-cn", (const char *[]){"--resolve", map, NULL});
     host_cmd(&h, "AT+QFOTADL=?", buf, sizeof buf);
     ck_assert_str_eq(buf, "AT+QFOTADL=?\r\r\n+QFOTADL=<URL>\r\n\r\nOK\r\n");
     host_cmd(&h, "ATE0", buf, sizeof buf);
     host_send(&h, "AT+QFOTADL=\"http://www.quectel.com:100/update.zip\"\r");
-    expect_line(&h, "OK");
-    expect_line(&h, "+QIND: \"FOTA\",\"HTTPSTART\"");
-    progress(&h, "DOWNLOADING", line, sizeof line);
+    flow_expect_line(&h, "OK");
+    flow_expect_line(&h, "+QIND: \"FOTA\",\"HTTPSTART\"");
+    flow_progress(&h, "DOWNLOADING", line, sizeof line);
     ck_assert_str_eq(line, "+QIND: \"FOTA\",\"HTTPEND\",0");
-    expect_update(&h, false, true);
-    revision_is(&h, "BC260YCNAAR02A03");
+    flow_expect_update(&h, false, true);
+    flow_revision_is(&h, "BC260YCNAAR02A03");
     host_close(&h);
     ck_assert_int_eq(bcsim_stop(&p), 0);
 }
@@ -529,16 +393,16 @@ START_TEST(nginx_serves_the_package)
     struct bcsim_proc p;
     struct host h;
     char buf[512], line[512];
-    start_module(&p, &h, "bc66", NULL);
+    flow_start_module(&p, &h, "bc66", NULL);
     host_cmd(&h, "ATE0", buf, sizeof buf);
     snprintf(buf, sizeof buf, "AT+QFOTADL=\"HTTP://127.0.0.1:%d/fw/up.pkg\"\r", port);
     host_send(&h, buf);
-    expect_line(&h, "OK");
-    expect_line(&h, "+QIND: \"FOTA\",\"HTTPSTART\"");
-    progress(&h, "DOWNLOADING", line, sizeof line);
+    flow_expect_line(&h, "OK");
+    flow_expect_line(&h, "+QIND: \"FOTA\",\"HTTPSTART\"");
+    flow_progress(&h, "DOWNLOADING", line, sizeof line);
     ck_assert_str_eq(line, "+QIND: \"FOTA\",\"HTTPEND\",0");
-    expect_update(&h, true, true);
-    revision_is(&h, "BC66NBR01A08");
+    flow_expect_update(&h, true, true);
+    flow_revision_is(&h, "BC66NBR01A08");
     host_close(&h);
     ck_assert_int_eq(bcsim_stop(&p), 0);
 }
@@ -566,7 +430,7 @@ static void run_failure(const struct failure *f)
     struct bcsim_proc p;
     struct host h;
     char buf[1024], line[512];
-    start_module(&p, &h, f->model, NULL);
+    flow_start_module(&p, &h, f->model, NULL);
     host_cmd(&h, "ATE0", buf, sizeof buf);
     if (f->ctl[0]) {
         char o[512];
@@ -576,20 +440,20 @@ static void run_failure(const struct failure *f)
     snprintf(url, sizeof url, f->url, port);
     snprintf(buf, sizeof buf, "AT+QFOTADL=\"%s\"\r", url);
     host_send(&h, buf);
-    expect_line(&h, "OK");
-    expect_line(&h, "+QIND: \"FOTA\",\"HTTPSTART\"");
-    next_line(&h, line, sizeof line);
+    flow_expect_line(&h, "OK");
+    flow_expect_line(&h, "+QIND: \"FOTA\",\"HTTPSTART\"");
+    flow_next_line(&h, line, sizeof line);
     if (strncmp(line, "+QIND: \"FOTA\",\"DOWNLOADING\"", 27) == 0) {
         while (strncmp(line, "+QIND: \"FOTA\",\"DOWNLOADING\"", 27) == 0)
-            next_line(&h, line, sizeof line);
+            flow_next_line(&h, line, sizeof line);
     }
     ck_assert_msg(strcmp(line, f->httpend) == 0, "%s: %s", f->httpend, line);
     if (f->end)
-        expect_line(&h, f->end);
+        flow_expect_line(&h, f->end);
     /* Still the old firmware, still answering; nothing pending. */
     host_drain(&h, buf, sizeof buf, 200);
     ck_assert_msg(!strstr(buf, "START"), "%s", host_show(buf));
-    revision_is(&h, strcmp(f->model, "bc260y-cn") == 0 ? "BC260YCNAAR02A02" : "BC66NBR01A07");
+    flow_revision_is(&h, strcmp(f->model, "bc260y-cn") == 0 ? "BC260YCNAAR02A02" : "BC66NBR01A07");
     char st[2048];
     bcsim_ctl(&p, st, sizeof st, (const char *[]){"status", NULL});
     ck_assert_msg(strstr(st, "\"fota\":\"idle\""), "%s", st);
@@ -668,22 +532,22 @@ START_TEST(misbehaving_servers)
     struct bcsim_proc p;
     struct host h;
     char buf[1024], line[512];
-    start_module(&p, &h, "bc66", NULL);
+    flow_start_module(&p, &h, "bc66", NULL);
     host_cmd(&h, "ATE0", buf, sizeof buf);
     download(&h, port);
-    expect_line(&h, "OK");
-    expect_line(&h, "+QIND: \"FOTA\",\"HTTPSTART\"");
+    flow_expect_line(&h, "OK");
+    flow_expect_line(&h, "+QIND: \"FOTA\",\"HTTPSTART\"");
     if (serve_faults[_i].ok) {
-        progress(&h, "DOWNLOADING", line, sizeof line);
+        flow_progress(&h, "DOWNLOADING", line, sizeof line);
         ck_assert_msg(strcmp(line, HTTPEND(0)) == 0, "%s: %s", serve_faults[_i].fault, line);
-        expect_update(&h, true, true);
-        revision_is(&h, "BC66NBR01A08");
+        flow_expect_update(&h, true, true);
+        flow_revision_is(&h, "BC66NBR01A08");
     } else {
         do
-            next_line(&h, line, sizeof line);
+            flow_next_line(&h, line, sizeof line);
         while (strncmp(line, "+QIND: \"FOTA\",\"DOWNLOADING\"", 27) == 0);
         ck_assert_msg(strcmp(line, HTTPEND(12)) == 0, "%s: %s", serve_faults[_i].fault, line);
-        revision_is(&h, "BC66NBR01A07");
+        flow_revision_is(&h, "BC66NBR01A07");
     }
     host_close(&h);
     ck_assert_int_eq(bcsim_stop(&p), 0);
@@ -700,12 +564,12 @@ START_TEST(answer_that_is_not_http)
     struct bcsim_proc p;
     struct host h;
     char buf[512];
-    start_module(&p, &h, models[_i], NULL);
+    flow_start_module(&p, &h, models[_i], NULL);
     host_cmd(&h, "ATE0", buf, sizeof buf);
     download(&h, port);
-    expect_line(&h, "OK");
-    expect_line(&h, "+QIND: \"FOTA\",\"HTTPSTART\"");
-    expect_line(&h, codes[_i]);
+    flow_expect_line(&h, "OK");
+    flow_expect_line(&h, "+QIND: \"FOTA\",\"HTTPSTART\"");
+    flow_expect_line(&h, codes[_i]);
     host_close(&h);
     ck_assert_int_eq(bcsim_stop(&p), 0);
 }
@@ -719,19 +583,19 @@ START_TEST(ctl_power_cut_while_updating)
     struct bcsim_proc p;
     struct host h;
     char buf[4096], line[512], o[512];
-    start_paced(&p, &h, "bc66", "0", "5");
+    flow_start_paced(&p, &h, "bc66", "0", "5");
     download(&h, port);
     host_expect(&h, "\"UPDATING\",40%,1,1\r\n", buf, sizeof buf, 60000);
     ck_assert_int_eq(bcsim_ctl(&p, o, sizeof o, (const char *[]){"power", "cut", NULL}), 0);
     ck_assert(bcsim_status_wait(&p, "\"power\":\"off\"", HOST_TIMEOUT_MS));
     host_drain(&h, buf, sizeof buf, 0); /* what came before the cut */
     ck_assert_int_eq(bcsim_ctl(&p, o, sizeof o, (const char *[]){"power", "on", NULL}), 0);
-    expect_brom(&h, true);
-    expect_line(&h, "+QIND: \"FOTA\",\"START\"");
-    next_line(&h, line, sizeof line);
+    flow_expect_brom(&h, true);
+    flow_expect_line(&h, "+QIND: \"FOTA\",\"START\"");
+    flow_next_line(&h, line, sizeof line);
     int resumed = atoi(line + 25);
     ck_assert_msg(resumed >= 40 && resumed < 100, "resumed at %s", line);
-    finish_resumed(&h, "BC66NBR01A10");
+    flow_finish_resumed(&h, "BC66NBR01A10");
     host_close(&h);
     ck_assert_int_eq(bcsim_stop(&p), 0);
 }
@@ -744,7 +608,7 @@ START_TEST(retry_after_failure)
     struct bcsim_proc p;
     struct host h;
     char buf[512], line[512];
-    start_module(&p, &h, "bc66", NULL);
+    flow_start_module(&p, &h, "bc66", NULL);
     host_cmd(&h, "ATE0", buf, sizeof buf);
     /* The port is freed for python between the two; should another program
      * take it in that instant, python cannot bind it: again, on another. */
@@ -752,20 +616,20 @@ START_TEST(retry_after_failure)
     for (int attempt = 0; attempt < 3 && port == 0; attempt++) {
         int want = pick_port(&held); /* held: nothing listens there */
         download(&h, want);
-        expect_line(&h, "OK");
-        expect_line(&h, "+QIND: \"FOTA\",\"HTTPSTART\"");
-        expect_line(&h, HTTPEND(12));
+        flow_expect_line(&h, "OK");
+        flow_expect_line(&h, "+QIND: \"FOTA\",\"HTTPSTART\"");
+        flow_expect_line(&h, HTTPEND(12));
         close(held);
         port = python_server_at(want);
     }
     ck_assert_msg(port > 0, "python3 -m http.server could not bind a freed port 3 times");
     download(&h, port);
-    expect_line(&h, "OK");
-    expect_line(&h, "+QIND: \"FOTA\",\"HTTPSTART\"");
-    progress(&h, "DOWNLOADING", line, sizeof line);
+    flow_expect_line(&h, "OK");
+    flow_expect_line(&h, "+QIND: \"FOTA\",\"HTTPSTART\"");
+    flow_progress(&h, "DOWNLOADING", line, sizeof line);
     ck_assert_str_eq(line, HTTPEND(0));
-    expect_update(&h, true, true);
-    revision_is(&h, "BC66NBR01A08");
+    flow_expect_update(&h, true, true);
+    flow_revision_is(&h, "BC66NBR01A08");
     host_close(&h);
     ck_assert_int_eq(bcsim_stop(&p), 0);
 }
@@ -777,7 +641,7 @@ START_TEST(url_rules)
     struct bcsim_proc p;
     struct host h;
     char buf[1024];
-    start_module(&p, &h, _i ? "bc260y-cn" : "bc66", NULL);
+    flow_start_module(&p, &h, _i ? "bc260y-cn" : "bc66", NULL);
     host_cmd(&h, "ATE0", buf, sizeof buf);
     static const char *const bad[] = {
         "AT+QFOTADL=\"ftp://127.0.0.1/x\"",
@@ -824,7 +688,7 @@ START_TEST(network_lost_mid_download)
     struct host h;
     char buf[512];
     /* About 4 s of download: time enough to detach, even under valgrind. */
-    start_paced(&p, &h, _i ? "bc260y-cn" : "bc66", "1000", "10");
+    flow_start_paced(&p, &h, _i ? "bc260y-cn" : "bc66", "1000", "10");
     download(&h, port);
     host_expect(&h, "\"DOWNLOADING\",", buf, sizeof buf, 10000);
     char o[256];
@@ -847,7 +711,7 @@ START_TEST(busy)
     struct bcsim_proc p;
     struct host h;
     char buf[4096];
-    start_paced(&p, &h, _i ? "bc260y-cn" : "bc66", "8000", "20");
+    flow_start_paced(&p, &h, _i ? "bc260y-cn" : "bc66", "8000", "20");
     download(&h, port);
     host_expect(&h, "\"DOWNLOADING\",", buf, sizeof buf, 10000);
     char cmd[128];
@@ -861,7 +725,7 @@ START_TEST(busy)
     }
     /* The first one goes on to the end. */
     host_expect(&h, "\"FOTA\",\"END\",0\r\n", buf, sizeof buf, 60000);
-    revision_is(&h, _i ? "BC260YCNAAR02A03" : "BC66NBR01A08");
+    flow_revision_is(&h, _i ? "BC260YCNAAR02A03" : "BC66NBR01A08");
     host_close(&h);
     ck_assert_int_eq(bcsim_stop(&p), 0);
 }
@@ -881,7 +745,7 @@ START_TEST(power_cut_while_updating)
     struct bcsim_proc p;
     struct host h;
     char buf[4096], line[512], o[512];
-    start_module(&p, &h, "bc66", NULL);
+    flow_start_module(&p, &h, "bc66", NULL);
     host_cmd(&h, "ATE0", buf, sizeof buf);
     char n[16];
     snprintf(n, sizeof n, "%d", cuts[_i]);
@@ -895,7 +759,7 @@ START_TEST(power_cut_while_updating)
         struct pollfd pfd = {.fd = h.fd, .events = POLLIN};
         if (h.len == 0 && poll(&pfd, 1, 500) <= 0)
             break;
-        next_line(&h, line, sizeof line);
+        flow_next_line(&h, line, sizeof line);
         if (strncmp(line, "+QIND: \"FOTA\",\"UPDATING\",", 25) == 0)
             last = atoi(line + 25);
     }
@@ -903,16 +767,16 @@ START_TEST(power_cut_while_updating)
     ck_assert_msg(strstr(o, "\"power\":\"off\""), "%s", o);
     ck_assert_int_lt(last, 100);
     ck_assert_int_eq(bcsim_ctl(&p, o, sizeof o, (const char *[]){"power", "on", NULL}), 0);
-    expect_brom(&h, true);
-    expect_line(&h, "+QIND: \"FOTA\",\"START\"");
-    next_line(&h, line, sizeof line);
+    flow_expect_brom(&h, true);
+    flow_expect_line(&h, "+QIND: \"FOTA\",\"START\"");
+    flow_next_line(&h, line, sizeof line);
     ck_assert_msg(strncmp(line, "+QIND: \"FOTA\",\"UPDATING\",", 25) == 0, "%s", line);
     int resumed = atoi(line + 25);
     /* Not from the start: from the journal's count, at least what the host saw
      * (the last lines before a cut may not have reached the wire). */
     ck_assert_msg(resumed >= last && resumed > 0 && resumed < 100, "was %d%%, resumed at %d%%",
                   last, resumed);
-    finish_resumed(&h, "BC66NBR01A08");
+    flow_finish_resumed(&h, "BC66NBR01A08");
     host_close(&h);
     ck_assert_int_eq(bcsim_stop(&p), 0);
 }
@@ -927,18 +791,18 @@ START_TEST(kill9_while_updating)
     struct bcsim_proc p;
     struct host h;
     char buf[4096], line[512];
-    start_paced(&p, &h, "bc260y-cn", "0", "10");
+    flow_start_paced(&p, &h, "bc260y-cn", "0", "10");
     download(&h, port);
     host_expect(&h, "\"UPDATING\",30%,1,1\r\n", buf, sizeof buf, 60000);
     bcsim_kill9(&p);
     host_close(&h);
     bcsim_start(&p, "bc260y-cn", NULL);
     host_open(&h, p.pty);
-    expect_line(&h, "+QIND: \"FOTA\",\"START\"");
-    next_line(&h, line, sizeof line);
+    flow_expect_line(&h, "+QIND: \"FOTA\",\"START\"");
+    flow_next_line(&h, line, sizeof line);
     int resumed = atoi(line + 25);
     ck_assert_msg(resumed >= 30 && resumed < 100, "resumed at %s", line);
-    finish_resumed(&h, "BC260YCNAAR02A03");
+    flow_finish_resumed(&h, "BC260YCNAAR02A03");
     host_close(&h);
     ck_assert_int_eq(bcsim_stop(&p), 0);
 }
@@ -953,7 +817,7 @@ START_TEST(power_cut_while_downloading)
     struct bcsim_proc p;
     struct host h;
     char buf[4096], o[256];
-    start_paced(&p, &h, "bc66", "1000", "10");
+    flow_start_paced(&p, &h, "bc66", "1000", "10");
     download(&h, port);
     host_expect(&h, "\"DOWNLOADING\",", buf, sizeof buf, 10000);
     ck_assert_int_eq(bcsim_ctl(&p, o, sizeof o, (const char *[]){"power", "cut", NULL}), 0);
@@ -963,7 +827,7 @@ START_TEST(power_cut_while_downloading)
     host_expect(&h, "RDY\r\n", buf, sizeof buf, 10000);
     ck_assert_msg(!strstr(buf, "START"), "%s", host_show(buf));
     host_wait_ready(&h);
-    revision_is(&h, "BC66NBR01A07");
+    flow_revision_is(&h, "BC66NBR01A07");
     host_close(&h);
     ck_assert_int_eq(bcsim_stop(&p), 0);
 }
@@ -977,7 +841,7 @@ START_TEST(autobaud_withholds_the_result)
     struct bcsim_proc p;
     struct host h;
     char buf[8192];
-    start_module(&p, &h, "bc260y-cn", NULL);
+    flow_start_module(&p, &h, "bc260y-cn", NULL);
     host_cmd(&h, "AT+IPR=0", buf, sizeof buf);
     host_cmd(&h, "ATE0", buf, sizeof buf);
     download(&h, port);
@@ -1024,13 +888,13 @@ START_TEST(huge_content_length)
     struct bcsim_proc p;
     struct host h;
     char buf[1024], st[2048];
-    start_module(&p, &h, "bc260y-cn", NULL);
+    flow_start_module(&p, &h, "bc260y-cn", NULL);
     host_cmd(&h, "ATE0", buf, sizeof buf);
     download(&h, port);
-    expect_line(&h, "OK");
-    expect_line(&h, "+QIND: \"FOTA\",\"HTTPSTART\"");
-    expect_line(&h, huge_lengths[_i].httpend); /* no DOWNLOADING line either */
-    revision_is(&h, "BC260YCNAAR02A02");
+    flow_expect_line(&h, "OK");
+    flow_expect_line(&h, "+QIND: \"FOTA\",\"HTTPSTART\"");
+    flow_expect_line(&h, huge_lengths[_i].httpend); /* no DOWNLOADING line either */
+    flow_revision_is(&h, "BC260YCNAAR02A02");
     bcsim_ctl(&p, st, sizeof st, (const char *[]){"status", NULL});
     ck_assert_msg(strstr(st, "\"fota\":\"idle\""), "%s", st);
     host_close(&h);
@@ -1075,19 +939,19 @@ START_TEST(resolve_maps_host_and_port)
     snprintf(url, sizeof url, resolve_forms[_i].url, port);
     struct bcsim_proc p;
     struct host h;
-    start_module(&p, &h, "bc260y-cn", (const char *[]){"--resolve", map, NULL});
+    flow_start_module(&p, &h, "bc260y-cn", (const char *[]){"--resolve", map, NULL});
     host_cmd(&h, "ATE0", buf, sizeof buf);
     snprintf(buf, sizeof buf, "AT+QFOTADL=\"%s\"\r", url);
     host_send(&h, buf);
-    expect_line(&h, "OK");
-    expect_line(&h, "+QIND: \"FOTA\",\"HTTPSTART\"");
+    flow_expect_line(&h, "OK");
+    flow_expect_line(&h, "+QIND: \"FOTA\",\"HTTPSTART\"");
     if (resolve_forms[_i].reached) {
         char line[512];
-        progress(&h, "DOWNLOADING", line, sizeof line);
+        flow_progress(&h, "DOWNLOADING", line, sizeof line);
         ck_assert_msg(strcmp(line, HTTPEND(0)) == 0, "%s: %s", map, line);
-        expect_line(&h, END(255));
+        flow_expect_line(&h, END(255));
     } else {
-        expect_line(&h, HTTPEND(2));
+        flow_expect_line(&h, HTTPEND(2));
     }
     host_close(&h);
     ck_assert_int_eq(bcsim_stop(&p), 0);
