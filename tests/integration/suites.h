@@ -21,6 +21,7 @@ Suite *cli_suite(void);
 Suite *robust_suite(void);
 Suite *tools_suite(void);
 Suite *fota_suite(void);
+Suite *coap_fota_suite(void);
 Suite *serve_suite(void);
 Suite *update_faults_suite(void);
 Suite *hardening_suite(void);
