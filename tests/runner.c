@@ -26,7 +26,7 @@ static const struct {
     SUITE(url),      SUITE(formats),  SUITE(lzma2),     SUITE(delta),         SUITE(powercut),
     SUITE(patch),    SUITE(boot),     SUITE(commands),  SUITE(cli),           SUITE(robust),
     SUITE(tools),    SUITE(fota),     SUITE(serve),     SUITE(update_faults), SUITE(hardening),
-    SUITE(control),  SUITE(download), SUITE(simctl),    SUITE(corpus),
+    SUITE(control),  SUITE(download), SUITE(simctl),    SUITE(corpus),        SUITE(coap_download),
 };
 #define NSUITES (sizeof suites / sizeof suites[0])
 
