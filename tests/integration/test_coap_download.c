@@ -300,6 +300,43 @@ static void srv_put(struct coap_srv *s, const char *name, size_t size)
     ck_assert_int_eq(status, 0); /* it exits 0 on a failed PUT too: the GETs check the bytes */
 }
 
+/* The stored resource is the pattern's first size bytes, as coap-client-notls
+ * fetches it (it exits 0 on a truncated transfer too: compare bytes). */
+static bool srv_has(struct coap_srv *s, const char *name, size_t size)
+{
+    const char *file = scratch_path(s->dir, "got.bin");
+    char uri[128];
+    snprintf(uri, sizeof uri, "coap://127.0.0.1:%u/%s", s->port, name);
+    unlink(file);
+    const char *argv[] = {"coap-client-notls", "-m", "get", "-b", "1024", "-o", file, uri, NULL};
+    pid_t pid = spawn_quiet(argv);
+    int status = host_wait_pid(pid, 60000);
+    if (status < 0)
+        kill(pid, SIGKILL);
+    ck_assert_int_eq(status, 0);
+    FILE *f = fopen(file, "rb");
+    if (!f)
+        return false;
+    bool same = true;
+    size_t n = 0;
+    for (int c; same && (c = fgetc(f)) != EOF; n++)
+        same = n < size && (uint8_t)c == expected[n];
+    fclose(f);
+    return same && n == size;
+}
+
+/* Through a lossy server a PUT can end early and still exit 0 (a lost
+ * datagram ends its Block1 transfer): store until the server has it all. */
+static void srv_put_checked(struct coap_srv *s, const char *name, size_t size)
+{
+    for (int attempt = 0; attempt < 5; attempt++) {
+        srv_put(s, name, size);
+        if (srv_has(s, name, size))
+            return;
+    }
+    ck_abort_msg("coap-server-notls never stored the whole package");
+}
+
 static void srv_stop(struct coap_srv *s)
 {
     kill(s->pid, SIGTERM);
@@ -314,13 +351,15 @@ static void srv_stop(struct coap_srv *s)
 /* ---- A responder of our own, on the test's loop ----------------------------------- */
 
 enum mode {
-    ANSWER,       /* block-wise, as asked (or at answer_szx) */
-    SILENT,       /* reads, never answers */
-    NOT_COAP,     /* a datagram that is not CoAP */
-    ETAG_CHANGES, /* another ETag from block 2 on */
-    JUMP,         /* asked for block 2, answers block 3 */
-    SIZE2_LARGER, /* announces more than it has */
-    RESET,        /* answers with RST */
+    ANSWER,        /* block-wise, as asked (or at answer_szx) */
+    SILENT,        /* reads, never answers */
+    NOT_COAP,      /* a datagram that is not CoAP */
+    ETAG_CHANGES,  /* another ETag from block 2 on */
+    JUMP,          /* asked for block 2, answers block 3 */
+    SIZE2_LARGER,  /* announces more than it has */
+    SIZE2_SMALLER, /* announces less than it has */
+    TWICE,         /* every answer twice, as a late retransmission would */
+    RESET,         /* answers with RST */
 };
 
 struct responder {
@@ -451,7 +490,9 @@ static void answer(struct responder *r, const struct sockaddr *to, const struct 
     size_t len = off >= r->size ? 0 : r->size - off < bs ? r->size - off : bs;
     bool more = off + len < r->size;
     /* SIZE2_LARGER: the last block says it is the last, short of Size2. */
-    uint32_t size2 = (uint32_t)r->size + (r->mode == SIZE2_LARGER ? 100 : 0);
+    uint32_t size2 = (uint32_t)r->size + (r->mode == SIZE2_LARGER    ? 100u
+                                          : r->mode == SIZE2_SMALLER ? -100u
+                                                                     : 0u);
     unsigned last = 0;
     uint8_t v[4];
     uint8_t etag = r->mode == ETAG_CHANGES && num >= 2 ? 'B' : 'A';
@@ -465,6 +506,8 @@ static void answer(struct responder *r, const struct sockaddr *to, const struct 
         n += len;
     }
     send_datagram(r, to, out, n);
+    if (r->mode == TWICE)
+        send_datagram(r, to, out, n);
 }
 
 static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
@@ -670,7 +713,7 @@ START_TEST(lossy_server)
 {
     struct coap_srv srv;
     srv_start(&srv, "10%");
-    srv_put(&srv, "update.bin", 24 * 1024);
+    srv_put_checked(&srv, "update.bin", 24 * 1024);
     struct rig r;
     rig_open(&r);
     static struct seen s;
@@ -830,6 +873,33 @@ START_TEST(shorter_than_size2)
 }
 END_TEST
 
+START_TEST(longer_than_size2)
+{
+    static struct seen s;
+    seen_init(&s);
+    struct responder resp;
+    from_responder(&resp, SIZE2_SMALLER, 3000, 512, (struct dl_link){0}, 20000, &s, NULL);
+    ck_assert_int_eq(s.err, DL_ELONG);
+    ck_assert_int_eq(s.length, 2900);
+    ck_assert_uint_le(s.received, 2900);
+    seen_free(&s);
+}
+END_TEST
+
+/* Each block arrives twice; libcoap hands the copy on too: it is skipped. */
+START_TEST(duplicate_blocks)
+{
+    static struct seen s;
+    seen_init(&s);
+    struct responder resp;
+    from_responder(&resp, TWICE, 3000, 256, (struct dl_link){0}, 20000, &s, NULL);
+    ck_assert_msg(s.err == DL_OK, "%s (%d)", dl_strerror(s.err), s.detail);
+    ck_assert_uint_eq(s.received, 3000);
+    ck_assert_mem_eq(s.body, expected, 3000);
+    seen_free(&s);
+}
+END_TEST
+
 START_TEST(reset_by_peer)
 {
     static struct seen s;
@@ -856,6 +926,23 @@ START_TEST(paced_by_link)
     ck_assert_mem_eq(s.body, expected, 5 * 512);
     ck_assert_msg(elapsed >= 5 * 100 + 4 * 50, "took %ld ms", elapsed);
     ck_assert_int_eq(resp.requests, 5);
+    seen_free(&s);
+}
+END_TEST
+
+/* A round trip longer than RFC 7252's 2 s ack timeout: the ack timeout
+ * follows the link, so a held answer never draws a retransmission. */
+START_TEST(slow_link_no_retransmission)
+{
+    static struct seen s;
+    seen_init(&s);
+    struct responder resp;
+    long elapsed;
+    from_responder(&resp, ANSWER, 2 * 512, 512, (struct dl_link){.rtt_ms = 2500}, 20000, &s,
+                   &elapsed);
+    ck_assert_msg(s.err == DL_OK, "%s (%d)", dl_strerror(s.err), s.detail);
+    ck_assert_msg(elapsed >= 2 * 2500, "took %ld ms", elapsed);
+    ck_assert_int_eq(resp.requests, 2);
     seen_free(&s);
 }
 END_TEST
@@ -895,10 +982,18 @@ Suite *coap_download_suite(void)
     tcase_add_test(tc, etag_changes);
     tcase_add_test(tc, blocks_jump);
     tcase_add_test(tc, shorter_than_size2);
+    tcase_add_test(tc, longer_than_size2);
+    tcase_add_test(tc, duplicate_blocks);
     tcase_add_test(tc, reset_by_peer);
     tcase_add_test(tc, paced_by_link);
+    tcase_add_test(tc, slow_link_no_retransmission);
     tcase_add_test(tc, lossy_server);
-    tcase_add_test(tc, silent_peer);
     suite_add_tcase(s, tc);
+    /* A case of its own, so CK_RUN_CASE=coap_download leaves the slow one out. */
+    TCase *slow = tcase_create("silent_peer");
+    tcase_add_checked_fixture(slow, setup, teardown);
+    tcase_set_timeout(slow, 120);
+    tcase_add_test(slow, silent_peer);
+    suite_add_tcase(s, slow);
     return s;
 }
