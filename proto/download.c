@@ -1,5 +1,6 @@
 #include "proto/download.h"
 
+#include "proto/coap_client.h"
 #include "proto/http_client.h"
 
 #include <string.h>
@@ -8,7 +9,7 @@
 static const struct dl_backend *const backends[] = {
     [URL_HTTP] = &http_dl_backend,
     [URL_HTTPS] = NULL,
-    [URL_COAP] = NULL,
+    [URL_COAP] = &coap_dl_backend,
     [URL_COAPS] = NULL,
 };
 

@@ -15,6 +15,7 @@ Suite *delta_suite(void);
 Suite *powercut_suite(void);
 Suite *url_suite(void);
 Suite *download_suite(void);
+Suite *coap_download_suite(void);
 Suite *boot_suite(void);
 Suite *commands_suite(void);
 Suite *cli_suite(void);

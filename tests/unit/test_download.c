@@ -183,7 +183,7 @@ START_TEST(scheme_without_backend)
     static struct seen s;
     memset(&s, 0, sizeof s);
     struct url u;
-    ck_assert_int_eq(url_parse("coap://127.0.0.1/pkg.bin", &u), URL_OK);
+    ck_assert_int_eq(url_parse("https://127.0.0.1/pkg.bin", &u), URL_OK);
     struct dl_request req = request(&r, &u, &s);
     download_start(&r.dl, &req);
     ck_assert_int_eq(s.done_calls, 0); /* not from inside the call */
