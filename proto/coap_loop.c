@@ -23,29 +23,14 @@ void coap_uv_library_init(void)
     coap_set_log_level(LOG_WARNING); /* the malformed-PDU message is a warning */
 }
 
-static void on_timer(uv_timer_t *t);
-
+/* No timer of our own: libcoap keeps its next deadline (retransmissions,
+ * block transfers going stale) in a timerfd inside its epoll fd, so the poll
+ * wakes for those too, and coap_io_process re-arms it each time. */
 void coap_uv_process(struct coap_uv *c)
 {
     processing = c;
     coap_io_process(c->ctx, COAP_IO_NO_WAIT);
     processing = NULL;
-    if (!c->ctx || uv_is_closing((uv_handle_t *)&c->timer))
-        return;
-    coap_tick_t now;
-    coap_ticks(&now);
-    unsigned ms = coap_io_prepare_epoll(c->ctx, now);
-    if (ms)
-        uv_timer_start(&c->timer, on_timer, ms, 0);
-    else
-        uv_timer_stop(&c->timer);
-}
-
-static void on_timer(uv_timer_t *t)
-{
-    struct coap_uv *c = t->data;
-    if (!c->held)
-        coap_uv_process(c);
 }
 
 static void on_poll(uv_poll_t *p, int status, int events)
@@ -66,9 +51,8 @@ int coap_uv_start(struct coap_uv *c, uv_loop_t *loop, coap_context_t *ctx)
     int err = uv_poll_init(loop, &c->poll, fd);
     if (err)
         return err;
-    uv_timer_init(loop, &c->timer);
-    c->poll.data = c->timer.data = c;
-    c->open_handles = 2;
+    c->poll.data = c;
+    c->open_handles = 1;
     uv_poll_start(&c->poll, UV_READABLE, on_poll);
     return 0;
 }
@@ -80,7 +64,6 @@ void coap_uv_hold(struct coap_uv *c, bool held)
     c->held = held;
     if (held) {
         uv_poll_stop(&c->poll);
-        uv_timer_stop(&c->timer);
     } else {
         uv_poll_start(&c->poll, UV_READABLE, on_poll);
         coap_uv_process(c);
@@ -99,5 +82,4 @@ void coap_uv_close(struct coap_uv *c, void (*closed)(struct coap_uv *c))
     c->closed = closed;
     c->ctx = NULL;
     uv_close((uv_handle_t *)&c->poll, on_closed);
-    uv_close((uv_handle_t *)&c->timer, on_closed);
 }

@@ -1,6 +1,5 @@
-/* libcoap inside a libuv loop: libcoap's epoll fd (its sockets and its own
- * retransmission timerfd) under a uv_poll, and a uv_timer for the work that
- * coap_io_prepare_epoll says is due. Both callbacks run
+/* libcoap inside a libuv loop: libcoap's epoll fd (its sockets and the
+ * timerfd of its own deadlines) under a uv_poll whose callback runs
  * coap_io_process(COAP_IO_NO_WAIT). Shared by the CoAP client and server.
  *
  * libcoap logs through one process-wide handler; this module installs one
@@ -17,7 +16,6 @@
 struct coap_uv {
     coap_context_t *ctx;
     uv_poll_t poll;
-    uv_timer_t timer;
     unsigned malformed; /* datagrams libcoap discarded as not CoAP, so far */
     bool held;          /* coap_uv_hold: the poll is stopped */
     int open_handles;
@@ -31,15 +29,14 @@ void coap_uv_library_init(void);
  * Returns 0 or a negative libuv error. */
 int coap_uv_start(struct coap_uv *c, uv_loop_t *loop, coap_context_t *ctx);
 
-/* Runs libcoap now (after the caller queued a request, say) and re-arms the
- * timer. */
+/* Runs libcoap now (after the caller queued a request, say). */
 void coap_uv_process(struct coap_uv *c);
 
 /* Stops or resumes reading: while held, datagrams wait in the socket and
  * libcoap's timers do not run (a link model delays delivery this way). */
 void coap_uv_hold(struct coap_uv *c, bool held);
 
-/* Stops watching; closed (may be NULL) runs once both handles are closed.
+/* Stops watching; closed (may be NULL) runs once the handle is closed.
  * The context stays the caller's to free, after this returns. */
 void coap_uv_close(struct coap_uv *c, void (*closed)(struct coap_uv *c));
 
