@@ -1,6 +1,10 @@
 #include "proto/coap_loop.h"
 
+#include <errno.h>
+#include <stdint.h>
 #include <string.h>
+#include <sys/epoll.h>
+#include <sys/random.h>
 
 /* The context coap_io_process is working on, for the log handler. */
 static struct coap_uv *processing;
@@ -12,6 +16,28 @@ static void on_log(coap_log_t level, const char *message)
         processing->malformed++;
 }
 
+/* libcoap draws each token and message id from getrandom(), a system call
+ * per block, as many as the block's own send and receive. splitmix64, seeded
+ * once from the system, serves as well: tokens need to be hard to guess for
+ * an off-path attacker, not cryptographic keys. */
+static uint64_t prng_state;
+
+static int fast_prng(void *out, size_t len)
+{
+    unsigned char *p = out;
+    while (len > 0) {
+        uint64_t z = (prng_state += 0x9e3779b97f4a7c15u);
+        z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9u;
+        z = (z ^ (z >> 27)) * 0x94d049bb133111ebu;
+        z ^= z >> 31;
+        size_t n = len < sizeof z ? len : sizeof z;
+        memcpy(p, &z, n);
+        p += n;
+        len -= n;
+    }
+    return 1;
+}
+
 void coap_uv_library_init(void)
 {
     static bool done;
@@ -19,6 +45,8 @@ void coap_uv_library_init(void)
         return;
     done = true;
     coap_startup();
+    if (getrandom(&prng_state, sizeof prng_state, 0) == (ssize_t)sizeof prng_state)
+        coap_set_prng(fast_prng);
     coap_set_log_handler(on_log);
     coap_set_log_level(LOG_WARNING); /* the malformed-PDU message is a warning */
 }
@@ -28,8 +56,18 @@ void coap_uv_library_init(void)
  * wakes for those too, and coap_io_process re-arms it each time. */
 void coap_uv_process(struct coap_uv *c)
 {
+    /* What coap_io_process(COAP_IO_NO_WAIT) does, less its first re-arming
+     * of the timerfd (coap_io_do_epoll re-arms it after the work anyway),
+     * which is a system call per datagram. No cache, no async requests here. */
+    struct epoll_event events[16];
+    int n;
     processing = c;
-    coap_io_process(c->ctx, COAP_IO_NO_WAIT);
+    do {
+        n = epoll_wait(coap_context_get_coap_fd(c->ctx), events, 16, 0);
+        if (n < 0 && errno == EINTR)
+            continue;
+        coap_io_do_epoll(c->ctx, events, n > 0 ? (size_t)n : 0);
+    } while (n == 16);
     processing = NULL;
 }
 
