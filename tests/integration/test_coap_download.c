@@ -261,6 +261,8 @@ struct coap_srv {
     char dir[200];
 };
 
+static struct coap_srv *live_srv; /* for teardown, when a test failed before srv_stop */
+
 /* coap-server-notls on a free port (loss: its -l value, or NULL), checked to
  * answer and to be our child; retried a few times if another process took
  * the port in between. */
@@ -277,8 +279,10 @@ static void srv_start(struct coap_srv *s, const char *loss)
         bool up = false;
         for (int i = 0; i < 50 && !up && host_wait_pid(s->pid, 0) < 0; i++)
             up = answers_ping(s->port, 100);
-        if (up && host_wait_pid(s->pid, 0) < 0 && owns_socket(s->pid, udp_inode(s->port)))
+        if (up && host_wait_pid(s->pid, 0) < 0 && owns_socket(s->pid, udp_inode(s->port))) {
+            live_srv = s;
             return;
+        }
         kill(s->pid, SIGKILL);
         host_wait_pid(s->pid, 5000);
     }
@@ -346,6 +350,7 @@ static void srv_put_checked(struct coap_srv *s, const char *name, size_t size)
 
 static void srv_stop(struct coap_srv *s)
 {
+    live_srv = NULL;
     kill(s->pid, SIGTERM);
     int status = host_wait_pid(s->pid, 5000);
     if (status < 0) {
@@ -598,6 +603,8 @@ static void setup(void)
 
 static void teardown(void)
 {
+    if (live_srv)
+        srv_stop(live_srv);
     free(expected);
 }
 
@@ -608,7 +615,7 @@ static const uint16_t block_sizes[] = {64, 256, 512, 1024};
 /* 600 KiB byte-exact at each block size, each block to the sink as it came. */
 START_TEST(whole_file_at_block_size)
 {
-    struct coap_srv srv;
+    static struct coap_srv srv; /* static: teardown may stop it */
     srv_start(&srv, NULL);
     srv_put(&srv, "update.bin", BIG_SIZE);
     struct rig r;
@@ -639,7 +646,7 @@ END_TEST
 /* No block size asked for: 512, and a path of several segments. */
 START_TEST(default_block_size_and_segments)
 {
-    struct coap_srv srv;
+    static struct coap_srv srv; /* static: teardown may stop it */
     srv_start(&srv, NULL);
     srv_put(&srv, "fw/v2/small.bin", 5000);
     struct rig r;
@@ -663,7 +670,7 @@ END_TEST
 
 START_TEST(not_found)
 {
-    struct coap_srv srv;
+    static struct coap_srv srv; /* static: teardown may stop it */
     srv_start(&srv, NULL);
     struct rig r;
     rig_open(&r);
@@ -692,7 +699,7 @@ static bool got_some(const struct seen *s)
 /* Abort mid-transfer answers at once, and nothing reaches the sink after. */
 START_TEST(abort_mid_transfer)
 {
-    struct coap_srv srv;
+    static struct coap_srv srv; /* static: teardown may stop it */
     srv_start(&srv, NULL);
     srv_put(&srv, "update.bin", BIG_SIZE);
     struct rig r;
@@ -726,7 +733,7 @@ END_TEST
  * every byte (a small file: each loss costs a 1-1.5 s ack timeout). */
 START_TEST(lossy_server)
 {
-    struct coap_srv srv;
+    static struct coap_srv srv; /* static: teardown may stop it */
     srv_start(&srv, "10%");
     srv_put_checked(&srv, "update.bin", 24 * 1024);
     struct rig r;
