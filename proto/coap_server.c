@@ -29,6 +29,7 @@ struct coap_srv_relay {
     uint64_t count;   /* datagrams either way, for drop */
     unsigned garbage; /* answers from libcoap to replace by garbage */
     bool stalled;     /* nothing goes through any more */
+    bool changed;     /* etag: the file has "changed" for this client */
     bool closing;
 };
 
@@ -625,8 +626,12 @@ static int serve(struct answer *a, const coap_pdu_t *req, coap_pdu_t *resp,
     }
     bool with_block = asked || slot[COAP_SRV_BLOCK] || (uint64_t)st.st_size > a->size;
     uint64_t etag = file_etag(&st);
-    if ((f = slot[COAP_SRV_ETAG]) && a->num >= f->n) {
-        etag = ~etag; /* the file "changed" */
+    /* The file "changed" once block N was asked, and stays changed for
+     * this client: a client that starts over gets the new version whole. */
+    if ((f = slot[COAP_SRV_ETAG]) && (a->num >= f->n || (r && r->changed))) {
+        if (r)
+            r->changed = true;
+        etag = ~etag;
         note_fault(a->faults, sizeof a->faults, f);
     }
     bool silent = false;

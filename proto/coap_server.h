@@ -37,7 +37,7 @@ enum coap_srv_fault_kind {
     COAP_SRV_STALL,   /* stall=N: blocks from N on are not answered, nor anything after */
     COAP_SRV_DROP,    /* drop=N: every Nth datagram of a client, either way, is lost */
     COAP_SRV_BLOCK,   /* block=SIZE: blocks of SIZE whatever the client asked */
-    COAP_SRV_ETAG,    /* etag=N: another ETag from block N on */
+    COAP_SRV_ETAG,    /* etag=N: another ETag from block N on, for the rest of the client's time */
     COAP_SRV_GARBAGE, /* garbage=N: block N answered by a datagram that is not CoAP */
     COAP_SRV_LOSS,    /* loss=P: each datagram lost with probability P% */
 };

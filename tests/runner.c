@@ -27,6 +27,7 @@ static const struct {
     SUITE(patch),    SUITE(boot),     SUITE(commands),  SUITE(cli),           SUITE(robust),
     SUITE(tools),    SUITE(fota),     SUITE(serve),     SUITE(update_faults), SUITE(hardening),
     SUITE(control),  SUITE(download), SUITE(simctl),    SUITE(corpus),
+    SUITE(coap_serve),
 };
 #define NSUITES (sizeof suites / sizeof suites[0])
 
