@@ -467,7 +467,9 @@ static void set_code(coap_pdu_t *resp, struct answer *a, int code)
 
 /* The Uri-Path options as "/a/b". Options are raw bytes, already decoded:
  * a segment holding '/' or NUL, or one that is "." or "..", is refused
- * (RFC 7252 6.5 forbids the last two). Returns 0 or the code to answer. */
+ * (RFC 7252 6.5 forbids the last two), and so is a path that does not fit.
+ * Returns 0 or the code to answer; path holds what fits either way, for
+ * the log (NUL bytes as '?'). */
 static int request_path(const coap_pdu_t *req, char *path, size_t size)
 {
     coap_opt_iterator_t it;
@@ -476,23 +478,22 @@ static int request_path(const coap_pdu_t *req, char *path, size_t size)
     coap_option_filter_set(&filter, COAP_OPTION_URI_PATH);
     coap_option_iterator_init(req, &it, &filter);
     size_t n = 0;
-    path[0] = '\0';
+    int code = 0;
     for (coap_opt_t *o; (o = coap_option_next(&it));) {
         const char *v = (const char *)coap_opt_value(o);
         size_t len = coap_opt_length(o);
         if (memchr(v, '/', len) || memchr(v, '\0', len) || (len == 1 && v[0] == '.') ||
             (len == 2 && v[0] == '.' && v[1] == '.'))
-            return 400;
+            code = 400;
         if (n + 1 + len >= size)
-            return 400;
-        path[n++] = '/';
-        memcpy(path + n, v, len);
-        n += len;
-        path[n] = '\0';
+            code = 400;
+        for (size_t i = 0; i <= len && n + 1 < size; i++)
+            path[n++] = i == 0 ? '/' : v[i - 1] ? v[i - 1] : '?';
     }
     if (n == 0)
-        strcpy(path, "/");
-    return 0;
+        path[n++] = '/';
+    path[n] = '\0';
+    return code;
 }
 
 /* 4.04 for anything but a regular file, 4.03 for a link out of the root
@@ -677,8 +678,7 @@ static void on_other(coap_resource_t *res, coap_session_t *session, const coap_p
     struct coap_srv *s = coap_resource_get_userdata(res);
     struct answer a = {.srv = s, .relay = relay_of(s, session)};
     a.method = method_name(coap_pdu_get_code(req));
-    if (request_path(req, a.path, sizeof a.path) != 0)
-        strcpy(a.path, "-");
+    request_path(req, a.path, sizeof a.path);
     set_code(resp, &a, 405);
     log_answer(&a);
 }

@@ -313,6 +313,10 @@ START_TEST(outside_the_root)
     ck_assert_msg(log_wait("GET /escape 4.03 - -\n"), "%s", log_tail());
     get(&s, "/%2e%2e/secret", 256, 10);
     ck_assert_msg(strstr(out, "4.00"), "client said '%s'", said());
+    ck_assert_msg(log_wait("GET /../secret 4.00 - -\n"), "%s", log_tail());
+    get(&s, "/sub%2fdeep.bin", 256, 10); /* one segment holding '/' */
+    ck_assert_msg(strstr(out, "4.00"), "client said '%s'", said());
+    ck_assert_msg(log_wait("GET /sub/deep.bin 4.00 - -\n"), "%s", log_tail());
     assert_got("www/pkg.bin", 0);
     get(&s, "/inside", 256, 10);
     assert_got("www/sub/deep.bin", 100);
