@@ -710,6 +710,27 @@ START_TEST(many_clients)
 }
 END_TEST
 
+/* A UDP port that is taken: exit 3 with one line, and HTTP does not stay up. */
+START_TEST(coap_port_in_use)
+{
+    int fd = udp_socket();
+    struct sockaddr_in a = {.sin_family = AF_INET};
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof a;
+    ck_assert_int_eq(bind(fd, (struct sockaddr *)&a, sizeof a), 0);
+    ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&a, &len), 0);
+    char port[16];
+    snprintf(port, sizeof port, "%d", ntohs(a.sin_port));
+    int rc = bcsim_run_once((const char *[]){"serve", path("www"), "--coap-port", port, NULL}, out,
+                            sizeof out, 10000);
+    close(fd);
+    ck_assert_msg(rc == 3, "exit %d, '%s'", rc, said());
+    ck_assert_msg(strstr(out, "cannot listen on 127.0.0.1 UDP port ") == out + 13 &&
+                      strchr(out, '\n') == out + strlen(out) - 1,
+                  "'%s'", said());
+}
+END_TEST
+
 Suite *coap_serve_suite(void)
 {
     Suite *s = suite_create("coap_serve");
@@ -734,6 +755,7 @@ Suite *coap_serve_suite(void)
     tcase_add_test(tc, clients_at_once);
     tcase_add_test(tc, client_garbage);
     tcase_add_test(tc, many_clients);
+    tcase_add_test(tc, coap_port_in_use);
     suite_add_tcase(s, tc);
     return s;
 }
