@@ -24,10 +24,10 @@
 
 #define COAP_SRV_PATH_MAX  1024
 #define COAP_SRV_FAULT_MAX 32
-/* The block size when the client asks none: 512 bytes, plus at most 33 of
- * CoAP header, token and our options, plus 28 of UDP and IPv4 make 573, the
- * largest power of two that keeps a datagram within the 576 bytes every IPv4
- * path must carry unfragmented (RFC 791); Leshan sends 512 too. */
+/* The block size when the client asks none: the largest power of two whose
+ * datagram stays within the 576 bytes every IPv4 path must carry without
+ * fragmenting (RFC 791): 512 of payload, at most 33 of CoAP header, token and
+ * our options, 28 of UDP and IPv4 make 573. Leshan sends 512 too. */
 #define COAP_SRV_BLOCK_DEFAULT 512
 #define COAP_SRV_CLIENTS       256    /* relays (clients) at once; the idlest makes room */
 #define COAP_SRV_IDLE_MS       300000 /* a client silent this long is forgotten */
