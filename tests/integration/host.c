@@ -385,6 +385,36 @@ int bcsim_serve(struct bcsim_proc *s, const char *dir, const char *const *extra)
     return port;
 }
 
+int bcsim_serve_coap(struct bcsim_proc *s, const char *dir, const char *const *extra,
+                     int *coap_port)
+{
+    const char *argv[40] = {BCSIM_BIN, "serve", dir, "--port", "0", "--coap-port", "0"};
+    int n = 7;
+    for (int i = 0; extra && extra[i] && n < 39; i++)
+        argv[n++] = extra[i];
+    argv[n] = NULL;
+    memset(s, 0, sizeof *s);
+    s->pid = host_spawn(argv, &s->out_fd, &s->err_fd);
+    char lines[1024];
+    size_t got = 0;
+    long end = scratch_now_ms() + HOST_TIMEOUT_MS;
+    const char *coap = NULL;
+    /* Both lines, however the pipe splits them: the coap line ends the start. */
+    while (!(coap && strchr(coap, '\n')) && got + 1 < sizeof lines && scratch_now_ms() < end) {
+        size_t r = host_read_fd(s->out_fd, lines + got, sizeof lines - got,
+                                (int)(end - scratch_now_ms()), "\n");
+        if (r == 0)
+            break;
+        got += r;
+        coap = strstr(lines, "coap://127.0.0.1:");
+    }
+    const char *http = strstr(lines, "http://127.0.0.1:");
+    int port = http ? atoi(http + strlen("http://127.0.0.1:")) : 0;
+    *coap_port = coap && strchr(coap, '\n') ? atoi(coap + strlen("coap://127.0.0.1:")) : 0;
+    ck_assert_msg(port > 0 && *coap_port > 0, "bcsim serve printed '%s'", host_show(lines));
+    return port;
+}
+
 bool bcsim_status_has(const struct bcsim_proc *p, const char *text)
 {
     char out[4096];

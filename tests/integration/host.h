@@ -66,6 +66,11 @@ int bcsim_halt(struct bcsim_proc *p); /* SIGTERM and wait, keeping the directory
  * the listener is ours. bcsim_halt(s) stops it. */
 int bcsim_serve(struct bcsim_proc *s, const char *dir, const char *const *extra);
 
+/* The same with `--coap-port 0` too: reads both lines, returns the HTTP port
+ * and sets *coap_port (UDP; the kernel picked both). */
+int bcsim_serve_coap(struct bcsim_proc *s, const char *dir, const char *const *extra,
+                     int *coap_port);
+
 /* `bcsim ctl SOCKET status` contains `text` (for example "\"fota\":\"idle\"").*/
 bool bcsim_status_has(const struct bcsim_proc *p, const char *text);
 

@@ -29,5 +29,6 @@ Suite *hardening_suite(void);
 Suite *control_suite(void);
 Suite *simctl_suite(void);
 Suite *corpus_suite(void);
+Suite *coap_serve_suite(void);
 
 #endif

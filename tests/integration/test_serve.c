@@ -342,7 +342,8 @@ START_TEST(command_line)
     ck_assert_int_eq(RUN("serve", path("www"), "--port", "-1"), 2);
     ck_assert_int_eq(RUN("serve", path("www"), "--port", "+80"), 2);
     ck_assert_int_eq(RUN("serve", path("www"), "--bind", "localhost"), 2);
-    ck_assert_int_eq(RUN("serve", path("www"), "--coap-port", "5683"), 2); /* not yet */
+    ck_assert_int_eq(RUN("serve", path("www"), "--coap-port", "65536"), 2);
+    ck_assert_int_eq(RUN("serve", path("www"), "--coap-fault", "drop=2"), 2); /* CoAP is off */
     static const char *const bad[] = {
         "bogus",      "reset",     "reset=",     "reset=x",  "reset=-1",    "status=99",
         "status=600", "length=10", "length=+0",  "length=+", "drip=10",     "drip=0/5",

@@ -1,32 +1,41 @@
 /* bcsim serve DIR: a package server for the module's downloads, with the
- * faults a downloader must survive on demand. HTTP now; CoAP will join it
- * (--coap-port) on the same loop. */
+ * faults a downloader must survive on demand: HTTP always, CoAP as well with
+ * --coap-port, both on one loop. */
 #include "tools/bcsim/cli.h"
 #include "tools/bcsim/cli_args.h"
 
+#include "proto/coap_server.h"
 #include "proto/http_server.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/time.h>
+#include <unistd.h>
 #include <time.h>
 
 const char cli_serve_usage[] =
     "usage: bcsim serve DIR [--bind ADDR] [--port N] [--fault FAULT]... [--log FILE]\n"
     "                 [--timeout MS] [--max-connections N] [--follow-symlinks]\n"
+    "                 [--coap-port N [--coap-fault FAULT]... [--coap-seed N]]\n"
     "\n"
     "Serves the regular files under DIR by GET and HEAD over HTTP/1.1, one request\n"
     "per connection, and prints 'bcsim serve: http://ADDR:PORT/ from DIR' once\n"
-    "listening. Runs until SIGINT or SIGTERM.\n"
+    "listening; with --coap-port, by GET over CoAP/UDP as well (Block2 as the\n"
+    "client asks, 512 bytes when it asks none) and prints a second line,\n"
+    "'bcsim serve: coap://ADDR:PORT/ from DIR'. Runs until SIGINT or SIGTERM.\n"
     "\n"
     "  --bind ADDR    IPv4 or IPv6 literal to listen on (default 127.0.0.1)\n"
     "  --port N       TCP port (default 0: any free one, see the line printed)\n"
     "  --log FILE     append one line per request: time, peer, method, path,\n"
-    "                 status, body bytes sent, faults applied\n"
+    "                 status, body bytes sent, faults applied; for CoAP: time,\n"
+    "                 peer, method, path, code, block NUM/SIZE, faults applied,\n"
+    "                 and one line per datagram drop or loss ate: time, peer,\n"
+    "                 DROP, in|out, bytes, the fault\n"
     "  --timeout MS   a client's time from connecting to the end of its request\n"
     "                 headers, then 408 (default 30000; 10 to 3600000)\n"
     "  --max-connections N\n"
@@ -48,6 +57,21 @@ const char cli_serve_usage[] =
     "  split) a fault naming the request's path wins over one without a path,\n"
     "  and the last given wins among equals. Faults shape every answer to a\n"
     "  GET or HEAD of a well-formed path, 403s and 404s included.\n"
+    "  --coap-port N  also serve over CoAP on this UDP port of ADDR (0: any free one)\n"
+    "  --coap-seed N  seed of the loss fault's draws (default: from the clock;\n"
+    "                 printed on the coap line when loss is given)\n"
+    "  --coap-fault FAULT\n"
+    "                 misbehave over CoAP; repeatable; FAULT@/PATH for one path\n"
+    "    code=C.DD      answer this code (2.00-5.31) to a GET, no file\n"
+    "    stall=N        answer blocks 0 to N-1, then nothing: that answer and\n"
+    "                   every datagram after it, retransmissions too, are swallowed\n"
+    "    drop=N         lose every Nth datagram of a client, either way (no @/PATH)\n"
+    "    loss=P         lose each datagram with probability P% (0-100, no @/PATH)\n"
+    "    block=SIZE     answer blocks of SIZE (16-1024) whatever the client asked\n"
+    "    etag=N         another ETag from block N on, as if the file had changed\n"
+    "    garbage=N      answer the request for block N with a datagram that is\n"
+    "                   not CoAP (version 0), each time it is asked\n"
+    "  The kinds combine; per kind, one naming the path wins, then the last given.\n"
     "\n"
     "Exit status: 0 stopped by a signal, 2 usage, 3 DIR or the address cannot be used.\n";
 
@@ -56,15 +80,18 @@ const char cli_serve_usage[] =
 #define CONNS_MAX      10000
 
 struct serve_opts {
-    const char *dir, *bind, *port, *log, *timeout, *max_conns;
+    const char *dir, *bind, *port, *log, *timeout, *max_conns, *coap_port, *coap_seed;
     bool follow_symlinks;
     struct http_srv_fault faults[HTTP_SRV_FAULT_MAX];
     size_t nfaults;
+    struct coap_srv_fault coap_faults[COAP_SRV_FAULT_MAX];
+    size_t ncoap_faults;
 };
 
 struct server {
     uv_loop_t loop;
     struct http_srv http;
+    struct coap_srv *coap; /* NULL without --coap-port */
     uv_signal_t sigint, sigterm;
     FILE *log;
 };
@@ -81,6 +108,21 @@ static int add_fault(struct serve_opts *o, const char *text)
         return -1;
     }
     o->nfaults++;
+    return 0;
+}
+
+static int add_coap_fault(struct serve_opts *o, const char *text)
+{
+    const char *why;
+    if (o->ncoap_faults == COAP_SRV_FAULT_MAX) {
+        fprintf(stderr, "bcsim serve: at most %d --coap-fault options\n", COAP_SRV_FAULT_MAX);
+        return -1;
+    }
+    if (coap_srv_fault_parse(text, &o->coap_faults[o->ncoap_faults], &why) != 0) {
+        fprintf(stderr, "bcsim serve: --coap-fault %s: %s\n", text, why);
+        return -1;
+    }
+    o->ncoap_faults++;
     return 0;
 }
 
@@ -104,6 +146,12 @@ static int parse(int argc, char **argv, struct serve_opts *o)
             r = 1;
         } else if ((r = cli_take(argc, argv, &i, "--fault", &v)) != 0)
             r = r < 0 ? r : add_fault(o, v) == 0 ? 1 : -1;
+        else if ((r = cli_take(argc, argv, &i, "--coap-port", &v)) != 0)
+            o->coap_port = v;
+        else if ((r = cli_take(argc, argv, &i, "--coap-seed", &v)) != 0)
+            o->coap_seed = v;
+        else if ((r = cli_take(argc, argv, &i, "--coap-fault", &v)) != 0)
+            r = r < 0 ? r : add_coap_fault(o, v) == 0 ? 1 : -1;
         else if (argv[i][0] == '-' || o->dir) {
             fprintf(stderr, "bcsim serve: unexpected argument '%s'\n", argv[i]);
             return -1;
@@ -116,6 +164,11 @@ static int parse(int argc, char **argv, struct serve_opts *o)
     }
     if (!o->dir) {
         fprintf(stderr, "bcsim serve: which directory? (bcsim serve DIR)\n");
+        return -1;
+    }
+    if (!o->coap_port && (o->ncoap_faults || o->coap_seed)) {
+        fprintf(stderr, "bcsim serve: %s without --coap-port: CoAP is off\n",
+                o->ncoap_faults ? "--coap-fault" : "--coap-seed");
         return -1;
     }
     return 0;
@@ -153,10 +206,11 @@ static int parse_limits(const struct serve_opts *o, struct http_srv_config *cfg)
     return 0;
 }
 
-static int parse_address(const struct serve_opts *o, struct sockaddr_storage *ss)
+static int parse_address(const struct serve_opts *o, const char *opt, const char *text,
+                         struct sockaddr_storage *ss)
 {
     int64_t port;
-    if (cli_number("bcsim serve", "--port", o->port, 0, 65535, &port) != 0)
+    if (cli_number("bcsim serve", opt, text, 0, 65535, &port) != 0)
         return -1;
     if (uv_ip4_addr(o->bind, (int)port, (struct sockaddr_in *)ss) != 0 &&
         uv_ip6_addr(o->bind, (int)port, (struct sockaddr_in6 *)ss) != 0) {
@@ -166,18 +220,19 @@ static int parse_address(const struct serve_opts *o, struct sockaddr_storage *ss
     return 0;
 }
 
-/* "http://127.0.0.1:8080/", "http://[::1]:8080/" */
-static void format_url(const struct sockaddr_storage *ss, char *buf, size_t size)
+/* "http://127.0.0.1:8080/", "coap://[::1]:5683/" */
+static void format_url(const char *scheme, const struct sockaddr_storage *ss, char *buf,
+                       size_t size)
 {
     char host[INET6_ADDRSTRLEN];
     if (ss->ss_family == AF_INET6) {
         const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)ss;
         uv_ip6_name(a, host, sizeof host);
-        snprintf(buf, size, "http://[%s]:%u/", host, ntohs(a->sin6_port));
+        snprintf(buf, size, "%s://[%s]:%u/", scheme, host, ntohs(a->sin6_port));
     } else {
         const struct sockaddr_in *a = (const struct sockaddr_in *)ss;
         uv_ip4_name(a, host, sizeof host);
-        snprintf(buf, size, "http://%s:%u/", host, ntohs(a->sin_port));
+        snprintf(buf, size, "%s://%s:%u/", scheme, host, ntohs(a->sin_port));
     }
 }
 
@@ -195,18 +250,44 @@ static const char *escape_path(const char *path, char *buf, size_t size)
     return buf;
 }
 
-static void log_request(void *ctx, const struct http_srv_record *r)
+/* "2024-05-01T12:00:00.123Z" */
+static void format_now(char *buf, size_t size)
 {
-    char path[3 * HTTP_SRV_PATH_MAX];
     struct timeval tv;
     struct tm tm;
     char when[32];
     gettimeofday(&tv, NULL);
     gmtime_r(&tv.tv_sec, &tm);
     strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%S", &tm);
-    fprintf(ctx, "%s.%03ldZ %s %s %s %d %llu %s\n", when, (long)(tv.tv_usec / 1000), r->peer,
-            r->method, escape_path(r->path, path, sizeof path), r->status,
-            (unsigned long long)r->body_bytes, r->faults);
+    snprintf(buf, size, "%s.%03dZ", when, (int)(tv.tv_usec / 1000) % 1000);
+}
+
+static void log_request(void *ctx, const struct http_srv_record *r)
+{
+    char path[3 * HTTP_SRV_PATH_MAX], when[64];
+    format_now(when, sizeof when);
+    fprintf(ctx, "%s %s %s %s %d %llu %s\n", when, r->peer, r->method,
+            escape_path(r->path, path, sizeof path), r->status, (unsigned long long)r->body_bytes,
+            r->faults);
+    fflush(ctx);
+}
+
+/* A CoAP code as written: "2.05"; "-" for no CoAP answer. A block: "3/512";
+ * "-" for none. */
+static void log_coap(void *ctx, const struct coap_srv_record *r)
+{
+    char path[3 * COAP_SRV_PATH_MAX], when[64], code[24] = "-", block[24] = "-";
+    format_now(when, sizeof when);
+    if (r->event == COAP_SRV_DROPPED) {
+        fprintf(ctx, "%s %s DROP %s %zu %s\n", when, r->peer, r->method, r->bytes, r->faults);
+    } else {
+        if (r->code)
+            snprintf(code, sizeof code, "%d.%02d", r->code / 100, r->code % 100);
+        if (r->block_size)
+            snprintf(block, sizeof block, "%u/%u", (unsigned)r->block_num, r->block_size);
+        fprintf(ctx, "%s %s %s %s %s %s %s\n", when, r->peer, r->method,
+                escape_path(r->path, path, sizeof path), code, block, r->faults);
+    }
     fflush(ctx);
 }
 
@@ -215,6 +296,8 @@ static void on_signal(uv_signal_t *sig, int signum)
     (void)signum;
     struct server *sv = sig->data;
     http_srv_close(&sv->http, NULL);
+    if (sv->coap)
+        coap_srv_close(sv->coap, NULL, NULL);
     uv_close((uv_handle_t *)&sv->sigint, NULL);
     uv_close((uv_handle_t *)&sv->sigterm, NULL);
 }
@@ -240,6 +323,69 @@ static int finish(struct server *sv, int rc)
     return rc;
 }
 
+/* The seed of loss's draws: given, or from the clock; printed either way. */
+static int parse_seed(const struct serve_opts *o, uint64_t *seed)
+{
+    int64_t v;
+    if (o->coap_seed) {
+        if (cli_number("bcsim serve", "--coap-seed", o->coap_seed, 0, UINT32_MAX, &v) != 0)
+            return -1;
+        *seed = (uint64_t)v;
+        return 0;
+    }
+    struct timeval tv;
+    gettimeofday(&tv, NULL);
+    *seed =
+        ((uint64_t)tv.tv_sec * 1000003u ^ (uint64_t)tv.tv_usec ^ (uint64_t)getpid()) & UINT32_MAX;
+    return 0;
+}
+
+static bool has_loss(const struct serve_opts *o)
+{
+    for (size_t i = 0; i < o->ncoap_faults; i++)
+        if (o->coap_faults[i].kind == COAP_SRV_LOSS)
+            return true;
+    return false;
+}
+
+/* CoAP beside HTTP, same root, same address; the line to print in `line`. */
+static int start_coap(struct server *sv, const struct serve_opts *o,
+                      const struct sockaddr_storage *addr, uint64_t seed, char *line, size_t size)
+{
+    struct coap_srv_config cfg = {
+        .root = o->dir,
+        .addr = (const struct sockaddr *)addr,
+        .faults = o->coap_faults,
+        .nfaults = o->ncoap_faults,
+        .log = sv->log ? log_coap : NULL,
+        .log_ctx = sv->log,
+        .seed = seed,
+        .follow_symlinks = o->follow_symlinks,
+    };
+    const char *what;
+    int err = coap_srv_start(&sv->coap, &sv->loop, &cfg, &what);
+    if (err) {
+        if (strcmp(what, "bind") == 0)
+            fprintf(stderr, "bcsim serve: cannot listen on %s UDP port %s: %s\n", o->bind,
+                    o->coap_port, uv_strerror(err));
+        else if (strcmp(what, "directory") == 0)
+            fprintf(stderr, "bcsim serve: %s: %s\n", o->dir, uv_strerror(err));
+        else
+            fprintf(stderr, "bcsim serve: cannot start CoAP (%s): %s\n", what, uv_strerror(err));
+        return -1;
+    }
+    struct sockaddr_storage bound;
+    char url[80];
+    coap_srv_address(sv->coap, &bound);
+    format_url("coap", &bound, url, sizeof url);
+    if (has_loss(o))
+        snprintf(line, size, "bcsim serve: %s from %s (loss seed %llu)\n", url, o->dir,
+                 (unsigned long long)seed);
+    else
+        snprintf(line, size, "bcsim serve: %s from %s\n", url, o->dir);
+    return 0;
+}
+
 int cli_serve(int argc, char **argv)
 {
     static struct serve_opts o; /* the faults hold their paths: not on the stack */
@@ -250,9 +396,12 @@ int cli_serve(int argc, char **argv)
         fputs(cli_serve_usage, stdout);
         return CLI_OK;
     }
-    struct sockaddr_storage addr;
+    struct sockaddr_storage addr, coap_addr;
     struct http_srv_config cfg = {0};
-    if (parse(argc, argv, &o) != 0 || parse_address(&o, &addr) != 0 || parse_limits(&o, &cfg) != 0)
+    uint64_t seed = 0;
+    if (parse(argc, argv, &o) != 0 || parse_address(&o, "--port", o.port, &addr) != 0 ||
+        (o.coap_port && parse_address(&o, "--coap-port", o.coap_port, &coap_addr) != 0) ||
+        parse_limits(&o, &cfg) != 0 || parse_seed(&o, &seed) != 0)
         return CLI_USAGE;
 
     struct server sv = {0};
@@ -279,11 +428,16 @@ int cli_serve(int argc, char **argv)
                     uv_strerror(err));
         return finish(&sv, CLI_UNAVAILABLE);
     }
-    watch_signals(&sv);
-    char url[80];
+    char url[80], coap_line[PATH_MAX + 160] = "";
     http_srv_address(&sv.http, &addr);
-    format_url(&addr, url, sizeof url);
-    printf("bcsim serve: %s from %s\n", url, o.dir);
+    format_url("http", &addr, url, sizeof url);
+    if (o.coap_port && start_coap(&sv, &o, &coap_addr, seed, coap_line, sizeof coap_line) != 0) {
+        http_srv_close(&sv.http, NULL);
+        return finish(&sv, CLI_UNAVAILABLE);
+    }
+    watch_signals(&sv);
+    /* HTTP's line first, as before CoAP joined; both only once both listen. */
+    printf("bcsim serve: %s from %s\n%s", url, o.dir, coap_line);
     fflush(stdout);
     return finish(&sv, CLI_OK);
 }
