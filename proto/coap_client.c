@@ -21,7 +21,12 @@ struct coap_dl {
     struct url url;
     struct dl_link link;
     uint32_t stall_ms;
-    unsigned szx; /* the Block2 size asked for: 16 << szx bytes */
+    unsigned szx;     /* the Block2 size asked for: 16 << szx bytes */
+    uint32_t num;     /* the block asked for last */
+    uint8_t token[8]; /* of the request asked last: other answers are late */
+    size_t token_len;
+    uint8_t etag[8]; /* of the first block, which every later one must have */
+    size_t etag_len;
     const struct dl_sink *sink;
     void *sink_ctx;
     dl_done_fn done;
@@ -175,40 +180,67 @@ static struct coap_dl *transfer_of(const coap_session_t *s)
     return t && t->running ? t : NULL;
 }
 
-/* One block of the body: it must start where the body so far ends. */
+static enum dl_error send_get(struct coap_dl *t);
+
+/* The first block's ETag, which every later one must repeat: another one
+ * (or none) means the resource changed under the transfer. */
+static bool same_version(struct coap_dl *t, const coap_pdu_t *rcvd)
+{
+    coap_opt_iterator_t it;
+    coap_opt_t *o = coap_check_option(rcvd, COAP_OPTION_ETAG, &it);
+    size_t len = o ? coap_opt_length(o) : 0;
+    if (len > sizeof t->etag)
+        len = sizeof t->etag;
+    if (!t->begun) {
+        t->etag_len = len;
+        if (len)
+            memcpy(t->etag, coap_opt_value(o), len);
+        return true;
+    }
+    return len == t->etag_len && (len == 0 || memcmp(t->etag, coap_opt_value(o), len) == 0);
+}
+
+static int64_t size2_of(const coap_pdu_t *rcvd)
+{
+    coap_opt_iterator_t it;
+    coap_opt_t *o = coap_check_option(rcvd, COAP_OPTION_SIZE2, &it);
+    if (!o)
+        return -1;
+    uint64_t v = coap_decode_var_bytes8(coap_opt_value(o), coap_opt_length(o));
+    return v > INT64_MAX ? INT64_MAX : (int64_t)v;
+}
+
+/* One block of the body: the one asked for, starting where the body so far
+ * ends, as long as its size says unless it is the last. */
 static void on_block(struct coap_dl *t, const coap_pdu_t *rcvd)
 {
-    size_t len = 0, off = (size_t)t->received, total = 0;
+    size_t len = 0;
     const uint8_t *data = NULL;
-    if (!coap_get_data_large(rcvd, &len, &data, &off, &total)) {
+    if (!coap_get_data(rcvd, &len, &data))
         len = 0; /* an empty body or last block */
-        off = (size_t)t->received;
-    }
-    coap_block_t b;
-    bool more = coap_get_block(rcvd, COAP_OPTION_BLOCK2, &b) && b.m;
-
-    if (off < t->received && off + len <= t->received)
-        return; /* an earlier block again (a late duplicate): had it */
-    if (off != t->received) {
+    coap_block_t b = {0};
+    bool has_block = coap_get_block(rcvd, COAP_OPTION_BLOCK2, &b);
+    if (!has_block) /* the whole body in one answer: only as the first */
+        b = (coap_block_t){.num = 0, .m = 0, .szx = t->szx};
+    uint64_t size = (uint64_t)16 << b.szx, off = (uint64_t)b.num * size;
+    if (off != t->received || (b.m && len != size) || (!has_block && t->begun)) {
         finish(t, DL_EBLOCKS, 0);
         return;
     }
+    if (!same_version(t, rcvd)) {
+        finish(t, DL_ECHANGED, 0);
+        return;
+    }
     if (!t->begun) {
-        coap_opt_iterator_t it;
-        coap_opt_t *size2 = coap_check_option(rcvd, COAP_OPTION_SIZE2, &it);
-        t->length = -1;
-        if (size2) {
-            uint64_t v = coap_decode_var_bytes8(coap_opt_value(size2), coap_opt_length(size2));
-            t->length = v > INT64_MAX ? INT64_MAX : (int64_t)v;
-        }
+        t->length = size2_of(rcvd);
         t->begun = true;
         int r = t->sink->begin(t->sink_ctx, t->length);
         if (r) {
             finish(t, DL_ESINK, r);
             return;
         }
-        if (more && len)
-            set_ack_timeout(t, len); /* the server's block size, not the one asked for */
+        if (b.m && b.szx != t->szx)
+            set_ack_timeout(t, size); /* the server's block size, not the one asked for */
     }
     if (t->length >= 0 && t->received + len > (uint64_t)t->length) {
         finish(t, DL_ELONG, 0);
@@ -222,12 +254,19 @@ static void on_block(struct coap_dl *t, const coap_pdu_t *rcvd)
         }
     }
     t->received += len;
-    if (!more) {
+    if (!b.m) {
         bool shorter = t->length >= 0 && t->received < (uint64_t)t->length;
         finish(t, shorter ? DL_ESHORT : DL_OK, 0);
         return;
     }
-    /* libcoap has asked for the next block already. */
+    /* The next block, in the server's block size (RFC 7959 2.4). */
+    t->szx = b.szx;
+    t->num = b.num + 1;
+    enum dl_error err = send_get(t);
+    if (err != DL_OK) {
+        finish(t, err, 0);
+        return;
+    }
     arm_stall(t);
     uint64_t ms = t->link.rtt_ms;
     if (t->link.bytes_per_s)
@@ -243,6 +282,9 @@ static coap_response_t on_response(coap_session_t *s, const coap_pdu_t *sent,
     struct coap_dl *t = transfer_of(s);
     if (!t)
         return COAP_RESPONSE_OK;
+    coap_bin_const_t token = coap_pdu_get_token(rcvd);
+    if (token.length != t->token_len || memcmp(token.s, t->token, token.length) != 0)
+        return COAP_RESPONSE_OK; /* a late answer to a block asked before: had it */
     coap_pdu_code_t code = coap_pdu_get_code(rcvd);
     if (code == COAP_RESPONSE_CODE_CONTENT)
         on_block(t, rcvd);
@@ -272,15 +314,6 @@ static void on_nack(coap_session_t *s, const coap_pdu_t *sent, const coap_nack_r
     }
 }
 
-static int on_event(coap_session_t *s, const coap_event_t event)
-{
-    struct coap_dl *t = transfer_of(s);
-    /* libcoap saw another ETag and started over: the body changed under us. */
-    if (t && event == COAP_EVENT_PARTIAL_BLOCK)
-        finish(t, DL_ECHANGED, 0);
-    return 0;
-}
-
 /* ---- The request ----------------------------------------------------------------- */
 
 /* Options `number` from one segment string, split by libcoap. */
@@ -302,22 +335,22 @@ static bool add_segments(coap_optlist_t **opts, uint16_t number, const char *s, 
     return true;
 }
 
-/* The first GET; libcoap derives the ones for the later blocks from it. */
+/* The GET of block t->num, in blocks of 16 << t->szx bytes, with a token of
+ * its own. */
 static enum dl_error send_get(struct coap_dl *t)
 {
     coap_pdu_t *pdu = coap_new_pdu(COAP_MESSAGE_CON, COAP_REQUEST_CODE_GET, t->session);
     if (!pdu)
         return DL_ENOMEM;
-    uint8_t token[8];
-    size_t token_len = 0;
-    coap_session_new_token(t->session, &token_len, token);
+    t->token_len = 0;
+    coap_session_new_token(t->session, &t->token_len, t->token);
     coap_optlist_t *opts = NULL;
     const char *path = t->url.path + 1; /* after the leading '/' */
     const char *query = strchr(path, '?');
     size_t path_len = query ? (size_t)(query - path) : strlen(path);
     uint8_t block[4];
-    unsigned block_len = coap_encode_var_safe(block, sizeof block, t->szx); /* num 0, m 0 */
-    bool ok = coap_add_token(pdu, token_len, token) &&
+    unsigned block_len = coap_encode_var_safe(block, sizeof block, t->num << 4 | t->szx);
+    bool ok = coap_add_token(pdu, t->token_len, t->token) &&
               add_segments(&opts, COAP_OPTION_URI_PATH, path, path_len, coap_split_path) &&
               (!query || add_segments(&opts, COAP_OPTION_URI_QUERY, query + 1, strlen(query + 1),
                                       coap_split_query));
@@ -342,10 +375,8 @@ static enum dl_error open_session(struct coap_dl *t, const struct sockaddr *addr
     if (!t->ctx)
         return DL_ENOMEM;
     t->refs++; /* released once the context is freed */
-    coap_context_set_block_mode(t->ctx, COAP_BLOCK_USE_LIBCOAP);
     coap_register_response_handler(t->ctx, on_response);
     coap_register_nack_handler(t->ctx, on_nack);
-    coap_register_event_handler(t->ctx, on_event);
     coap_set_app_data(t->ctx, t);
     if (coap_uv_start(&t->uv, t->loop, t->ctx) != 0)
         return DL_ENOMEM;

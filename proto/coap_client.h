@@ -1,16 +1,20 @@
-/* The CoAP transport of the download interface: one confirmable GET over UDP
+/* The CoAP transport of the download interface: confirmable GETs over UDP
  * with libcoap (one context per transfer, inside the libuv loop through
- * coap_loop), Uri-Path and Uri-Query from the URL's path, and a Block2 option
- * (num 0, the request's block size, 512 by default) on that first GET. libcoap's
- * own block-wise mode asks for the following blocks; whatever block size the
- * server answers with is taken. Each block goes to the sink as it arrives;
- * the body is never held.
+ * coap_loop), Uri-Path and Uri-Query from the URL's path, and Block2 (RFC
+ * 7959): block 0 in the request's block size (512 by default), then each
+ * next block in the size the server answered with, every GET with a token
+ * of its own. bcsim asks for the blocks itself rather than in libcoap's
+ * block mode: libcoap 4.3.1 expires a block-wise transfer MAX_TRANSMIT_WAIT
+ * after its first request (block.c never refreshes lg_crcv->last_used for
+ * Block2 answers), 46-105 s, shorter than any NB-IoT firmware download.
+ * Each block goes to the sink as it arrives; the body is never held.
  *
  * Results: 2.05 with the last block -> DL_OK; any other code -> DL_ESTATUS
  * with class * 100 + detail (404, 503); retransmissions exhausted ->
  * DL_ETIMEOUT; ICMP unreachable -> DL_ECONNECT; RST -> DL_ERESET; another
- * ETag mid-transfer -> DL_ECHANGED; a block whose offset is not the bytes
- * received so far -> DL_EBLOCKS (an earlier block again is skipped); fewer or
+ * ETag (or none) mid-transfer -> DL_ECHANGED; a block whose offset is not the bytes
+ * received so far, or a block short of its size before the last -> DL_EBLOCKS
+ * (an answer to an earlier request is skipped); fewer or
  * more bytes than Size2 -> DL_ESHORT / DL_ELONG; a datagram libcoap discarded
  * as not CoAP -> DL_EPROTO.
  *

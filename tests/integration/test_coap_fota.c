@@ -19,6 +19,7 @@
 #define OLD_REV "BC260YCNAAR02A02"
 #define NEW_REV "BC260YCNAAR02A03"
 #define COAPEND "+QIND: \"FOTA\",\"COAPEND\","
+#define URL_FMT "coap://127.0.0.1:%d/update.zip"
 
 static char dir[] = "/tmp/bcsim-coap-XXXXXX";
 static struct coap_peer peer = {.pid = -1, .fd = -1};
@@ -34,8 +35,11 @@ static void setup(void)
     ck_assert_int_eq(mkdir(path("www"), 0755), 0);
 }
 
+static void stop_serving(void);
+
 static void teardown(void)
 {
+    stop_serving();
     coap_peer_stop(&peer);
     scratch_remove(dir);
 }
@@ -134,6 +138,84 @@ START_TEST(lossy_link_still_updates)
     flow_revision_is(&h, NEW_REV);
     host_close(&h);
     ck_assert_int_eq(bcsim_stop(&p), 0);
+}
+END_TEST
+
+/* ---- bcsim serve's CoAP server: other block sizes, and its faults ---------------- */
+
+static struct bcsim_proc server;
+
+/* www/update.zip from bcsim serve --coap-port 0 with `fault` (or none). */
+static int bcsim_serving(const char *breakage, const char *fault)
+{
+    flow_package(dir, "bc260y-cn", OLD_REV, NEW_REV, "update.zip", breakage);
+    int coap_port = 0;
+    memset(&server, 0, sizeof server);
+    bcsim_serve_coap(&server, path("www"),
+                     fault ? (const char *[]){"--coap-fault", fault, NULL} : NULL, &coap_port);
+    ck_assert_int_gt(coap_port, 0);
+    return coap_port;
+}
+
+static void stop_serving(void)
+{
+    if (server.pid > 0)
+        bcsim_halt(&server);
+    server.pid = 0;
+}
+
+/* The module asks for 256-byte blocks; the server answers with its own size. */
+static const char *const block_faults[] = {NULL, "block=64", "block=1024", "drop=7"};
+
+START_TEST(bcsim_serve_updates)
+{
+    int port = bcsim_serving(NULL, block_faults[_i]);
+    struct bcsim_proc p;
+    struct host h;
+    char buf[256], line[512];
+    flow_start_module(&p, &h, "bc260y-cn", NULL);
+    host_cmd(&h, "ATE0", buf, sizeof buf);
+    send_url(&h, URL_FMT, port);
+    flow_expect_line(&h, "OK");
+    flow_expect_line(&h, "+QIND: \"FOTA\",\"COAPSTART\"");
+    /* drop=7 costs an acknowledgement timeout now and then. */
+    host_expect(&h, COAPEND "0\r\n", line, sizeof line, 100000);
+    flow_expect_update(&h, false, true);
+    flow_revision_is(&h, NEW_REV);
+    host_close(&h);
+    ck_assert_int_eq(bcsim_stop(&p), 0);
+    stop_serving();
+}
+END_TEST
+
+static const struct {
+    const char *fault;
+    const char *coapend;
+} serve_faults[] = {
+    {"code=5.03", COAPEND "12"},
+    {"code=4.04", COAPEND "12"},
+    {"etag=3", COAPEND "12"},
+    {"garbage=2", COAPEND "1"},
+};
+
+START_TEST(bcsim_serve_faults)
+{
+    int port = bcsim_serving(NULL, serve_faults[_i].fault);
+    struct bcsim_proc p;
+    struct host h;
+    char buf[256], line[512];
+    flow_start_module(&p, &h, "bc260y-cn", NULL);
+    host_cmd(&h, "ATE0", buf, sizeof buf);
+    send_url(&h, URL_FMT, port);
+    coap_download(&h, line, sizeof line);
+    ck_assert_msg(strcmp(line, serve_faults[_i].coapend) == 0, "%s: %s", serve_faults[_i].fault,
+                  line);
+    host_drain(&h, buf, sizeof buf, 200);
+    ck_assert_msg(!strstr(buf, "START"), "%s", host_show(buf));
+    flow_revision_is(&h, OLD_REV);
+    host_close(&h);
+    ck_assert_int_eq(bcsim_stop(&p), 0);
+    stop_serving();
 }
 END_TEST
 
@@ -311,7 +393,7 @@ static void run_failure(const struct failure *f)
     ck_assert_int_eq(bcsim_stop(&p), 0);
 }
 
-#define URL    "coap://127.0.0.1:%d/update.zip"
+#define URL URL_FMT
 #define END(n) "+QIND: \"FOTA\",\"END\"," #n
 
 static const struct failure failures[] = {
@@ -476,6 +558,8 @@ Suite *coap_fota_suite(void)
     tcase_add_test(tc, card1_coap_replay);
     tcase_add_test(tc, default_port_is_80);
     tcase_add_test(tc, lossy_link_still_updates);
+    tcase_add_loop_test(tc, bcsim_serve_updates, 0, sizeof block_faults / sizeof block_faults[0]);
+    tcase_add_loop_test(tc, bcsim_serve_faults, 0, sizeof serve_faults / sizeof serve_faults[0]);
     tcase_add_loop_test(tc, result_codes, 0, sizeof failures / sizeof failures[0]);
     tcase_add_test(tc, network_lost_mid_download);
     tcase_add_test(tc, power_cut_while_downloading);
