@@ -27,6 +27,7 @@ struct coap_dl {
     size_t token_len;
     uint8_t etag[8]; /* of the first block, which every later one must have */
     size_t etag_len;
+    coap_pdu_t *request; /* what every GET shares (Uri-Path, Uri-Query) */
     const struct dl_sink *sink;
     void *sink_ctx;
     dl_done_fn done;
@@ -88,6 +89,8 @@ static bool stop(struct coap_dl *t)
     if (!t->running)
         return false;
     t->running = false;
+    coap_delete_pdu(t->request);
+    t->request = NULL;
     uv_timer_stop(&t->stall);
     uv_timer_stop(&t->pace);
     uv_check_stop(&t->check);
@@ -335,37 +338,40 @@ static bool add_segments(coap_optlist_t **opts, uint16_t number, const char *s, 
     return true;
 }
 
-/* The GET of block t->num, in blocks of 16 << t->szx bytes, with a token of
- * its own. */
+/* The GET of block t->num, in blocks of 16 << t->szx bytes: a copy of the
+ * request with a token of its own and Block2, the highest option, last. */
 static enum dl_error send_get(struct coap_dl *t)
 {
-    coap_pdu_t *pdu = coap_new_pdu(COAP_MESSAGE_CON, COAP_REQUEST_CODE_GET, t->session);
-    if (!pdu)
-        return DL_ENOMEM;
     t->token_len = 0;
     coap_session_new_token(t->session, &t->token_len, t->token);
-    coap_optlist_t *opts = NULL;
-    const char *path = t->url.path + 1; /* after the leading '/' */
-    const char *query = strchr(path, '?');
-    size_t path_len = query ? (size_t)(query - path) : strlen(path);
+    coap_pdu_t *pdu = coap_pdu_duplicate(t->request, t->session, t->token_len, t->token, NULL);
     uint8_t block[4];
     unsigned block_len = coap_encode_var_safe(block, sizeof block, t->num << 4 | t->szx);
-    bool ok = coap_add_token(pdu, t->token_len, t->token) &&
-              add_segments(&opts, COAP_OPTION_URI_PATH, path, path_len, coap_split_path) &&
-              (!query || add_segments(&opts, COAP_OPTION_URI_QUERY, query + 1, strlen(query + 1),
-                                      coap_split_query));
-    if (ok) {
-        coap_optlist_t *o = coap_new_optlist(COAP_OPTION_BLOCK2, block_len, block);
-        ok = o && coap_insert_optlist(&opts, o) && coap_add_optlist_pdu(pdu, &opts);
-    }
-    coap_delete_optlist(opts);
-    if (!ok) {
+    if (!pdu || !coap_add_option(pdu, COAP_OPTION_BLOCK2, block_len, block)) {
         coap_delete_pdu(pdu);
         return DL_ENOMEM;
     }
     if (coap_send(t->session, pdu) == COAP_INVALID_MID) /* it takes the pdu either way */
         return DL_ECONNECT;
     return DL_OK;
+}
+
+/* What every GET shares, built once: Uri-Path and Uri-Query from the URL. */
+static enum dl_error make_request(struct coap_dl *t)
+{
+    t->request = coap_new_pdu(COAP_MESSAGE_CON, COAP_REQUEST_CODE_GET, t->session);
+    if (!t->request)
+        return DL_ENOMEM;
+    coap_optlist_t *opts = NULL;
+    const char *path = t->url.path + 1; /* after the leading '/' */
+    const char *query = strchr(path, '?');
+    size_t path_len = query ? (size_t)(query - path) : strlen(path);
+    bool ok = add_segments(&opts, COAP_OPTION_URI_PATH, path, path_len, coap_split_path) &&
+              (!query || add_segments(&opts, COAP_OPTION_URI_QUERY, query + 1, strlen(query + 1),
+                                      coap_split_query)) &&
+              (!opts || coap_add_optlist_pdu(t->request, &opts));
+    coap_delete_optlist(opts);
+    return ok ? DL_OK : DL_ENOMEM;
 }
 
 static enum dl_error open_session(struct coap_dl *t, const struct sockaddr *addr)
@@ -406,6 +412,8 @@ static void on_resolved(void *ctx, int status, const struct sockaddr *addr)
         return;
     }
     enum dl_error err = open_session(t, addr);
+    if (err == DL_OK)
+        err = make_request(t);
     if (err == DL_OK)
         err = send_get(t);
     if (err != DL_OK) {
