@@ -1,6 +1,7 @@
 #include "proto/coap_server.h"
 
 #include "proto/beneath.h"
+#include "proto/fault_spec.h"
 #include "proto/coap_loop.h"
 
 #include <errno.h>
@@ -58,11 +59,7 @@ struct coap_srv {
 
 /* ---- Faults ------------------------------------------------------------------ */
 
-static const struct {
-    const char *name;
-    enum coap_srv_fault_kind kind;
-    const char *form;
-} fault_names[] = {
+static const struct fault_word fault_names[] = {
     {"code", COAP_SRV_CODE, "expected code=C.DD, a response code from 2.00 to 5.31"},
     {"stall", COAP_SRV_STALL, "expected stall=N, a number of blocks (0 to 1048575)"},
     {"drop", COAP_SRV_DROP, "expected drop=N, every Nth datagram (1 to 1000000)"},
@@ -75,15 +72,10 @@ static const struct {
 /* Decimal digits only, at most 7 of them. */
 static int parse_count(const char *s, size_t len, unsigned *v)
 {
-    if (len == 0 || len > 7)
+    unsigned long long n;
+    if (fault_spec_count(s, len, 7, &n) != 0)
         return -1;
-    unsigned n = 0;
-    for (size_t i = 0; i < len; i++) {
-        if (s[i] < '0' || s[i] > '9')
-            return -1;
-        n = n * 10 + (unsigned)(s[i] - '0');
-    }
-    *v = n;
+    *v = (unsigned)n;
     return 0;
 }
 
@@ -118,34 +110,25 @@ static int parse_arg(struct coap_srv_fault *f, const char *arg, size_t len)
     }
 }
 
-static int refuse(const char **why, const char *sentence)
-{
-    *why = sentence;
-    return -1;
-}
-
 int coap_srv_fault_parse(const char *text, struct coap_srv_fault *f, const char **why)
 {
     memset(f, 0, sizeof *f);
-    const char *at = strchr(text, '@');
-    size_t spec_len = at ? (size_t)(at - text) : strlen(text);
-    const char *eq = memchr(text, '=', spec_len);
-    size_t name_len = eq ? (size_t)(eq - text) : spec_len;
-    size_t k = 0, n = sizeof fault_names / sizeof fault_names[0];
-    while (k < n && (strlen(fault_names[k].name) != name_len ||
-                     strncmp(fault_names[k].name, text, name_len) != 0))
-        k++;
-    if (k == n)
-        return refuse(why, "unknown fault (code, stall, drop, block, etag, garbage, loss)");
-    f->kind = fault_names[k].kind;
-    if (!eq || parse_arg(f, eq + 1, spec_len - name_len - 1) != 0)
-        return refuse(why, fault_names[k].form);
-    if (at && (f->kind == COAP_SRV_DROP || f->kind == COAP_SRV_LOSS))
-        return refuse(why, "drop and loss act on datagrams, which name no path: no @/PATH");
-    if (at && (at[1] != '/' || strlen(at + 1) >= sizeof f->path))
-        return refuse(why, "expected a path after '@', starting with '/', shorter than 1024 bytes");
-    snprintf(f->path, sizeof f->path, "%s", at ? at + 1 : "");
-    snprintf(f->text, sizeof f->text, "%.*s", (int)spec_len, text);
+    struct fault_spec spec;
+    if (fault_spec_split(text, fault_names, sizeof fault_names / sizeof fault_names[0],
+                         "unknown fault (code, stall, drop, block, etag, garbage, loss)",
+                         sizeof f->path, &spec, why) != 0)
+        return -1;
+    f->kind = (enum coap_srv_fault_kind)spec.word->kind;
+    if (parse_arg(f, spec.arg, spec.arg_len) != 0) {
+        *why = spec.word->form;
+        return -1;
+    }
+    if (spec.path && (f->kind == COAP_SRV_DROP || f->kind == COAP_SRV_LOSS)) {
+        *why = "drop and loss act on datagrams, which name no path: no @/PATH";
+        return -1;
+    }
+    snprintf(f->path, sizeof f->path, "%s", spec.path ? spec.path : "");
+    snprintf(f->text, sizeof f->text, "%.*s", (int)spec.spec_len, text);
     return 0;
 }
 

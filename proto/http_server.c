@@ -1,6 +1,7 @@
 #include "proto/http_server.h"
 
 #include "proto/beneath.h"
+#include "proto/fault_spec.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -95,11 +96,7 @@ static void conn_close(struct http_srv_conn *c, bool reset);
 
 /* ---- Faults ------------------------------------------------------------------ */
 
-static const struct {
-    const char *name;
-    enum http_srv_fault_kind kind;
-    const char *form; /* the argument it takes, for error messages; NULL: none */
-} fault_names[] = {
+static const struct fault_word fault_names[] = {
     {"status", HTTP_SRV_STATUS, "expected status=CODE, a code from 100 to 599"},
     {"reset", HTTP_SRV_RESET, "expected reset=N, a byte count"},
     {"close", HTTP_SRV_CLOSE, "expected close=N, a byte count"},
@@ -114,15 +111,10 @@ static const struct {
 /* Decimal digits only, at most 12 of them (a terabyte is enough for anyone). */
 static int parse_count(const char *s, size_t len, int64_t *v)
 {
-    if (len == 0 || len > 12)
+    unsigned long long n;
+    if (fault_spec_count(s, len, 12, &n) != 0)
         return -1;
-    int64_t n = 0;
-    for (size_t i = 0; i < len; i++) {
-        if (s[i] < '0' || s[i] > '9')
-            return -1;
-        n = n * 10 + (s[i] - '0');
-    }
-    *v = n;
+    *v = (int64_t)n;
     return 0;
 }
 
@@ -157,36 +149,22 @@ static int parse_arg(struct http_srv_fault *f, const char *arg, size_t len)
     }
 }
 
-static int refuse(const char **why, const char *sentence)
-{
-    *why = sentence;
-    return -1;
-}
-
 int http_srv_fault_parse(const char *text, struct http_srv_fault *f, const char **why)
 {
     memset(f, 0, sizeof *f);
-    const char *at = strchr(text, '@');
-    size_t spec_len = at ? (size_t)(at - text) : strlen(text);
-    const char *eq = memchr(text, '=', spec_len);
-    size_t name_len = eq ? (size_t)(eq - text) : spec_len;
-    size_t k = 0, n = sizeof fault_names / sizeof fault_names[0];
-    while (k < n && (strlen(fault_names[k].name) != name_len ||
-                     strncmp(fault_names[k].name, text, name_len) != 0))
-        k++;
-    if (k == n)
-        return refuse(why, "unknown fault (status, reset, close, stall, length, chunked, noclen, "
-                           "drip, split)");
-    f->kind = fault_names[k].kind;
-    const char *form = fault_names[k].form;
-    if (!form && eq)
-        return refuse(why, "this fault takes no argument");
-    if (form && (!eq || parse_arg(f, eq + 1, spec_len - name_len - 1) != 0))
-        return refuse(why, form);
-    if (at && (at[1] != '/' || strlen(at + 1) >= sizeof f->path))
-        return refuse(why, "expected a path after '@', starting with '/', shorter than 1024 bytes");
-    snprintf(f->path, sizeof f->path, "%s", at ? at + 1 : "");
-    snprintf(f->text, sizeof f->text, "%.*s", (int)spec_len, text);
+    struct fault_spec spec;
+    if (fault_spec_split(text, fault_names, sizeof fault_names / sizeof fault_names[0],
+                         "unknown fault (status, reset, close, stall, length, chunked, noclen, "
+                         "drip, split)",
+                         sizeof f->path, &spec, why) != 0)
+        return -1;
+    f->kind = (enum http_srv_fault_kind)spec.word->kind;
+    if (spec.arg && parse_arg(f, spec.arg, spec.arg_len) != 0) {
+        *why = spec.word->form;
+        return -1;
+    }
+    snprintf(f->path, sizeof f->path, "%s", spec.path ? spec.path : "");
+    snprintf(f->text, sizeof f->text, "%.*s", (int)spec.spec_len, text);
     return 0;
 }
 

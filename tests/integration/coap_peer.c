@@ -5,7 +5,6 @@
 
 #include <arpa/inet.h>
 #include <check.h>
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -18,26 +17,6 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
-
-static bool holds_inode(pid_t pid, unsigned long inode)
-{
-    char d[64], want[64], link[64];
-    snprintf(d, sizeof d, "/proc/%d/fd", (int)pid);
-    snprintf(want, sizeof want, "socket:[%lu]", inode);
-    DIR *dp = opendir(d);
-    if (!dp)
-        return false;
-    bool found = false;
-    for (struct dirent *e; !found && (e = readdir(dp));) {
-        ssize_t n = readlinkat(dirfd(dp), e->d_name, link, sizeof link - 1);
-        if (n > 0) {
-            link[n] = '\0';
-            found = strcmp(link, want) == 0;
-        }
-    }
-    closedir(dp);
-    return found;
-}
 
 bool coap_peer_udp_is(int port, pid_t pid)
 {
@@ -54,7 +33,7 @@ bool coap_peer_udp_is(int port, pid_t pid)
                        " %*u: %*[0-9A-F]:%X %*[0-9A-F]:%*X %*X %*X:%*X %*X:%*X %*X %*u %*u %lu",
                        &lport, &ino) == 2 &&
                 (int)lport == port) {
-                if (!holds_inode(pid, ino)) {
+                if (!host_holds_socket(pid, ino)) {
                     fclose(f);
                     return false;
                 }

@@ -2,6 +2,7 @@
 #include "tests/integration/scratch.h"
 
 #include <check.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -451,4 +452,24 @@ void bcsim_answers_then_stop(struct bcsim_proc *p, struct host *h, const char *a
                   host_show(answer));
     host_close(h);
     ck_assert_int_eq(bcsim_stop(p), 0);
+}
+
+bool host_holds_socket(pid_t pid, unsigned long inode)
+{
+    char d[64], want[64], link[64];
+    snprintf(d, sizeof d, "/proc/%d/fd", (int)pid);
+    snprintf(want, sizeof want, "socket:[%lu]", inode);
+    DIR *dp = opendir(d);
+    if (!dp)
+        return false;
+    bool found = false;
+    for (struct dirent *e; !found && (e = readdir(dp));) {
+        ssize_t n = readlinkat(dirfd(dp), e->d_name, link, sizeof link - 1);
+        if (n > 0) {
+            link[n] = '\0';
+            found = strcmp(link, want) == 0;
+        }
+    }
+    closedir(dp);
+    return found;
 }

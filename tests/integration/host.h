@@ -59,6 +59,8 @@ int bcsim_wait_exit(struct bcsim_proc *p, int timeout_ms);
 /* Waits up to timeout_ms for a child to exit: its exit status, 128+signal,
  * or -1 if it is still running (it is left running). */
 int host_wait_pid(pid_t pid, int timeout_ms);
+/* Whether pid has the socket of that inode (from /proc/net/...) open. */
+bool host_holds_socket(pid_t pid, unsigned long inode);
 int bcsim_halt(struct bcsim_proc *p); /* SIGTERM and wait, keeping the directory */
 
 /* Starts `bcsim serve DIR --port 0` plus extra arguments (NULL-terminated) and

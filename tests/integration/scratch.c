@@ -50,3 +50,14 @@ long scratch_now_ms(void)
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
 }
+
+void scratch_write_pattern(const char *dir, const char *name, size_t size, unsigned seed)
+{
+    FILE *f = fopen(scratch_path(dir, name), "wb");
+    ck_assert_ptr_nonnull(f);
+    for (size_t i = 0; i < size; i++) {
+        seed = seed * 1103515245u + 12345u;
+        fputc((int)(seed >> 16) & 0xff, f);
+    }
+    ck_assert_int_eq(fclose(f), 0);
+}

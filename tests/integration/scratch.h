@@ -17,6 +17,9 @@ void scratch_remove(const char *dir);
  * enough for one command line. */
 const char *scratch_path(const char *dir, const char *name);
 
+/* Writes `size` pseudo-random bytes, the same for the same seed, to dir/name. */
+void scratch_write_pattern(const char *dir, const char *name, size_t size, unsigned seed);
+
 /* CLOCK_MONOTONIC in milliseconds, for deadlines. */
 long scratch_now_ms(void);
 

@@ -393,7 +393,7 @@ static void run_failure(const struct failure *f)
     ck_assert_int_eq(bcsim_stop(&p), 0);
 }
 
-#define URL URL_FMT
+#define URL    URL_FMT
 #define END(n) "+QIND: \"FOTA\",\"END\"," #n
 
 static const struct failure failures[] = {

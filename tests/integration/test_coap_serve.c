@@ -42,15 +42,9 @@ static const char *path(const char *name)
     return scratch_path(dir, name);
 }
 
-static void write_file(const char *name, size_t size, uint32_t seed)
+static void write_file(const char *name, size_t size, unsigned seed)
 {
-    FILE *f = fopen(path(name), "wb");
-    ck_assert_ptr_nonnull(f);
-    for (size_t i = 0; i < size; i++) {
-        seed = seed * 1103515245u + 12345u;
-        fputc((int)(seed >> 16) & 0xff, f);
-    }
-    ck_assert_int_eq(fclose(f), 0);
+    scratch_write_pattern(dir, name, size, seed);
 }
 
 static void setup(void)

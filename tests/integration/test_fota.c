@@ -73,33 +73,13 @@ static int listeners(int port, unsigned long *inode, int max)
     return n;
 }
 
-static bool holds_socket(pid_t pid, unsigned long inode)
-{
-    char d[64], want[64], link[64];
-    snprintf(d, sizeof d, "/proc/%d/fd", (int)pid);
-    snprintf(want, sizeof want, "socket:[%lu]", inode);
-    DIR *dp = opendir(d);
-    if (!dp)
-        return false;
-    bool found = false;
-    for (struct dirent *e; !found && (e = readdir(dp));) {
-        ssize_t n = readlinkat(dirfd(dp), e->d_name, link, sizeof link - 1);
-        if (n > 0) {
-            link[n] = '\0';
-            found = strcmp(link, want) == 0;
-        }
-    }
-    closedir(dp);
-    return found;
-}
-
 /* True if something listens on loopback `port` and all of it is pid's. */
 static bool listener_is(int port, pid_t pid)
 {
     unsigned long inode[16];
     int n = listeners(port, inode, 16);
     for (int i = 0; i < n; i++)
-        if (!holds_socket(pid, inode[i]))
+        if (!host_holds_socket(pid, inode[i]))
             return false;
     return n > 0;
 }
