@@ -56,18 +56,20 @@ void coap_uv_library_init(void)
  * wakes for those too, and coap_io_process re-arms it each time. */
 void coap_uv_process(struct coap_uv *c)
 {
+    if (!c->ctx)
+        return;
     /* What coap_io_process(COAP_IO_NO_WAIT) does, less its first re-arming
      * of the timerfd (coap_io_do_epoll re-arms it after the work anyway),
      * which is a system call per datagram. No cache, no async requests here. */
     struct epoll_event events[16];
     int n;
     processing = c;
-    do {
+    do { /* a handler may close c (c->ctx gone): then no further round */
         n = epoll_wait(coap_context_get_coap_fd(c->ctx), events, 16, 0);
         if (n < 0 && errno == EINTR)
             continue;
         coap_io_do_epoll(c->ctx, events, n > 0 ? (size_t)n : 0);
-    } while (n == 16);
+    } while (n == 16 && c->ctx);
     processing = NULL;
 }
 

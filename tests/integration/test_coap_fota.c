@@ -474,6 +474,34 @@ START_TEST(power_cut_while_downloading)
 }
 END_TEST
 
+/* The flash's power-cut fault hits while a block is being written, inside
+ * libcoap's answer handler: the module goes off and boots the old firmware. */
+START_TEST(flash_cut_while_downloading)
+{
+    libcoap_serving(NULL, NULL);
+    struct bcsim_proc p;
+    struct host h;
+    char buf[4096], o[256];
+    flow_start_module(&p, &h, "bc260y-cn", NULL);
+    host_cmd(&h, "ATE0", buf, sizeof buf);
+    ck_assert_int_eq(bcsim_ctl(&p, o, sizeof o, (const char *[]){"fault", "flash-cut", "4", NULL}),
+                     0);
+    send_url(&h, URL, peer.port);
+    flow_expect_line(&h, "OK");
+    flow_expect_line(&h, "+QIND: \"FOTA\",\"COAPSTART\"");
+    ck_assert(bcsim_status_wait(&p, "\"power\":\"off\"", HOST_TIMEOUT_MS));
+    host_drain(&h, buf, sizeof buf, 0);
+    ck_assert_msg(!strstr(buf, "COAPEND"), "%s", host_show(buf));
+    ck_assert_int_eq(bcsim_ctl(&p, o, sizeof o, (const char *[]){"power", "on", NULL}), 0);
+    host_expect(&h, "RDY\r\n", buf, sizeof buf, 10000);
+    ck_assert_msg(!strstr(buf, "START"), "%s", host_show(buf));
+    host_wait_ready(&h);
+    flow_revision_is(&h, OLD_REV);
+    host_close(&h);
+    ck_assert_int_eq(bcsim_stop(&p), 0);
+}
+END_TEST
+
 /* A second AT+QFOTADL while one downloads: card 1 has no busy code. */
 START_TEST(busy_while_downloading)
 {
@@ -564,6 +592,7 @@ Suite *coap_fota_suite(void)
     tcase_add_test(tc, network_lost_mid_download);
     tcase_add_test(tc, power_cut_while_downloading);
     tcase_add_test(tc, busy_while_downloading);
+    tcase_add_test(tc, flash_cut_while_downloading);
     tcase_add_test(tc, power_cut_while_updating);
     tcase_add_loop_test(tc, schemes_per_model, 0, 2);
     suite_add_tcase(s, tc);
