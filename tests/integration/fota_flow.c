@@ -160,3 +160,13 @@ void flow_finish_resumed(struct host *h, const char *rev)
     host_wait_ready(h);
     flow_revision_is(h, rev);
 }
+
+void flow_power_on_old_firmware(struct bcsim_proc *p, struct host *h, const char *rev)
+{
+    char buf[4096], o[256];
+    ck_assert_int_eq(bcsim_ctl(p, o, sizeof o, (const char *[]){"power", "on", NULL}), 0);
+    host_expect(h, "RDY\r\n", buf, sizeof buf, 10000);
+    ck_assert_msg(!strstr(buf, "START"), "%s", host_show(buf));
+    host_wait_ready(h);
+    flow_revision_is(h, rev);
+}

@@ -32,6 +32,10 @@ void flow_start_module(struct bcsim_proc *p, struct host *h, const char *model,
 void flow_start_paced(struct bcsim_proc *p, struct host *h, const char *model, const char *downlink,
                       const char *speed);
 void flow_revision_is(struct host *h, const char *rev);
+/* Powers a module on that a download's power cut left off: it boots with no
+ * START (the partial package is not used) and runs revision rev. */
+void flow_power_on_old_firmware(struct bcsim_proc *p, struct host *h, const char *rev);
+
 /* The rest of a resumed update: to 100%, END,0 after "+CFUN: 1", the revision. */
 void flow_finish_resumed(struct host *h, const char *rev);
 

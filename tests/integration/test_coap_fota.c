@@ -464,11 +464,7 @@ START_TEST(power_cut_while_downloading)
     ck_assert_int_eq(bcsim_ctl(&p, o, sizeof o, (const char *[]){"power", "cut", NULL}), 0);
     ck_assert(bcsim_status_wait(&p, "\"power\":\"off\"", HOST_TIMEOUT_MS));
     host_drain(&h, buf, sizeof buf, 0);
-    ck_assert_int_eq(bcsim_ctl(&p, o, sizeof o, (const char *[]){"power", "on", NULL}), 0);
-    host_expect(&h, "RDY\r\n", buf, sizeof buf, 10000);
-    ck_assert_msg(!strstr(buf, "START"), "%s", host_show(buf));
-    host_wait_ready(&h);
-    flow_revision_is(&h, OLD_REV);
+    flow_power_on_old_firmware(&p, &h, OLD_REV);
     host_close(&h);
     ck_assert_int_eq(bcsim_stop(&p), 0);
 }
@@ -492,11 +488,7 @@ START_TEST(flash_cut_while_downloading)
     ck_assert(bcsim_status_wait(&p, "\"power\":\"off\"", HOST_TIMEOUT_MS));
     host_drain(&h, buf, sizeof buf, 0);
     ck_assert_msg(!strstr(buf, "COAPEND"), "%s", host_show(buf));
-    ck_assert_int_eq(bcsim_ctl(&p, o, sizeof o, (const char *[]){"power", "on", NULL}), 0);
-    host_expect(&h, "RDY\r\n", buf, sizeof buf, 10000);
-    ck_assert_msg(!strstr(buf, "START"), "%s", host_show(buf));
-    host_wait_ready(&h);
-    flow_revision_is(&h, OLD_REV);
+    flow_power_on_old_firmware(&p, &h, OLD_REV);
     host_close(&h);
     ck_assert_int_eq(bcsim_stop(&p), 0);
 }

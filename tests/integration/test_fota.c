@@ -803,11 +803,7 @@ START_TEST(power_cut_while_downloading)
     ck_assert_int_eq(bcsim_ctl(&p, o, sizeof o, (const char *[]){"power", "cut", NULL}), 0);
     ck_assert(bcsim_status_wait(&p, "\"power\":\"off\"", HOST_TIMEOUT_MS));
     host_drain(&h, buf, sizeof buf, 0); /* what came before the cut */
-    ck_assert_int_eq(bcsim_ctl(&p, o, sizeof o, (const char *[]){"power", "on", NULL}), 0);
-    host_expect(&h, "RDY\r\n", buf, sizeof buf, 10000);
-    ck_assert_msg(!strstr(buf, "START"), "%s", host_show(buf));
-    host_wait_ready(&h);
-    flow_revision_is(&h, "BC66NBR01A07");
+    flow_power_on_old_firmware(&p, &h, "BC66NBR01A07");
     host_close(&h);
     ck_assert_int_eq(bcsim_stop(&p), 0);
 }
