@@ -30,5 +30,6 @@ Suite *control_suite(void);
 Suite *simctl_suite(void);
 Suite *corpus_suite(void);
 Suite *coap_serve_suite(void);
+Suite *uart_dfota_suite(void);
 
 #endif
