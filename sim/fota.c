@@ -65,6 +65,8 @@ int fota_init(struct fota *f, const struct fota_config *cfg, const struct fota_p
     download_init(&f->dl, f->cfg.loop);
     uv_timer_init(f->cfg.loop, &f->timer);
     f->timer.data = f;
+    fota_sink_reset(&f->sink, f->cfg.flash);
+    fota_upload_init(&f->upload, f->cfg.loop, &f->sink);
     return 0;
 }
 
@@ -73,6 +75,7 @@ void fota_close(struct fota *f)
     f->silent = true;
     download_close(&f->dl);
     uv_close((uv_handle_t *)&f->timer, NULL);
+    fota_upload_close(&f->upload);
     free(f->patch);
     f->patch = NULL;
 }
@@ -277,6 +280,7 @@ enum fota_answer fota_command(struct fota *f, const char *text)
     if (!u.port_given)
         u.port = t->default_port;
     f->transport = t;
+    fota_upload_forget(&f->upload); /* the download takes the area */
     fota_sink_reset(&f->sink, f->cfg.flash);
     f->length = -1;
     f->percent = 0;
@@ -314,6 +318,7 @@ void fota_pdn_lost(struct fota *f)
 void fota_power_lost(struct fota *f, bool announce)
 {
     uv_timer_stop(&f->timer);
+    fota_upload_forget(&f->upload); /* RAM only, as the card says */
     if (download_running(&f->dl)) {
         f->silent = true;
         download_abort(&f->dl);

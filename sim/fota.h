@@ -13,6 +13,7 @@
 #include "proto/resolve.h"
 #include "sim/base/clock.h"
 #include "sim/fota_sink.h"
+#include "sim/fota_upload.h"
 #include "sim/profile.h"
 
 #include <stdbool.h>
@@ -47,6 +48,7 @@ struct fota {
     struct patch *patch;
     uv_timer_t timer;                       /* the updater's steps */
     struct fota_sink sink;                  /* the package, into the FOTA area */
+    struct fota_upload upload;              /* AT+QFUPLEX's blocks, through the sink */
     int64_t length;                         /* announced by the server, or -1 */
     const struct prof_transport *transport; /* of the download running or last run */
     int percent;                            /* the last percentage reported */

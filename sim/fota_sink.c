@@ -24,10 +24,33 @@ static int write_buffered(struct fota_sink *s)
     return 0;
 }
 
+static uint32_t sector_size(const struct fota_sink *s)
+{
+    uint32_t size = s->flash->geo.sector_size;
+    return size < FOTA_SINK_SECTOR_MAX ? size : FOTA_SINK_SECTOR_MAX;
+}
+
+int fota_sink_truncate(struct fota_sink *s, uint64_t length)
+{
+    if (length >= fota_sink_length(s))
+        return 0;
+    uint32_t sector = sector_size(s);
+    uint32_t whole = (uint32_t)(length / sector) * sector;
+    if (whole < s->written) {
+        uint32_t part = (uint32_t)length - whole;
+        int err =
+            part ? flash_read(s->flash, s->flash->geo.fota_offset + whole, s->sector, part) : 0;
+        if (err)
+            return err;
+        s->written = whole;
+    }
+    s->buffered = (uint32_t)length - s->written;
+    return 0;
+}
+
 int fota_sink_write(struct fota_sink *s, const uint8_t *p, size_t n)
 {
-    const struct flash_geometry *g = &s->flash->geo;
-    uint32_t sector = g->sector_size < FOTA_SINK_SECTOR_MAX ? g->sector_size : FOTA_SINK_SECTOR_MAX;
+    uint32_t sector = sector_size(s);
     if (fota_sink_length(s) + n > flash_fota_room(s->flash))
         return FLASH_EFULL;
     while (n > 0) {

@@ -26,12 +26,13 @@ static const uint32_t mt2625_bauds[] = {4800, 9600, 57600, 115200, 230400, 46080
 static const uint32_t bc260y_bauds[] = {2400,  4800,   9600,   19200,  38400,
                                         57600, 115200, 230400, 460800, 0};
 
-/* Every model answers the same set today; a model that lacks one gets its own list. */
-static const char *const common_commands[] = {
-    "I",      "E",     "&W",     "+CGMI",    "+CGMM", "+CGMR",    "+CGSN",
-    "+CMEE",  "+IPR",  "+CFUN",  "+QRST",    "+CPIN", "+CESQ",    "+CSQ",
-    "+CEREG", "+CREG", "+CGATT", "+CGPADDR", "+COPS", "+QFOTADL", NULL,
-};
+/* The commands every model answers; the MT2625 models add the UART upload
+ * (card 2 chapter 3), which card 1 does not have. */
+#define COMMON_COMMANDS                                                                            \
+    "I", "E", "&W", "+CGMI", "+CGMM", "+CGMR", "+CGSN", "+CMEE", "+IPR", "+CFUN", "+QRST",         \
+        "+CPIN", "+CESQ", "+CSQ", "+CEREG", "+CREG", "+CGATT", "+CGPADDR", "+COPS", "+QFOTADL"
+static const char *const common_commands[] = {COMMON_COMMANDS, NULL};
+static const char *const mt2625_commands[] = {COMMON_COMMANDS, "+QFUPLEX", NULL};
 
 /* Flash: 4 KiB sectors; firmware, FOTA download area, scratch (a staging
  * sector and 15 stash slots), journal. Sizes are bcsim's choice: large enough
@@ -90,7 +91,7 @@ static const struct prof_revision bc260y_revisions[] = {{"BC260YCNAAR01A05", 0x2
                .rsrp = 54,                                                                         \
                .rssi = 21,                                                                         \
                .csq_ber = 0},                                                                      \
-    .fota = BC66_FOTA, .commands = common_commands, .flash = FLASH_LAYOUT(1536, 768),              \
+    .fota = BC66_FOTA, .commands = mt2625_commands, .flash = FLASH_LAYOUT(1536, 768),              \
     .factory = 0, .baselines_locked = false
 
 static const struct profile bc66 = {

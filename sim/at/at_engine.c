@@ -35,8 +35,20 @@ void at_engine_free(struct at_engine *e)
     at_override_clear(e);
 }
 
+void at_engine_data_stop(struct at_engine *e)
+{
+    free(e->data.buf);
+    memset(&e->data, 0, sizeof e->data);
+}
+
+bool at_engine_in_data(const struct at_engine *e)
+{
+    return e->data.active;
+}
+
 void at_engine_reset(struct at_engine *e)
 {
+    at_engine_data_stop(e);
     at_frame_reset(&e->frame);
     e->busy = false;
     e->answering = false;
@@ -253,6 +265,78 @@ static size_t feed(struct at_engine *e, const char *data, size_t len)
     return len;
 }
 
+int at_engine_data(struct at_engine *e, const struct at_data_req *req)
+{
+    at_engine_data_stop(e);
+    uint8_t *buf = req->len ? malloc(req->len) : NULL;
+    if (!buf)
+        return -ENOMEM;
+    e->data = (struct at_data){
+        .active = true,
+        .buf = buf,
+        .want = req->len,
+        .escape = req->escape,
+        .escape_len = req->escape ? strlen(req->escape) : 0,
+        .done = req->done,
+        .arg = req->arg,
+    };
+    if (req->prompt)
+        out(e, req->prompt, strlen(req->prompt));
+    return 0;
+}
+
+/* The escape line as the last bytes of this data mode's input. */
+static bool escaped(const struct at_data *d)
+{
+    return d->escape_len && d->got >= d->escape_len &&
+           memcmp(d->buf + d->got - d->escape_len, d->escape, d->escape_len) == 0;
+}
+
+/* Takes bytes in data mode; returns how many were used. The escape is
+ * looked for before the block counts as full, so it wins on its last byte. */
+static size_t data_feed(struct at_engine *e, const char *p, size_t len)
+{
+    struct at_data *d = &e->data;
+    size_t used = 0;
+    enum at_data_end how = AT_DATA_FULL;
+    bool ended = false;
+    while (used < len && !ended) {
+        d->buf[d->got++] = (uint8_t)p[used++];
+        if (d->escape_len && (uint8_t)p[used - 1] == (uint8_t)d->escape[d->escape_len - 1] &&
+            escaped(d)) {
+            how = AT_DATA_ESCAPED;
+            ended = true;
+        } else if (d->got == d->want) {
+            ended = true;
+        }
+    }
+    if (ended) {
+        /* Data mode is over before the command hears of it: it may answer,
+         * start another, or stop the module from its callback. */
+        struct at_data done = *d;
+        memset(d, 0, sizeof *d);
+        done.done(e, how, how == AT_DATA_FULL ? done.buf : NULL, how == AT_DATA_FULL ? done.got : 0,
+                  done.arg);
+        free(done.buf);
+    }
+    return used;
+}
+
+/* Feeds the framer or data mode until the engine waits for a command. */
+static size_t consume(struct at_engine *e, const char *data, size_t len)
+{
+    size_t used = 0;
+    while (used < len) {
+        if (e->data.active)
+            used += data_feed(e, data + used, len - used);
+        else if (!e->busy)
+            used += feed(e, data + used, len - used);
+        else
+            break;
+    }
+    return used;
+}
+
 static void hold(struct at_engine *e, const char *data, size_t len)
 {
     if (len == 0)
@@ -265,15 +349,37 @@ static void hold(struct at_engine *e, const char *data, size_t len)
     e->held_len += len;
 }
 
+/* Feeds held input while the engine takes it. A command completed from
+ * inside (data mode's callback) leaves the feeding to the loop already here. */
+static void drain(struct at_engine *e)
+{
+    if (e->draining)
+        return;
+    e->draining = true;
+    while (e->held_off < e->held_len) {
+        size_t n = consume(e, e->held + e->held_off, e->held_len - e->held_off);
+        if (n == 0)
+            break;
+        e->held_off += n;
+    }
+    e->draining = false;
+    if (e->held_off == e->held_len) {
+        free(e->held);
+        e->held = NULL;
+        e->held_len = e->held_off = 0;
+    }
+}
+
 bool at_engine_input(struct at_engine *e, const char *data, size_t len)
 {
-    if (!e->busy) {
-        size_t used = feed(e, data, len);
+    if (e->held_off == e->held_len && !e->draining) {
+        size_t used = consume(e, data, len);
         data += used;
         len -= used;
     }
     hold(e, data, len);
-    return !e->busy;
+    drain(e);
+    return !e->busy || e->data.active;
 }
 
 void at_engine_complete(struct at_engine *e, int result)
@@ -285,13 +391,7 @@ void at_engine_complete(struct at_engine *e, int result)
         run_chain(e);
     else
         final(e, result);
-    while (!e->busy && e->held_off < e->held_len)
-        e->held_off += feed(e, e->held + e->held_off, e->held_len - e->held_off);
-    if (!e->busy) {
-        free(e->held);
-        e->held = NULL;
-        e->held_len = e->held_off = 0;
-    }
+    drain(e);
 }
 
 int at_override_add(struct at_engine *e, const char *pattern, const char *reply, bool once)

@@ -9,6 +9,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 /* Handler results: OK, ERROR, "answer later", or a positive +CME ERROR code. */
 enum {
@@ -47,6 +48,34 @@ struct at_io {
 
 #define AT_OVERRIDES_MAX 32
 
+/* Raw data mode: a command (AT+QFUPLEX) takes the next bytes from the host
+ * unframed and unechoed, any byte value, until it has `len` of them or the
+ * host sends the `escape` line. The escape is recognised as the last bytes
+ * received, wherever they fall: a block that carries those exact bytes
+ * cannot be told from a host that gave up. */
+enum at_data_end { AT_DATA_FULL, AT_DATA_ESCAPED };
+struct at_engine;
+typedef void (*at_data_done)(struct at_engine *e, enum at_data_end how, const uint8_t *data,
+                             size_t len, void *arg);
+
+struct at_data_req {
+    const char *prompt; /* written when data mode begins ("\r\n>") */
+    size_t len;         /* bytes to collect, at least 1 */
+    const char *escape; /* "AT+QFUPLEX=ESC\r", or NULL */
+    at_data_done done;  /* the command answers from here (at_reply, at_engine_complete) */
+    void *arg;
+};
+
+struct at_data {
+    bool active;
+    uint8_t *buf;
+    size_t want, got;
+    const char *escape;
+    size_t escape_len;
+    at_data_done done;
+    void *arg;
+};
+
 struct at_override {
     char *pattern; /* "AT+CSQ", or a prefix ending in '*' */
     char *reply;   /* lines separated by '\n'; "" answers nothing */
@@ -67,6 +96,8 @@ struct at_engine {
     char exec_line[AT_LINE_MAX + 1];
     char *held; /* input that arrived while busy */
     size_t held_len, held_off;
+    bool draining; /* held input is being fed: a completion inside must not feed it again */
+    struct at_data data;
     struct at_override overrides[AT_OVERRIDES_MAX];
     int noverrides;
 };
@@ -78,13 +109,22 @@ void at_engine_free(struct at_engine *e);
 void at_engine_reset(struct at_engine *e);
 
 /* Bytes from the host. Returns false if the engine is busy and held them: the
- * owner should stop reading until the engine calls io->idle. */
+ * owner should stop reading until the engine calls io->idle. In data mode it
+ * takes them and returns true. */
 bool at_engine_input(struct at_engine *e, const char *data, size_t len);
 
 /* Completes a command that returned AT_PENDING, then runs the rest of its line. */
 void at_engine_complete(struct at_engine *e, int result);
 
 bool at_engine_idle(const struct at_engine *e);
+
+/* From a handler that then returns AT_PENDING: enters data mode. 0, or
+ * -ENOMEM (the handler answers ERROR). */
+int at_engine_data(struct at_engine *e, const struct at_data_req *req);
+/* Leaves data mode and drops what it collected (the command's timeout); the
+ * command still answers with at_engine_complete. */
+void at_engine_data_stop(struct at_engine *e);
+bool at_engine_in_data(const struct at_engine *e);
 
 /* Writes one information line of the running command's response. */
 void at_reply(struct at_engine *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

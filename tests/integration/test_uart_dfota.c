@@ -80,6 +80,362 @@ START_TEST(crc16_matches_the_card_table)
 }
 END_TEST
 
+/* ---- AT+QFUPLEX against the real binary -------------------------------------- */
+
+static struct bcsim_proc proc;
+static struct host host;
+static char resp[1 << 14];
+
+/* A BC66 (or another model), booted, ATE0 set, with extra arguments. */
+static void start(const char *model, const char *const *extra)
+{
+    flow_start_module(&proc, &host, model, extra);
+    host_cmd(&host, "ATE0", resp, sizeof resp);
+}
+
+static void stop(void)
+{
+    bcsim_answers_then_stop(&proc, &host, "\r\nOK\r\n");
+}
+
+/* Reads until a final result code, a bounded time. */
+static void await_final(struct host *h, char *out, size_t size, int timeout_ms)
+{
+    size_t n = 0;
+    out[0] = '\0';
+    long end = scratch_now_ms() + timeout_ms;
+    while (!strstr(out, "\r\nOK\r\n") && !strstr(out, "\r\nERROR\r\n")) {
+        ck_assert_msg(scratch_now_ms() < end, "no final result: %s", host_show(out));
+        n += host_drain(h, out + n, size - n, 10);
+    }
+}
+
+/* How a test spoils the CRC that follows a block. */
+enum crc_mode { CRC_GOOD, CRC_HIGH_FIRST, CRC_FLIPPED, CRC_NONE };
+
+/* Sends `cmd`, waits for '>', then `n` data bytes and their CRC; returns the
+ * answer up to its final result code in resp. */
+static const char *block(const char *cmd, const uint8_t *data, size_t n, enum crc_mode mode)
+{
+    char line[128];
+    snprintf(line, sizeof line, "%s\r", cmd);
+    host_send(&host, line);
+    host_expect(&host, "\r\n>", resp, sizeof resp, HOST_TIMEOUT_MS);
+    ck_assert_msg(strcmp(resp, "\r\n>") == 0, "before '>': %s", host_show(resp));
+    host_send_bytes(&host, data, n);
+    uint16_t crc = crc16_ccitt_update(0, data, n);
+    uint8_t tail[2] = {(uint8_t)crc, (uint8_t)(crc >> 8)};
+    if (mode == CRC_HIGH_FIRST) {
+        tail[0] = (uint8_t)(crc >> 8);
+        tail[1] = (uint8_t)crc;
+    } else if (mode == CRC_FLIPPED) {
+        tail[1] ^= 0x01;
+    }
+    if (mode != CRC_NONE)
+        host_send_bytes(&host, tail, sizeof tail);
+    await_final(&host, resp, sizeof resp, 10000);
+    return resp;
+}
+
+/* Sends a command line and returns its answer (ATE0: no echo). */
+static const char *cmd(const char *line)
+{
+    host_cmd(&host, line, resp, sizeof resp);
+    return resp;
+}
+
+static uint8_t pattern[4 * 4096];
+
+/* Every byte value, CR, LF, ';', 0x1A and 0x1B included, several times over. */
+static void fill_pattern(void)
+{
+    for (size_t i = 0; i < sizeof pattern; i++)
+        pattern[i] = (uint8_t)(i * 131 + (i >> 9));
+}
+
+#define OK_LEN(n) "\r\n+QFUPLEX: " #n "\r\n\r\nOK\r\n"
+#define ERR       "\r\nERROR\r\n"
+
+START_TEST(qfuplex_test_form)
+{
+    static const char *const models[] = {"bc66", "bc66-na"};
+    start(models[_i], NULL);
+    ck_assert_str_eq(cmd("AT+QFUPLEX=?"),
+                     "\r\nAT+QFUPLEX=<blocksize>,<blocknum>[,<length>[,<timeout>]]\r\n"
+                     "AT+QFUPLEX=ESC\r\n\r\nOK\r\n");
+    stop();
+}
+END_TEST
+
+/* Card 1 has no UART upload: every form is an ERROR on the BC260Y-CN. */
+START_TEST(bc260y_has_no_qfuplex)
+{
+    start("bc260y-cn", NULL);
+    ck_assert_str_eq(cmd("AT+QFUPLEX=?"), ERR);
+    ck_assert_str_eq(cmd("AT+QFUPLEX=4096,0"), ERR);
+    ck_assert_str_eq(cmd("AT+QFUPLEX=ESC"), ERR);
+    stop();
+}
+END_TEST
+
+/* The flash file's FOTA area (BC66: after 1536 KiB of firmware). */
+static void fota_area_is(const uint8_t *want, size_t n)
+{
+    FILE *f = fopen(scratch_path(proc.state, "flash.bin"), "rb");
+    ck_assert_ptr_nonnull(f);
+    static uint8_t got[sizeof pattern];
+    ck_assert_int_eq(fseek(f, 1536 * 1024, SEEK_SET), 0);
+    ck_assert_uint_eq(fread(got, 1, n, f), n);
+    fclose(f);
+    ck_assert_msg(memcmp(got, want, n) == 0, "the FOTA area differs from the blocks written");
+}
+
+/* Card 2 section 6.2's three blocks (4096, 4096, 1080), every byte value. */
+START_TEST(card2_blocks_every_byte_value)
+{
+    fill_pattern();
+    start("bc66", NULL);
+    ck_assert_str_eq(block("AT+QFUPLEX=4096,0,4098", pattern, 4096, CRC_GOOD), OK_LEN(4096));
+    ck_assert_str_eq(block("AT+QFUPLEX=4096,1", pattern + 4096, 4096, CRC_GOOD), OK_LEN(4096));
+    ck_assert_str_eq(block("AT+QFUPLEX=4096,2,1082", pattern + 8192, 1080, CRC_GOOD), OK_LEN(1080));
+    fota_area_is(pattern, 8192); /* the whole sectors; the last is written by AT+QFOTADL=1 */
+    stop();
+}
+END_TEST
+
+/* Each mistake a host makes with the CRC is an ERROR, keeps nothing, and the
+ * same block goes through when it is sent right. */
+START_TEST(crc_mistakes)
+{
+    fill_pattern();
+    start("bc66", NULL);
+    ck_assert_str_eq(block("AT+QFUPLEX=1024,0", pattern, 1024, CRC_GOOD), OK_LEN(1024));
+    ck_assert_str_eq(block("AT+QFUPLEX=1024,1", pattern + 1024, 1024, CRC_HIGH_FIRST), ERR);
+    ck_assert_str_eq(block("AT+QFUPLEX=1024,1", pattern + 1024, 1024, CRC_FLIPPED), ERR);
+    /* The data itself damaged on the way: the CRC of other bytes. */
+    uint8_t bad[1026];
+    memcpy(bad, pattern + 1024, 1024);
+    uint16_t crc = crc16_ccitt_update(0, bad, 1024);
+    bad[1024] = (uint8_t)crc;
+    bad[1025] = (uint8_t)(crc >> 8);
+    bad[17] ^= 0x80;
+    ck_assert_str_eq(block("AT+QFUPLEX=1024,1", bad, 1026, CRC_NONE), ERR);
+    /* Nothing of block 1 was kept: block 2 is still out of sequence. */
+    ck_assert_str_eq(cmd("AT+QFUPLEX=1024,2"), ERR);
+    ck_assert_str_eq(block("AT+QFUPLEX=1024,1", pattern + 1024, 1024, CRC_GOOD), OK_LEN(1024));
+    ck_assert_str_eq(block("AT+QFUPLEX=1024,2", pattern + 2048, 1024, CRC_GOOD), OK_LEN(1024));
+    ck_assert_str_eq(block("AT+QFUPLEX=1024,3", pattern + 3072, 1024, CRC_GOOD), OK_LEN(1024));
+    fota_area_is(pattern, 4096);
+    stop();
+}
+END_TEST
+
+/* Fewer bytes than <length> when <timeout> runs out; the module answers
+ * commands again afterwards and the upload so far is kept. */
+START_TEST(timeout)
+{
+    fill_pattern();
+    start("bc66", NULL);
+    ck_assert_str_eq(block("AT+QFUPLEX=128,0", pattern, 128, CRC_GOOD), OK_LEN(128));
+    long t0 = scratch_now_ms();
+    ck_assert_str_eq(block("AT+QFUPLEX=128,1,130,1", pattern + 128, 100, CRC_NONE),
+                     "\r\n+QFUPLEX: -2,TIMEOUT\r\n\r\nERROR\r\n");
+    long took = scratch_now_ms() - t0;
+    ck_assert_msg(took >= 900 && took < 5000, "a 1 s timeout took %ld ms", took);
+    ck_assert_str_eq(cmd("AT"), "\r\nOK\r\n");
+    ck_assert_str_eq(block("AT+QFUPLEX=128,1", pattern + 128, 128, CRC_GOOD), OK_LEN(128));
+    /* A short last block without <length>: the module waits for <blocksize> + 2. */
+    ck_assert_str_eq(block("AT+QFUPLEX=128,2,,1", pattern + 256, 50, CRC_GOOD),
+                     "\r\n+QFUPLEX: -2,TIMEOUT\r\n\r\nERROR\r\n");
+    ck_assert_str_eq(block("AT+QFUPLEX=128,2,52", pattern + 256, 50, CRC_GOOD), OK_LEN(50));
+    stop();
+}
+END_TEST
+
+/* AT+QFUPLEX=ESC: a host lost in data mode gets out of it wherever it is,
+ * and one that is not in data mode gets the same answer. */
+START_TEST(escape)
+{
+    fill_pattern();
+    start("bc66", NULL);
+    ck_assert_str_eq(cmd("AT+QFUPLEX=ESC"), "\r\n+QFUPLEX: -1,ESC\r\n\r\nOK\r\n");
+    ck_assert_str_eq(block("AT+QFUPLEX=4096,0", pattern, 4096, CRC_GOOD), OK_LEN(4096));
+    /* In the middle of a block (part of it sent), then the escape line. */
+    host_send(&host, "AT+QFUPLEX=4096,1\r");
+    host_expect(&host, "\r\n>", resp, sizeof resp, HOST_TIMEOUT_MS);
+    host_send_bytes(&host, pattern + 4096, 1500);
+    host_send(&host, "AT+QFUPLEX=ESC\r\n");
+    await_final(&host, resp, sizeof resp, HOST_TIMEOUT_MS);
+    ck_assert_str_eq(resp, "\r\n+QFUPLEX: -1,ESC\r\n\r\nOK\r\n");
+    ck_assert_str_eq(cmd("AT"), "\r\nOK\r\n");
+    /* Nothing of that block was kept, the blocks before it were. */
+    ck_assert_str_eq(cmd("AT+QFUPLEX=4096,2"), ERR);
+    ck_assert_str_eq(block("AT+QFUPLEX=4096,1", pattern + 4096, 4096, CRC_GOOD), OK_LEN(4096));
+    fota_area_is(pattern, 8192);
+    stop();
+}
+END_TEST
+
+/* The sequence rules (README): ERROR before '>' and the upload kept. */
+START_TEST(sequence_rules)
+{
+    fill_pattern();
+    start("bc66", NULL);
+    ck_assert_str_eq(cmd("AT+QFUPLEX=512,1"), ERR); /* no upload under way */
+    ck_assert_str_eq(block("AT+QFUPLEX=512,0", pattern, 512, CRC_GOOD), OK_LEN(512));
+    ck_assert_str_eq(cmd("AT+QFUPLEX=512,2"), ERR); /* a block skipped */
+    ck_assert_str_eq(cmd("AT+QFUPLEX=512,0,514,x"), ERR);
+    ck_assert_str_eq(cmd("AT+QFUPLEX=1024,1"), ERR); /* another size within the upload */
+    ck_assert_str_eq(block("AT+QFUPLEX=512,1", pattern + 512, 512, CRC_GOOD), OK_LEN(512));
+    ck_assert_str_eq(cmd("AT+QFUPLEX=512,1"), ERR); /* a block again */
+    /* Block 0 restarts, of any size. */
+    ck_assert_str_eq(block("AT+QFUPLEX=256,0", pattern + 1000, 256, CRC_GOOD), OK_LEN(256));
+    ck_assert_str_eq(cmd("AT+QFUPLEX=256,2"), ERR);
+    ck_assert_str_eq(block("AT+QFUPLEX=256,1,202", pattern + 1256, 200, CRC_GOOD), OK_LEN(200));
+    ck_assert_str_eq(cmd("AT+QFUPLEX=256,2"), ERR); /* a short block ended the package */
+    ck_assert_str_eq(block("AT+QFUPLEX=128,0", pattern, 128, CRC_GOOD), OK_LEN(128));
+    stop();
+}
+END_TEST
+
+/* Parameters out of range or of the wrong type: ERROR, no data mode. */
+START_TEST(bad_parameters)
+{
+    static const char *const bad[] = {
+        "AT+QFUPLEX=100,0",
+        "AT+QFUPLEX=16384,0",
+        "AT+QFUPLEX=64,0",
+        "AT+QFUPLEX=abc,0",
+        "AT+QFUPLEX=4096",
+        "AT+QFUPLEX=4096,-1",
+        "AT+QFUPLEX=4096,x",
+        "AT+QFUPLEX=4096,\"0\"",
+        "AT+QFUPLEX=4096,65536",
+        "AT+QFUPLEX=4096,0,2",
+        "AT+QFUPLEX=4096,0,4099",
+        "AT+QFUPLEX=4096,0,0",
+        "AT+QFUPLEX=4096,0,4098,0",
+        "AT+QFUPLEX=4096,0,4098,61",
+        "AT+QFUPLEX=4096,0,4098,6,1",
+        "AT+QFUPLEX=\"ESC\"",
+        "AT+QFUPLEX=esc",
+        "AT+QFUPLEX=ESC,1",
+        "AT+QFUPLEX",
+        "AT+QFUPLEX?",
+        "AT+QFUPLEX=,0",
+    };
+    start("bc66", NULL);
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        ck_assert_msg(strcmp(cmd(bad[i]), ERR) == 0, "%s: %s", bad[i], host_show(resp));
+    stop();
+}
+END_TEST
+
+/* A package that outgrows the FOTA area: the block is refused before '>',
+ * the upload so far stays. */
+START_TEST(overflow)
+{
+    fill_pattern();
+    start("bc66", NULL);
+    char o[512];
+    ck_assert_int_eq(
+        bcsim_ctl(&proc, o, sizeof o, (const char *[]){"fault", "flash-capacity", "8192", NULL}),
+        0);
+    ck_assert_str_eq(block("AT+QFUPLEX=4096,0", pattern, 4096, CRC_GOOD), OK_LEN(4096));
+    ck_assert_str_eq(block("AT+QFUPLEX=2048,0", pattern, 2048, CRC_GOOD), OK_LEN(2048));
+    ck_assert_str_eq(block("AT+QFUPLEX=2048,1", pattern + 2048, 2048, CRC_GOOD), OK_LEN(2048));
+    ck_assert_str_eq(block("AT+QFUPLEX=2048,2", pattern + 4096, 2048, CRC_GOOD), OK_LEN(2048));
+    ck_assert_str_eq(block("AT+QFUPLEX=2048,3", pattern + 6144, 2048, CRC_GOOD), OK_LEN(2048));
+    ck_assert_str_eq(cmd("AT+QFUPLEX=2048,4,3"), ERR); /* one byte more than the area */
+    ck_assert_str_eq(cmd("AT+QFUPLEX=8192,0,8195"), ERR);
+    fota_area_is(pattern, 8192);
+    stop();
+}
+END_TEST
+
+/* A power cut in the middle of a block: the upload is RAM only and gone; a
+ * new one starts at block 0. */
+START_TEST(power_cut_in_data_mode)
+{
+    fill_pattern();
+    start("bc66", NULL);
+    ck_assert_str_eq(block("AT+QFUPLEX=4096,0", pattern, 4096, CRC_GOOD), OK_LEN(4096));
+    host_send(&host, "AT+QFUPLEX=4096,1\r");
+    host_expect(&host, "\r\n>", resp, sizeof resp, HOST_TIMEOUT_MS);
+    host_send_bytes(&host, pattern + 4096, 1000);
+    char o[512];
+    ck_assert_int_eq(bcsim_ctl(&proc, o, sizeof o, (const char *[]){"power", "cut", NULL}), 0);
+    ck_assert(bcsim_status_wait(&proc, "\"power\":\"off\"", HOST_TIMEOUT_MS));
+    host_send_bytes(&host, pattern + 5096, 3098); /* into a module that is off */
+    ck_assert_int_eq(bcsim_ctl(&proc, o, sizeof o, (const char *[]){"power", "on", NULL}), 0);
+    host_wait_ready(&host);
+    host_cmd(&host, "ATE0", resp, sizeof resp);
+    ck_assert_str_eq(cmd("AT+QFUPLEX=4096,1"), ERR);
+    ck_assert_str_eq(block("AT+QFUPLEX=4096,0", pattern, 4096, CRC_GOOD), OK_LEN(4096));
+    ck_assert_str_eq(block("AT+QFUPLEX=4096,1", pattern + 4096, 4096, CRC_GOOD), OK_LEN(4096));
+    fota_area_is(pattern, 8192);
+    stop();
+}
+END_TEST
+
+static void ctl(const char *a, const char *b, const char *c)
+{
+    char o[512];
+    ck_assert_int_eq(bcsim_ctl(&proc, o, sizeof o, (const char *[]){a, b, c, NULL}), 0);
+}
+
+/* The flash fails while a block is written: ERROR, the upload as it was
+ * before the block; block 0 failing leaves no upload. */
+START_TEST(flash_fails_a_block)
+{
+    fill_pattern();
+    start("bc66", NULL);
+    ctl("fault", "flash-program", NULL);
+    ck_assert_str_eq(block("AT+QFUPLEX=4096,0", pattern, 4096, CRC_GOOD), ERR);
+    ck_assert_str_eq(cmd("AT+QFUPLEX=4096,1"), ERR);
+    ck_assert_str_eq(block("AT+QFUPLEX=4096,0", pattern, 4096, CRC_GOOD), OK_LEN(4096));
+    /* Half a sector waits in RAM; the block that fills the sector fails. */
+    ck_assert_str_eq(block("AT+QFUPLEX=2048,0", pattern, 2048, CRC_GOOD), OK_LEN(2048));
+    ctl("fault", "flash-program", NULL);
+    ck_assert_str_eq(block("AT+QFUPLEX=2048,1", pattern + 2048, 2048, CRC_GOOD), ERR);
+    ck_assert_str_eq(cmd("AT+QFUPLEX=2048,2"), ERR);
+    ck_assert_str_eq(block("AT+QFUPLEX=2048,1", pattern + 2048, 2048, CRC_GOOD), OK_LEN(2048));
+    fota_area_is(pattern, 4096);
+    /* Two sectors in one block: the first is written, the second fails. */
+    ck_assert_str_eq(block("AT+QFUPLEX=8192,0", pattern, 8192, CRC_GOOD), OK_LEN(8192));
+    ctl("fault", "flash-program", "2");
+    ck_assert_str_eq(block("AT+QFUPLEX=8192,1", pattern + 8192, 8192, CRC_GOOD), ERR);
+    ck_assert_str_eq(cmd("AT+QFUPLEX=8192,2"), ERR);
+    ck_assert_str_eq(block("AT+QFUPLEX=8192,1", pattern + 8192, 8192, CRC_GOOD), OK_LEN(8192));
+    fota_area_is(pattern, sizeof pattern);
+    stop();
+}
+END_TEST
+
+/* The flash's power goes while a block is written: the module is off, says
+ * nothing more, and after power-on the upload starts again at block 0. */
+START_TEST(flash_cut_in_a_block)
+{
+    fill_pattern();
+    start("bc66", NULL);
+    ck_assert_str_eq(block("AT+QFUPLEX=4096,0", pattern, 4096, CRC_GOOD), OK_LEN(4096));
+    ctl("fault", "flash-cut", "1");
+    host_send(&host, "AT+QFUPLEX=4096,1\r");
+    host_expect(&host, "\r\n>", resp, sizeof resp, HOST_TIMEOUT_MS);
+    host_send_bytes(&host, pattern + 4096, 4096);
+    uint16_t crc = crc16_ccitt_update(0, pattern + 4096, 4096);
+    host_send_bytes(&host, (uint8_t[]){(uint8_t)crc, (uint8_t)(crc >> 8)}, 2);
+    ck_assert(bcsim_status_wait(&proc, "\"power\":\"off\"", HOST_TIMEOUT_MS));
+    ck_assert_uint_eq(host_drain(&host, resp, sizeof resp, 0), 0);
+    ctl("power", "on", NULL);
+    host_wait_ready(&host);
+    host_cmd(&host, "ATE0", resp, sizeof resp);
+    ck_assert_str_eq(cmd("AT+QFUPLEX=4096,1"), ERR);
+    ck_assert_str_eq(block("AT+QFUPLEX=4096,0", pattern, 4096, CRC_GOOD), OK_LEN(4096));
+    stop();
+}
+END_TEST
+
 Suite *uart_dfota_suite(void)
 {
     Suite *s = suite_create("uart_dfota");
@@ -87,5 +443,20 @@ Suite *uart_dfota_suite(void)
     tcase_add_test(crc, crc16_check_values);
     tcase_add_test(crc, crc16_matches_the_card_table);
     suite_add_tcase(s, crc);
+    TCase *up = tcase_create("qfuplex");
+    tcase_set_timeout(up, 120);
+    tcase_add_loop_test(up, qfuplex_test_form, 0, 2);
+    tcase_add_test(up, bc260y_has_no_qfuplex);
+    tcase_add_test(up, card2_blocks_every_byte_value);
+    tcase_add_test(up, crc_mistakes);
+    tcase_add_test(up, timeout);
+    tcase_add_test(up, escape);
+    tcase_add_test(up, sequence_rules);
+    tcase_add_test(up, bad_parameters);
+    tcase_add_test(up, overflow);
+    tcase_add_test(up, power_cut_in_data_mode);
+    tcase_add_test(up, flash_fails_a_block);
+    tcase_add_test(up, flash_cut_in_a_block);
+    suite_add_tcase(s, up);
     return s;
 }
