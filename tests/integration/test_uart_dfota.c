@@ -225,6 +225,7 @@ START_TEST(crc_mistakes)
     ck_assert_str_eq(block("AT+QFUPLEX=1024,1", pattern + 1024, 1024, CRC_GOOD), OK_LEN(1024));
     ck_assert_str_eq(block("AT+QFUPLEX=1024,2", pattern + 2048, 1024, CRC_GOOD), OK_LEN(1024));
     ck_assert_str_eq(block("AT+QFUPLEX=1024,3", pattern + 3072, 1024, CRC_GOOD), OK_LEN(1024));
+    ck_assert_int_eq(bcsim_status_long(&proc, "downloaded"), 4096);
     fota_area_is(pattern, 4096);
     stop();
 }
@@ -400,6 +401,7 @@ START_TEST(flash_fails_a_block)
     ck_assert_str_eq(block("AT+QFUPLEX=2048,1", pattern + 2048, 2048, CRC_GOOD), ERR);
     ck_assert_str_eq(cmd("AT+QFUPLEX=2048,2"), ERR);
     ck_assert_str_eq(block("AT+QFUPLEX=2048,1", pattern + 2048, 2048, CRC_GOOD), OK_LEN(2048));
+    ck_assert_int_eq(bcsim_status_long(&proc, "downloaded"), 4096);
     fota_area_is(pattern, 4096);
     /* Two sectors in one block: the first is written, the second fails. */
     ck_assert_str_eq(block("AT+QFUPLEX=8192,0", pattern, 8192, CRC_GOOD), OK_LEN(8192));
@@ -407,6 +409,7 @@ START_TEST(flash_fails_a_block)
     ck_assert_str_eq(block("AT+QFUPLEX=8192,1", pattern + 8192, 8192, CRC_GOOD), ERR);
     ck_assert_str_eq(cmd("AT+QFUPLEX=8192,2"), ERR);
     ck_assert_str_eq(block("AT+QFUPLEX=8192,1", pattern + 8192, 8192, CRC_GOOD), OK_LEN(8192));
+    ck_assert_int_eq(bcsim_status_long(&proc, "downloaded"), 16384);
     fota_area_is(pattern, sizeof pattern);
     stop();
 }
