@@ -309,6 +309,56 @@ enum fota_answer fota_command(struct fota *f, const char *text)
     return FOTA_ACCEPTED;
 }
 
+/* ---- AT+QFOTADL=1 ------------------------------------------------------- */
+
+/* From the loop after the command's OK: the flash writes (and a power cut
+ * they may meet) come after the answer, as START does on the card. */
+static void begin_uploaded(uv_timer_t *t)
+{
+    struct fota *f = t->data;
+    struct fota_sink *s = &f->sink;
+    int err = fota_sink_flush(s);
+    if (err == FLASH_EPOWER) {
+        f->port.power_cut(f->port.ctx);
+        return;
+    }
+    if (err) {
+        event(f, "fota", "refused", "the flash failed the upload's last sector");
+        urc(f, "+QIND: \"FOTA\",\"END\",%d", f->cfg.prof->fota.up_failed);
+        set_phase(f, FOTA_IDLE);
+        return;
+    }
+    begin_update(f);
+    if (f->phase == FOTA_IDLE) {
+        /* Refused: the host may still complete or redo the upload, so the
+         * last sector goes back to RAM, ready to grow. */
+        if (fota_sink_truncate(s, fota_sink_length(s)) != 0)
+            fota_upload_forget(&f->upload);
+    } else {
+        fota_upload_forget(&f->upload); /* the updater owns the package now */
+    }
+}
+
+enum fota_answer fota_command_uploaded(struct fota *f)
+{
+    const struct prof_fota *c = &f->cfg.prof->fota;
+    if (f->phase != FOTA_IDLE) {
+        if (c->up_busy < 0)
+            return FOTA_REFUSED;
+        urc(f, "+QIND: \"FOTA\",\"END\",%d", c->up_busy); /* the running one goes on */
+        return FOTA_ACCEPTED;
+    }
+    if (fota_upload_length(&f->upload) == 0) {
+        event(f, "fota", "refused", "no package uploaded");
+        urc(f, "+QIND: \"FOTA\",\"END\",%d", c->up_invalid);
+        return FOTA_ACCEPTED;
+    }
+    f->why[0] = '\0';
+    set_phase(f, FOTA_UPDATING); /* busy from here: a second command finds it so */
+    clk_after(f->cfg.clk, &f->timer, begin_uploaded, 0);
+    return FOTA_ACCEPTED;
+}
+
 void fota_pdn_lost(struct fota *f)
 {
     if (f->phase == FOTA_DOWNLOADING && download_running(&f->dl))

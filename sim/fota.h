@@ -69,6 +69,11 @@ void fota_close(struct fota *f);
 enum fota_answer { FOTA_ACCEPTED, FOTA_REFUSED };
 enum fota_answer fota_command(struct fota *f, const char *url);
 
+/* AT+QFOTADL=1: the update from the package AT+QFUPLEX uploaded, after the
+ * command's OK. Busy is as for a URL; a missing or refused package is an
+ * END with the model's code, and its upload stays to be completed. */
+enum fota_answer fota_command_uploaded(struct fota *f);
+
 enum fota_boot {
     FOTA_BOOT_FIRMWARE,  /* no update to run: the boot ROM checks the firmware */
     FOTA_BOOT_UPDATER,   /* an update is under way: fota_run_updater after the boot ROM */

@@ -32,8 +32,8 @@ static uint32_t sector_size(const struct fota_sink *s)
 
 int fota_sink_truncate(struct fota_sink *s, uint64_t length)
 {
-    if (length >= fota_sink_length(s))
-        return 0;
+    if (length > fota_sink_length(s))
+        return FLASH_ERANGE;
     uint32_t sector = sector_size(s);
     uint32_t whole = (uint32_t)(length / sector) * sector;
     if (whole < s->written) {

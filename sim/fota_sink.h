@@ -31,7 +31,8 @@ int fota_sink_write(struct fota_sink *s, const uint8_t *p, size_t n);
 
 /* Drops the bytes after `length` (no more than were received), as if they
  * had never come: a partial sector already in the flash is read back into
- * the buffer. 0 or a FLASH_E* error. */
+ * the buffer. With `length` all of them, it undoes a flush, so that more
+ * can follow. 0 or a FLASH_E* error. */
 int fota_sink_truncate(struct fota_sink *s, uint64_t length);
 
 /* Writes the last, partial sector. 0 or a FLASH_E* error. */

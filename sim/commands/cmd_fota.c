@@ -23,7 +23,13 @@ static int qfotadl_write(struct at_engine *e, const struct at_cmd *c)
     char url[URL_MAX + 2];
     if (c->argc != 1 || at_arg_str(c, 0, true, url, sizeof url) != 0)
         return AT_ERROR;
-    return fota_command(&MOD(e)->fota, url) == FOTA_ACCEPTED ? AT_OK : AT_ERROR;
+    struct module *m = MOD(e);
+    /* =1: the package AT+QFUPLEX uploaded, on the models that have it. */
+    bool uploaded = !c->argv[0].quoted && strcmp(url, "1") == 0;
+    if (uploaded && !prof_has_command(m->prof, "+QFUPLEX"))
+        return AT_ERROR;
+    enum fota_answer a = uploaded ? fota_command_uploaded(&m->fota) : fota_command(&m->fota, url);
+    return a == FOTA_ACCEPTED ? AT_OK : AT_ERROR;
 }
 
 /* ---- AT+QFUPLEX ---------------------------------------------------------- */

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 /* ---- CRC-16 (card 2 section 3.3) ---------------------------------------------- */
 
@@ -95,6 +96,7 @@ static void start(const char *model, const char *const *extra)
 
 static void stop(void)
 {
+    host_cmd(&host, "ATE0", resp, sizeof resp); /* again after an update's reboot */
     bcsim_answers_then_stop(&proc, &host, "\r\nOK\r\n");
 }
 
@@ -439,6 +441,139 @@ START_TEST(flash_cut_in_a_block)
 }
 END_TEST
 
+/* ---- AT+QFOTADL=1: the update from the uploaded package ----------------------- */
+
+static char dir[64];
+static uint8_t pkg[1 << 20];
+static size_t pkg_len;
+
+static void setup(void)
+{
+    scratch_make(dir, sizeof dir, "uart");
+    ck_assert_int_eq(mkdir(scratch_path(dir, "www"), 0755), 0);
+}
+
+static void teardown(void)
+{
+    scratch_remove(dir);
+}
+
+/* www/up.pkg from one built-in revision to another, read into pkg. */
+static void make_package(const char *model, const char *from, const char *to, const char *extra)
+{
+    flow_package(dir, model, from, to, "up.pkg", extra);
+    FILE *f = fopen(scratch_path(dir, "www/up.pkg"), "rb");
+    ck_assert_ptr_nonnull(f);
+    pkg_len = fread(pkg, 1, sizeof pkg, f);
+    ck_assert(feof(f) && pkg_len > 0);
+    fclose(f);
+}
+
+/* Blocks [first, last) of pkg in blocks of `size`, the short last one with
+ * its <length> (card 2 section 6.2). */
+static void upload(uint32_t size, size_t first, size_t last)
+{
+    for (size_t b = first; b < last && b * size < pkg_len; b++) {
+        size_t n = pkg_len - b * size < size ? pkg_len - b * size : size;
+        char line[64], want[64];
+        snprintf(line, sizeof line, "AT+QFUPLEX=%u,%zu,%zu", size, b, n + 2);
+        snprintf(want, sizeof want, "\r\n+QFUPLEX: %zu\r\n\r\nOK\r\n", n);
+        ck_assert_str_eq(block(line, pkg + b * size, n, CRC_GOOD), want);
+    }
+}
+
+static size_t blocks(uint32_t size)
+{
+    return (pkg_len + size - 1) / size;
+}
+
+/* Card 2 section 6.2 end to end: blocks of 4096, AT+QFOTADL=1, the update
+ * and the new firmware's boot, as the card shows them. */
+START_TEST(card2_uart_replay)
+{
+    static const char *const models[] = {"bc66", "bc66-na"};
+    static const char *const revs[][2] = {{"BC66NBR01A07", "BC66NBR01A10"},
+                                          {"BC66NANBR01A02", "BC66NANBR01A03"}};
+    make_package(models[_i], revs[_i][0], revs[_i][1], NULL);
+    start(models[_i], NULL);
+    upload(4096, 0, blocks(4096));
+    ck_assert_str_eq(cmd("AT+QFOTADL=1"), "\r\nOK\r\n");
+    flow_expect_update(&host, true, true);
+    flow_revision_is(&host, revs[_i][1]);
+    stop();
+}
+END_TEST
+
+/* No package, half a package, a package for something else: END with the
+ * card's code, the old firmware goes on; a half package completed later
+ * updates. */
+START_TEST(uploaded_package_refused)
+{
+    make_package("bc66", "BC66NBR01A07", "BC66NBR01A08", NULL);
+    start("bc66", NULL);
+    ck_assert_str_eq(cmd("AT+QFOTADL=1"), "\r\nOK\r\n");
+    flow_expect_line(&host, "+QIND: \"FOTA\",\"END\",255");
+    size_t n = blocks(1024);
+    ck_assert_uint_gt(n, 3);
+    upload(1024, 0, n - 2);
+    ck_assert_str_eq(cmd("AT+QFOTADL=1"), "\r\nOK\r\n");
+    flow_expect_line(&host, "+QIND: \"FOTA\",\"END\",255");
+    flow_revision_is(&host, "BC66NBR01A07");
+    /* The upload goes on where it stopped, and then updates. */
+    upload(1024, n - 2, n);
+    ck_assert_str_eq(cmd("AT+QFOTADL=1"), "\r\nOK\r\n");
+    flow_expect_update(&host, true, true);
+    flow_revision_is(&host, "BC66NBR01A08");
+    stop();
+}
+END_TEST
+
+START_TEST(uploaded_package_mismatched)
+{
+    static const char *const breaks[] = {"wrong-model", "wrong-base", "corrupt"};
+    static const char *const ends[] = {"254", "254", "255"};
+    make_package("bc66", "BC66NBR01A07", "BC66NBR01A08", breaks[_i]);
+    start("bc66", NULL);
+    upload(2048, 0, blocks(2048));
+    ck_assert_str_eq(cmd("AT+QFOTADL=1"), "\r\nOK\r\n");
+    char want[64];
+    snprintf(want, sizeof want, "+QIND: \"FOTA\",\"END\",%s", ends[_i]);
+    flow_expect_line(&host, want);
+    flow_revision_is(&host, "BC66NBR01A07");
+    stop();
+}
+END_TEST
+
+/* The BC260Y-CN has no UART upload, so no =1 either. */
+START_TEST(bc260y_has_no_qfotadl_1)
+{
+    start("bc260y-cn", NULL);
+    ck_assert_str_eq(cmd("AT+QFOTADL=1"), ERR);
+    stop();
+}
+END_TEST
+
+/* The power goes while the uploaded package is applied: it resumes at the
+ * next power-on, as on the HTTP path. */
+START_TEST(power_cut_while_updating)
+{
+    make_package("bc66", "BC66NBR01A07", "BC66NBR01A08", NULL);
+    start("bc66", NULL);
+    upload(4096, 0, blocks(4096));
+    ctl("fault", "flash-cut", "200");
+    ck_assert_str_eq(cmd("AT+QFOTADL=1"), "\r\nOK\r\n");
+    flow_expect_line(&host, "+QIND: \"FOTA\",\"START\"");
+    ck_assert(bcsim_status_wait(&proc, "\"power\":\"off\"", 30000));
+    host_drain(&host, resp, sizeof resp, 0);
+    ck_assert_msg(!strstr(resp, "100%"), "%s", host_show(resp));
+    ctl("power", "on", NULL);
+    flow_expect_brom(&host, true);
+    flow_expect_line(&host, "+QIND: \"FOTA\",\"START\"");
+    flow_finish_resumed(&host, "BC66NBR01A08");
+    stop();
+}
+END_TEST
+
 Suite *uart_dfota_suite(void)
 {
     Suite *s = suite_create("uart_dfota");
@@ -461,5 +596,14 @@ Suite *uart_dfota_suite(void)
     tcase_add_test(up, flash_fails_a_block);
     tcase_add_test(up, flash_cut_in_a_block);
     suite_add_tcase(s, up);
+    TCase *dl = tcase_create("qfotadl_1");
+    tcase_add_checked_fixture(dl, setup, teardown);
+    tcase_set_timeout(dl, 180);
+    tcase_add_loop_test(dl, card2_uart_replay, 0, 2);
+    tcase_add_test(dl, uploaded_package_refused);
+    tcase_add_loop_test(dl, uploaded_package_mismatched, 0, 3);
+    tcase_add_test(dl, bc260y_has_no_qfotadl_1);
+    tcase_add_test(dl, power_cut_while_updating);
+    suite_add_tcase(s, dl);
     return s;
 }
