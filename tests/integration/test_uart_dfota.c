@@ -2,6 +2,7 @@
  * against published check values and the card's table, and AT+QFUPLEX against
  * the real binary over its PTY. */
 #include "fw_image/crc16.h"
+#include "sim/at/at_engine.h"
 #include "tests/integration/fota_flow.h"
 #include "tests/integration/host.h"
 #include "tests/integration/scratch.h"
@@ -78,6 +79,180 @@ START_TEST(crc16_matches_the_card_table)
         data[i] = (uint8_t)(i * 7 + (i >> 8));
     for (size_t n = 0; n <= sizeof data; n += 1021)
         ck_assert_uint_eq(crc16_ccitt_update(0, data, n), card_crc(data, n));
+}
+END_TEST
+
+/* ---- The engine's data mode, through a test at_io --------------------------- */
+
+static struct {
+    char out[1 << 14];
+    size_t len;
+    char got[64]; /* what the data callback saw, as text */
+    int idles;
+} de;
+static struct at_engine deng;
+
+static void de_write(void *ctx, const char *data, size_t len)
+{
+    (void)ctx;
+    ck_assert_uint_lt(de.len + len, sizeof de.out);
+    memcpy(de.out + de.len, data, len);
+    de.len += len;
+    de.out[de.len] = '\0';
+}
+
+static void de_line(void *ctx, const char *line, size_t len)
+{
+    (void)ctx, (void)line, (void)len;
+}
+
+static void de_idle(void *ctx)
+{
+    (void)ctx;
+    de.idles++;
+}
+
+static void de_sync(void *ctx)
+{
+    (void)ctx;
+}
+
+static void de_done(struct at_engine *e, enum at_data_end how, const uint8_t *data, size_t len,
+                    void *arg)
+{
+    ck_assert_ptr_eq(arg, &de);
+    if (how == AT_DATA_ESCAPED) {
+        snprintf(de.got, sizeof de.got, "ESC");
+        at_engine_complete(e, AT_OK);
+        return;
+    }
+    ck_assert_uint_lt(len, sizeof de.got);
+    memcpy(de.got, data, len);
+    de.got[len] = '\0';
+    at_reply(e, "+D: %zu", len);
+    at_engine_complete(e, AT_OK);
+}
+
+/* AT+D=<n>: takes n raw bytes; "AT+P" answers later. */
+static int de_d(struct at_engine *e, const struct at_cmd *c)
+{
+    uint32_t n;
+    if (at_arg_uint(c, 0, 1, 60, &n) != 0)
+        return AT_ERROR;
+    struct at_data_req req = {
+        .prompt = "\r\n>", .len = n, .escape = "ESC\r", .done = de_done, .arg = &de};
+    return at_engine_data(e, &req) == 0 ? AT_PENDING : AT_ERROR;
+}
+
+static int de_p(struct at_engine *e, const struct at_cmd *c)
+{
+    (void)e, (void)c;
+    return AT_PENDING;
+}
+
+static int de_x(struct at_engine *e, const struct at_cmd *c)
+{
+    (void)c;
+    at_reply(e, "X");
+    return AT_OK;
+}
+
+static const struct at_command de_table[] = {
+    {.name = "+D", .write = de_d}, {.name = "+P", .exec = de_p}, {.name = "+X", .exec = de_x}};
+
+static const struct at_command *de_lookup(void *ctx, const char *name)
+{
+    (void)ctx;
+    for (size_t i = 0; i < sizeof de_table / sizeof de_table[0]; i++)
+        if (strcmp(de_table[i].name, name) == 0)
+            return &de_table[i];
+    return NULL;
+}
+
+static const struct at_io de_io = {
+    .write = de_write, .line = de_line, .idle = de_idle, .sync = de_sync, .lookup = de_lookup};
+
+static void de_setup(void)
+{
+    memset(&de, 0, sizeof de);
+    at_engine_init(&deng, &de_io, &de);
+    deng.echo = false;
+}
+
+static void de_teardown(void)
+{
+    at_engine_free(&deng);
+}
+
+static bool de_in(const char *s, size_t n)
+{
+    return at_engine_input(&deng, s, n);
+}
+#define DE_IN(lit) de_in(lit, sizeof(lit) - 1)
+
+/* The command, its data (CR, LF, ';' and NUL among it) and the next command
+ * in one read. */
+START_TEST(data_mode_in_one_read)
+{
+    ck_assert(DE_IN("AT+D=6\rA\r\n;\0BAT+X\r"));
+    ck_assert_mem_eq(de.got, "A\r\n;\0B", 6);
+    ck_assert_str_eq(de.out, "\r\n>\r\n+D: 6\r\n\r\nOK\r\n\r\nX\r\n\r\nOK\r\n");
+    ck_assert(at_engine_idle(&deng));
+}
+END_TEST
+
+/* One byte per read; the engine keeps reading (true) throughout. */
+START_TEST(data_mode_byte_by_byte)
+{
+    const char *in = "AT+D=4\rab\rcAT\r";
+    for (size_t i = 0; in[i]; i++)
+        ck_assert_msg(de_in(in + i, 1), "input held at byte %zu", i);
+    ck_assert_str_eq(de.got, "ab\rc");
+    ck_assert_str_eq(de.out, "\r\n>\r\n+D: 4\r\n\r\nOK\r\n\r\nOK\r\n");
+}
+END_TEST
+
+/* The escape line ends data mode wherever it falls, even on the last byte. */
+START_TEST(data_mode_escape)
+{
+    ck_assert(DE_IN("AT+D=20\rxyzESC\r"));
+    ck_assert_str_eq(de.got, "ESC");
+    ck_assert_str_eq(de.out, "\r\n>\r\nOK\r\n");
+    de.len = 0;
+    ck_assert(DE_IN("AT+D=5\rxESC\r"));
+    ck_assert_str_eq(de.got, "ESC");
+    ck_assert(at_engine_idle(&deng));
+}
+END_TEST
+
+/* A command held while another is pending enters data mode from the held
+ * input, which then feeds it the data that came with it. */
+START_TEST(data_mode_from_held_input)
+{
+    ck_assert(!DE_IN("AT+P\r")); /* pending: the owner stops reading */
+    ck_assert(!DE_IN("AT+D=3\r12"));
+    ck_assert(!DE_IN("3AT+X\r"));
+    ck_assert_str_eq(de.out, "");
+    at_engine_complete(&deng, AT_OK);
+    ck_assert_str_eq(de.got, "123");
+    ck_assert_str_eq(de.out, "\r\nOK\r\n\r\n>\r\n+D: 3\r\n\r\nOK\r\n\r\nX\r\n\r\nOK\r\n");
+    ck_assert(at_engine_idle(&deng));
+}
+END_TEST
+
+/* The rest of the line runs after the data; a stop (a timeout) drops it. */
+START_TEST(data_mode_chain_and_stop)
+{
+    ck_assert(DE_IN("AT+D=2;+X\rhi"));
+    ck_assert_str_eq(de.out, "\r\n>\r\n+D: 2\r\n\r\nX\r\n\r\nOK\r\n");
+    de.len = 0;
+    ck_assert(DE_IN("AT+D=9\rabc"));
+    at_engine_data_stop(&deng);
+    at_engine_complete(&deng, AT_ERROR);
+    ck_assert(at_engine_idle(&deng));
+    ck_assert(!at_engine_in_data(&deng));
+    ck_assert(DE_IN("AT\r"));
+    ck_assert_str_eq(de.out, "\r\n>\r\nERROR\r\n\r\nOK\r\n");
 }
 END_TEST
 
@@ -581,6 +756,14 @@ Suite *uart_dfota_suite(void)
     tcase_add_test(crc, crc16_check_values);
     tcase_add_test(crc, crc16_matches_the_card_table);
     suite_add_tcase(s, crc);
+    TCase *data = tcase_create("data_mode");
+    tcase_add_checked_fixture(data, de_setup, de_teardown);
+    tcase_add_test(data, data_mode_in_one_read);
+    tcase_add_test(data, data_mode_byte_by_byte);
+    tcase_add_test(data, data_mode_escape);
+    tcase_add_test(data, data_mode_from_held_input);
+    tcase_add_test(data, data_mode_chain_and_stop);
+    suite_add_tcase(s, data);
     TCase *up = tcase_create("qfuplex");
     tcase_set_timeout(up, 120);
     tcase_add_loop_test(up, qfuplex_test_form, 0, 2);
