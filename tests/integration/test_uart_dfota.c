@@ -531,6 +531,27 @@ START_TEST(overflow)
 }
 END_TEST
 
+/* With echo (the default) the command line is echoed, the data is not; a
+ * URC that comes meanwhile waits for the block's answer. */
+START_TEST(echo_and_urc_in_data_mode)
+{
+    fill_pattern();
+    flow_start_module(&proc, &host, "bc66", NULL);
+    host_send(&host, "AT+QFUPLEX=128,0,130\r");
+    host_expect(&host, "\r\n>", resp, sizeof resp, HOST_TIMEOUT_MS);
+    ck_assert_str_eq(resp, "AT+QFUPLEX=128,0,130\r\r\n>");
+    host_send_bytes(&host, pattern, 100);
+    char o[512];
+    ck_assert_int_eq(bcsim_ctl(&proc, o, sizeof o, (const char *[]){"urc", "+HELLO", NULL}), 0);
+    uint16_t crc = crc16_ccitt_update(0, pattern, 128);
+    host_send_bytes(&host, pattern + 100, 28);
+    host_send_bytes(&host, (uint8_t[]){(uint8_t)crc, (uint8_t)(crc >> 8)}, 2);
+    host_expect(&host, "+HELLO\r\n", resp, sizeof resp, HOST_TIMEOUT_MS);
+    ck_assert_str_eq(resp, "\r\n+QFUPLEX: 128\r\n\r\nOK\r\n\r\n+HELLO\r\n");
+    bcsim_answers_then_stop(&proc, &host, "AT\r\r\nOK\r\n");
+}
+END_TEST
+
 /* A power cut in the middle of a block: the upload is RAM only and gone; a
  * new one starts at block 0. */
 START_TEST(power_cut_in_data_mode)
@@ -776,6 +797,7 @@ Suite *uart_dfota_suite(void)
     tcase_add_test(up, bad_parameters);
     tcase_add_test(up, overflow);
     tcase_add_test(up, power_cut_in_data_mode);
+    tcase_add_test(up, echo_and_urc_in_data_mode);
     tcase_add_test(up, flash_fails_a_block);
     tcase_add_test(up, flash_cut_in_a_block);
     suite_add_tcase(s, up);
