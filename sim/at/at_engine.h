@@ -105,7 +105,9 @@ struct at_engine {
 void at_engine_init(struct at_engine *e, const struct at_io *io, void *ctx);
 void at_engine_free(struct at_engine *e);
 
-/* Power cut or reboot: forget partial input, held input and any pending command. */
+/* Power cut or reboot: forget partial input, held input and any pending command.
+ * From the loop only, never from a handler or a data callback (they may be
+ * feeding the held input): a handler that stops the module defers it. */
 void at_engine_reset(struct at_engine *e);
 
 /* Bytes from the host. Returns false if the engine is busy and held them: the
