@@ -749,6 +749,45 @@ START_TEST(bc260y_has_no_qfotadl_1)
 }
 END_TEST
 
+static bool ends_with(const char *s, const char *tail)
+{
+    size_t n = strlen(s), k = strlen(tail);
+    return n >= k && strcmp(s + n - k, tail) == 0;
+}
+
+/* An HTTP download has the FOTA area: AT+QFUPLEX is an ERROR and
+ * AT+QFOTADL=1 is busy (END,2); the download goes on to its update. After
+ * it, the area is the download's: no upload to update from. */
+START_TEST(busy_while_downloading)
+{
+    make_package("bc66", "BC66NBR01A07", "BC66NBR01A08", NULL);
+    struct bcsim_proc server;
+    memset(&server, 0, sizeof server);
+    int port = bcsim_serve(&server, scratch_path(dir, "www"), NULL);
+    flow_start_paced(&proc, &host, "bc66", "8000", "20");
+    ck_assert_str_eq(block("AT+QFUPLEX=4096,0", pkg, 4096, CRC_GOOD), OK_LEN(4096));
+    char line[128];
+    snprintf(line, sizeof line, "AT+QFOTADL=\"http://127.0.0.1:%d/up.pkg\"", port);
+    ck_assert_str_eq(cmd(line), "\r\nOK\r\n");
+    host_expect(&host, "\"DOWNLOADING\",", resp, sizeof resp, 10000);
+    /* DOWNLOADING lines may come before each answer. */
+    cmd("AT+QFUPLEX=4096,0");
+    ck_assert_msg(ends_with(resp, ERR) && !strstr(resp, ">"), "%s", host_show(resp));
+    cmd("AT+QFOTADL=1");
+    ck_assert_msg(ends_with(resp, "\r\nOK\r\n"), "%s", host_show(resp));
+    host_expect(&host, "\r\n+QIND: \"FOTA\",\"END\",2\r\n", resp, sizeof resp, 5000);
+    host_expect(&host, "\"FOTA\",\"END\",0\r\n", resp, sizeof resp, 60000);
+    host_wait_ready(&host);
+    host_cmd(&host, "ATE0", resp, sizeof resp);
+    flow_revision_is(&host, "BC66NBR01A08");
+    ck_assert_str_eq(cmd("AT+QFUPLEX=4096,1"), ERR); /* the upload is gone */
+    ck_assert_str_eq(cmd("AT+QFOTADL=1"), "\r\nOK\r\n");
+    flow_expect_line(&host, "+QIND: \"FOTA\",\"END\",255");
+    stop();
+    bcsim_halt(&server);
+}
+END_TEST
+
 /* The power goes while the uploaded package is applied: it resumes at the
  * next power-on, as on the HTTP path. */
 START_TEST(power_cut_while_updating)
@@ -809,6 +848,7 @@ Suite *uart_dfota_suite(void)
     tcase_add_loop_test(dl, uploaded_package_mismatched, 0, 3);
     tcase_add_test(dl, bc260y_has_no_qfotadl_1);
     tcase_add_test(dl, power_cut_while_updating);
+    tcase_add_test(dl, busy_while_downloading);
     suite_add_tcase(s, dl);
     return s;
 }
