@@ -788,6 +788,28 @@ START_TEST(busy_while_downloading)
 }
 END_TEST
 
+/* A download that fails has still taken the area: the upload before it is
+ * gone, even with the phase back to idle. */
+START_TEST(failed_download_forgets_the_upload)
+{
+    make_package("bc66", "BC66NBR01A07", "BC66NBR01A08", NULL);
+    struct bcsim_proc server;
+    memset(&server, 0, sizeof server);
+    int port = bcsim_serve(&server, scratch_path(dir, "www"), NULL);
+    start("bc66", NULL);
+    ck_assert_str_eq(block("AT+QFUPLEX=4096,0", pkg, 4096, CRC_GOOD), OK_LEN(4096));
+    char line[128];
+    snprintf(line, sizeof line, "AT+QFOTADL=\"http://127.0.0.1:%d/missing.pkg\"", port);
+    ck_assert_str_eq(cmd(line), "\r\nOK\r\n");
+    host_expect(&host, "\"HTTPEND\",12\r\n", resp, sizeof resp, 10000);
+    ck_assert_str_eq(cmd("AT+QFUPLEX=4096,1"), ERR);
+    ck_assert_str_eq(cmd("AT+QFOTADL=1"), "\r\nOK\r\n");
+    flow_expect_line(&host, "+QIND: \"FOTA\",\"END\",255");
+    stop();
+    bcsim_halt(&server);
+}
+END_TEST
+
 /* The power goes while the uploaded package is applied: it resumes at the
  * next power-on, as on the HTTP path. */
 START_TEST(power_cut_while_updating)
@@ -849,6 +871,7 @@ Suite *uart_dfota_suite(void)
     tcase_add_test(dl, bc260y_has_no_qfotadl_1);
     tcase_add_test(dl, power_cut_while_updating);
     tcase_add_test(dl, busy_while_downloading);
+    tcase_add_test(dl, failed_download_forgets_the_upload);
     suite_add_tcase(s, dl);
     return s;
 }
