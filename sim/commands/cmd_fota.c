@@ -89,7 +89,7 @@ static void qfuplex_settled(uv_timer_t *t)
     struct module *m = MOD(e);
     struct fota_upload *u = &m->fota.upload;
     const uint8_t *data = u->block.data;
-    size_t extra = at_engine_data_extra(e);
+    size_t extra = at_engine_data_extra(e) + uart_rx_in_flight(&m->uart);
     uint32_t n = u->block.len;
     int err = 0;
     if (extra > 0) {

@@ -356,6 +356,10 @@ uint64_t uart_idle_gap_ms(const struct uart *u)
 {
     if (!paced(u))
         return 1;
-    /* A slice still on its way, then two bytes' time of silence. */
-    return (uint64_t)((UART_SLICE_MS * 1e6 + 2 * byte_ns(u)) / 1e6) + 2;
+    return (uint64_t)(2 * byte_ns(u) / 1e6) + 1; /* two bytes' time of silence, to the ms */
+}
+
+size_t uart_rx_in_flight(const struct uart *u)
+{
+    return u->rx_len;
 }

@@ -84,7 +84,9 @@ void uart_fault(struct uart *u, enum uart_fault kind, uint64_t nth);
 void uart_fault_clear(struct uart *u);
 
 /* How long the host's line must stay silent for a frame of raw data to be
- * over (the data mode's check for bytes beyond <length>), in ms. */
+ * over (the data mode's check for bytes beyond <length>), in ms; bytes of a
+ * slice already on the way count as not silent. */
 uint64_t uart_idle_gap_ms(const struct uart *u);
+size_t uart_rx_in_flight(const struct uart *u);
 
 #endif
