@@ -258,15 +258,21 @@ static struct dl_link scaled_link(const struct clk *clk, const struct dl_link *n
     };
 }
 
+/* A second AT+QFOTADL while one runs: refused, or END with the busy code. */
+static enum fota_answer answer_busy(struct fota *f)
+{
+    int code = f->cfg.prof->fota.up_busy;
+    if (code < 0)
+        return FOTA_REFUSED;
+    urc(f, "+QIND: \"FOTA\",\"END\",%d", code); /* the running one goes on */
+    return FOTA_ACCEPTED;
+}
+
 enum fota_answer fota_command(struct fota *f, const char *text)
 {
     const struct prof_fota *c = &f->cfg.prof->fota;
-    if (f->phase != FOTA_IDLE) {
-        if (c->up_busy < 0)
-            return FOTA_REFUSED;
-        urc(f, "+QIND: \"FOTA\",\"END\",%d", c->up_busy); /* the running one goes on */
-        return FOTA_ACCEPTED;
-    }
+    if (f->phase != FOTA_IDLE)
+        return answer_busy(f);
     struct url u;
     if (url_parse(text, &u) != URL_OK)
         return FOTA_REFUSED;
@@ -342,12 +348,8 @@ static void begin_uploaded(uv_timer_t *t)
 enum fota_answer fota_command_uploaded(struct fota *f)
 {
     const struct prof_fota *c = &f->cfg.prof->fota;
-    if (f->phase != FOTA_IDLE) {
-        if (c->up_busy < 0)
-            return FOTA_REFUSED;
-        urc(f, "+QIND: \"FOTA\",\"END\",%d", c->up_busy); /* the running one goes on */
-        return FOTA_ACCEPTED;
-    }
+    if (f->phase != FOTA_IDLE)
+        return answer_busy(f);
     if (fota_upload_length(&f->upload) == 0) {
         event(f, "fota", "refused", "no package uploaded");
         urc(f, "+QIND: \"FOTA\",\"END\",%d", c->up_invalid);
