@@ -70,7 +70,8 @@ static int parse(int argc, char **argv, struct upload_opts *o)
         else if (strcmp(argv[i], "--lines") == 0)
             o->style = 2, r = 1;
         else if (argv[i][0] == '-' && argv[i][1] != '\0') {
-            fprintf(stderr, "bcsim upload: unknown option '%s'\n", argv[i]);
+            fprintf(stderr, "bcsim upload: unknown option '%s'; try 'bcsim help upload'\n",
+                    argv[i]);
             return -1;
         } else if (!o->device)
             o->device = argv[i], r = 1;
@@ -297,16 +298,14 @@ static void report_error(const struct upl_options *o, const struct upl_result *r
 
 int cli_upload(int argc, char **argv)
 {
-    if (argc >= 1 && strcmp(argv[0], "--help") == 0) {
+    if (argc >= 1 && (strcmp(argv[0], "--help") == 0 || strcmp(argv[0], "-h") == 0)) {
         fputs(cli_upload_usage, stdout);
         return CLI_OK;
     }
     struct upload_opts uo = {0};
     struct upl_options o;
-    if (parse(argc, argv, &uo) != 0 || options(&uo, &o) != 0) {
-        fprintf(stderr, "bcsim upload: see 'bcsim help upload'\n");
+    if (parse(argc, argv, &uo) != 0 || options(&uo, &o) != 0)
         return CLI_USAGE;
-    }
     uint8_t *pkg;
     size_t len;
     if (cli_read_file(uo.package, &pkg, &len) != 0)

@@ -15,7 +15,7 @@
 #define PROMPT_MS        2000 /* command to '>' (the module's maximum is 300 ms) */
 #define ANSWER_MARGIN_MS 2000 /* beyond <timeout>, for the answer to a block */
 #define SHORT_MS         1000 /* the answer to AT, AT+QFUPLEX=ESC, AT+QFUPLEX=? */
-#define SYNC_TRIES       5    /* AT before anything else */
+#define SYNC_TRIES       3    /* AT before anything else */
 #define RESYNC_TRIES     3    /* AT after a failed try */
 #define LINE_MAX_LEN     256  /* longer lines are none that we wait for */
 
