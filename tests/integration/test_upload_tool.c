@@ -420,6 +420,35 @@ START_TEST(update_refused_or_silent)
 }
 END_TEST
 
+/* The emulator dies (kill -9) while the uploader waits for a prompt: the
+ * device fails, exit 3 with the reason, at once rather than after the tries. */
+START_TEST(device_goes_away)
+{
+    const char *pkg = package("bc66", "BC66NBR01A07", "BC66NBR01A08", "up.pkg", NULL);
+    module("bc66", NULL);
+    char o[1024];
+    ck_assert_int_eq(bcsim_ctl(&proc, o, sizeof o,
+                               (const char *[]){"override", "AT+QFUPLEX=4096,2,4098,6", "", NULL}),
+                     0);
+    const char *argv[] = {BCSIM_BIN, "upload", "--lines", proc.pty, pkg, NULL};
+    int ofd, efd;
+    pid_t pid = host_spawn(argv, &ofd, &efd);
+    size_t n = host_read_fd(ofd, out, sizeof out, 60000, "block n=1 ");
+    ck_assert_msg(strstr(out, "block n=1 "), "no block 1: %s", out);
+    bcsim_kill9(&proc);
+    long t0 = scratch_now_ms();
+    host_read_fd(ofd, out + n, sizeof out - n, 20000, NULL);
+    host_read_fd(efd, err, sizeof err, 2000, NULL);
+    close(ofd);
+    close(efd);
+    ck_assert_int_eq(host_wait_pid(pid, HOST_TIMEOUT_MS), 3);
+    ck_assert_int_lt(scratch_now_ms() - t0, 5000);
+    HAS(err, "Input/output error");
+    HAS(out, "done result=failed exit=3");
+    ck_assert_int_eq(bcsim_stop(&proc), 128 + SIGKILL);
+}
+END_TEST
+
 /* ---- The command line ------------------------------------------------------------ */
 
 /* Bad command lines are 2, a package or device that cannot be used 3, each
@@ -510,6 +539,7 @@ Suite *upload_tool_suite(void)
     tcase_add_loop_test(mod, upload_only_block_sizes, 0, 4);
     tcase_add_test(mod, no_prompt_escapes);
     tcase_add_loop_test(mod, update_refused_or_silent, 0, 2);
+    tcase_add_test(mod, device_goes_away);
     suite_add_tcase(s, mod);
     TCase *cli = tcase_create("cli");
     tcase_add_checked_fixture(cli, setup, teardown);

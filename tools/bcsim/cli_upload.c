@@ -171,7 +171,7 @@ static void bar(struct out *o, const struct upl_event *ev)
     printf("\rupload [%s] %zu/%zu B %3zu%% %.1f KB/s", fill, ev->done, ev->total,
            ev->total ? ev->done * 100 / ev->total : 0, s > 0 ? ev->done / s / 1000.0 : 0.0);
     if (o->retries)
-        printf(" (%u retries)", o->retries);
+        printf(" retries %u", o->retries);
     printf("\033[K"); /* the rest of an older, longer line */
     o->bar_open = true;
 }
