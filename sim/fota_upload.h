@@ -30,6 +30,7 @@ struct fota_upload {
     /* The block between the command's '>' and its answer, for the command. */
     struct {
         uint32_t size, num, len; /* <blocksize>, <blocknum>, data bytes */
+        const uint8_t *data;     /* data and CRC, in the AT engine's data mode */
     } block;
     uv_timer_t timer; /* ... and its <timeout> */
 };

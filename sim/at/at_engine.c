@@ -41,6 +41,11 @@ void at_engine_data_stop(struct at_engine *e)
     memset(&e->data, 0, sizeof e->data);
 }
 
+size_t at_engine_data_extra(const struct at_engine *e)
+{
+    return e->data.extra;
+}
+
 bool at_engine_in_data(const struct at_engine *e)
 {
     return e->data.active;
@@ -279,6 +284,7 @@ int at_engine_data(struct at_engine *e, const struct at_data_req *req)
         .escape_len = req->escape ? strlen(req->escape) : 0,
         .done = req->done,
         .arg = req->arg,
+        .trail = req->trail,
     };
     if (req->prompt)
         out(e, req->prompt, strlen(req->prompt));
@@ -297,6 +303,10 @@ static bool escaped(const struct at_data *d)
 static size_t data_feed(struct at_engine *e, const char *p, size_t len)
 {
     struct at_data *d = &e->data;
+    if (d->trailing) {
+        d->extra += len;
+        return len;
+    }
     size_t used = 0;
     enum at_data_end how = AT_DATA_FULL;
     bool ended = false;
@@ -310,7 +320,10 @@ static size_t data_feed(struct at_engine *e, const char *p, size_t len)
             ended = true;
         }
     }
-    if (ended) {
+    if (ended && how == AT_DATA_FULL && d->trail) {
+        d->trailing = true;
+        d->done(e, how, d->buf, d->got, d->arg);
+    } else if (ended) {
         /* Data mode is over before the command hears of it: it may answer,
          * start another, or stop the module from its callback. */
         struct at_data done = *d;

@@ -64,12 +64,18 @@ struct at_data_req {
     const char *escape; /* "AT+QFUPLEX=ESC\r", or NULL */
     at_data_done done;  /* the command answers from here (at_reply, at_engine_complete) */
     void *arg;
+    /* After `len` bytes, stay in data mode and count what else comes (the
+     * bytes beyond <length>) until the command calls at_engine_data_stop;
+     * the data given to `done` stays valid until then. */
+    bool trail;
 };
 
 struct at_data {
     bool active;
+    bool trailing; /* `want` bytes are in; more are only counted */
+    bool trail;
     uint8_t *buf;
-    size_t want, got;
+    size_t want, got, extra;
     const char *escape;
     size_t escape_len;
     at_data_done done;
@@ -123,9 +129,11 @@ bool at_engine_idle(const struct at_engine *e);
 /* From a handler that then returns AT_PENDING: enters data mode. 0, or
  * -ENOMEM (the handler answers ERROR). */
 int at_engine_data(struct at_engine *e, const struct at_data_req *req);
-/* Leaves data mode and drops what it collected (the command's timeout); the
- * command still answers with at_engine_complete. */
+/* Leaves data mode and drops what it collected (the command's timeout, or
+ * the end of a trail); the command still answers with at_engine_complete. */
 void at_engine_data_stop(struct at_engine *e);
+/* Bytes that came after a trailing data mode's `len`. */
+size_t at_engine_data_extra(const struct at_engine *e);
 bool at_engine_in_data(const struct at_engine *e);
 
 /* Writes one information line of the running command's response. */

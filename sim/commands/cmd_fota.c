@@ -82,10 +82,45 @@ static void qfuplex_power_cut(uv_timer_t *t)
     mod_power_cut(MOD(e));
 }
 
+/* The line stayed silent after the block: check it, keep it or not, answer. */
+static void qfuplex_settled(uv_timer_t *t)
+{
+    struct at_engine *e = t->data;
+    struct module *m = MOD(e);
+    struct fota_upload *u = &m->fota.upload;
+    const uint8_t *data = u->block.data;
+    size_t extra = at_engine_data_extra(e);
+    uint32_t n = u->block.len;
+    int err = 0;
+    if (extra > 0) {
+        upload_event(m, "longer than <length>");
+        err = -1;
+    } else if ((uint16_t)(data[n] | data[n + 1] << 8) != crc16_ccitt_update(0, data, n)) {
+        upload_event(m, "CRC mismatch"); /* the CRC comes low byte first */
+        err = -1;
+    } else if ((err = fota_upload_write(u, u->block.size, u->block.num, data, n)) == FLASH_EPOWER) {
+        upload_event(m, "power cut");
+        at_engine_data_stop(e);
+        uv_timer_start(&u->timer, qfuplex_power_cut, 0, 0);
+        return;
+    } else if (err) {
+        upload_event(m, "flash error");
+    }
+    at_engine_data_stop(e);
+    if (err) {
+        at_engine_complete(e, AT_ERROR);
+        return;
+    }
+    upload_event(m, "written");
+    at_reply(e, "+QFUPLEX: %u", n);
+    at_engine_complete(e, AT_OK);
+}
+
 static void qfuplex_data(struct at_engine *e, enum at_data_end how, const uint8_t *data, size_t len,
                          void *arg)
 {
     (void)arg;
+    (void)len;
     struct module *m = MOD(e);
     struct fota_upload *u = &m->fota.upload;
     uv_timer_stop(&u->timer);
@@ -95,27 +130,10 @@ static void qfuplex_data(struct at_engine *e, enum at_data_end how, const uint8_
         at_engine_complete(e, AT_OK);
         return;
     }
-    uint32_t n = (uint32_t)len - 2;
-    uint16_t crc = (uint16_t)(data[n] | data[n + 1] << 8); /* low byte first */
-    if (crc != crc16_ccitt_update(0, data, n)) {
-        upload_event(m, "CRC mismatch");
-        at_engine_complete(e, AT_ERROR);
-        return;
-    }
-    int err = fota_upload_write(u, u->block.size, u->block.num, data, n);
-    if (err == FLASH_EPOWER) {
-        upload_event(m, "power cut");
-        uv_timer_start(&u->timer, qfuplex_power_cut, 0, 0);
-        return;
-    }
-    if (err) {
-        upload_event(m, "flash error");
-        at_engine_complete(e, AT_ERROR);
-        return;
-    }
-    upload_event(m, "written");
-    at_reply(e, "+QFUPLEX: %u", n);
-    at_engine_complete(e, AT_OK);
+    /* <length> bytes are in. Bytes beyond it make the block an ERROR, so
+     * wait until the line has been silent for a moment before judging it. */
+    u->block.data = data;
+    uv_timer_start(&u->timer, qfuplex_settled, uart_idle_gap_ms(&m->uart), 0);
 }
 
 static int qfuplex_write(struct at_engine *e, const struct at_cmd *c)
@@ -149,6 +167,7 @@ static int qfuplex_write(struct at_engine *e, const struct at_cmd *c)
         .len = len,
         .escape = QFUPLEX_ESCAPE,
         .done = qfuplex_data,
+        .trail = true,
     };
     if (at_engine_data(e, &req) != 0)
         return AT_ERROR;

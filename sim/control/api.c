@@ -201,7 +201,8 @@ void simctl_override_clear(struct module *m)
     at_override_clear(&m->at);
 }
 
-/* ---- Flash faults ------------------------------------------------------------------------- */
+/* ---- Flash and line faults ---------------------------------------------------------------------
+ */
 
 static const struct simctl_fault_desc faults[] = {
     {"flash-program", SIMCTL_FAULT_FLASH_PROGRAM, "N", true},
@@ -210,6 +211,9 @@ static const struct simctl_fault_desc faults[] = {
     {"flash-cut", SIMCTL_FAULT_FLASH_CUT, "N", false},
     {"flash-tear", SIMCTL_FAULT_FLASH_TEAR, "N", false},
     {"flash-worn", SIMCTL_FAULT_FLASH_WORN, "N", true},
+    {"uart-rx-drop", SIMCTL_FAULT_UART_RX_DROP, "N", true},
+    {"uart-rx-flip", SIMCTL_FAULT_UART_RX_FLIP, "N", true},
+    {"uart-tx-drop", SIMCTL_FAULT_UART_TX_DROP, "N", true},
     {"clear", SIMCTL_FAULT_CLEAR, NULL, false},
 };
 
@@ -262,8 +266,18 @@ int simctl_fault(struct module *m, enum simctl_fault kind, int64_t value, char *
     case SIMCTL_FAULT_FLASH_WORN: /* the Nth next operation and every later one fail, until CLEAR */
         f->faults.worn_from = f->count.ops + v;
         break;
+    case SIMCTL_FAULT_UART_RX_DROP:
+        uart_fault(&m->uart, UART_FAULT_RX_DROP, v);
+        break;
+    case SIMCTL_FAULT_UART_RX_FLIP:
+        uart_fault(&m->uart, UART_FAULT_RX_FLIP, v);
+        break;
+    case SIMCTL_FAULT_UART_TX_DROP:
+        uart_fault(&m->uart, UART_FAULT_TX_DROP, v);
+        break;
     case SIMCTL_FAULT_CLEAR:
         f->faults = (struct flash_faults){0};
+        uart_fault_clear(&m->uart);
         break;
     }
     mod_event(m, "fault", "set", d->name);

@@ -118,7 +118,7 @@ int simctl_override_add(struct module *m, const char *cmd, const char *reply, bo
                         size_t why_size);
 void simctl_override_clear(struct module *m);
 
-/* ---- Flash faults ----------------------------------------------------------------------- */
+/* ---- Flash and line faults ------------------------------------------------------------------- */
 
 enum simctl_fault {
     SIMCTL_FAULT_FLASH_PROGRAM,  /* the value-th next program fails, once */
@@ -127,7 +127,10 @@ enum simctl_fault {
     SIMCTL_FAULT_FLASH_CUT,      /* the power is cut after value more operations */
     SIMCTL_FAULT_FLASH_TEAR,     /* ... tearing the operation it hits */
     SIMCTL_FAULT_FLASH_WORN,     /* every program and erase fails from now on */
-    SIMCTL_FAULT_CLEAR,          /* no flash faults */
+    SIMCTL_FAULT_UART_RX_DROP,   /* the value-th next byte from the host is lost */
+    SIMCTL_FAULT_UART_RX_FLIP,   /* ... arrives with a bit flipped */
+    SIMCTL_FAULT_UART_TX_DROP,   /* the value-th next byte to the host is lost */
+    SIMCTL_FAULT_CLEAR,          /* no flash or line faults */
 };
 
 /* Counts and sizes: at least 1, and small enough that adding them to the

@@ -28,16 +28,28 @@ static void on_master(uv_poll_t *h, int status, int events)
         update_master_poll(p);
         p->ops->writable(p->ctx);
     }
-    if ((events & UV_READABLE) && p->reading) {
-        /* Opens and closes that happened before these bytes were written are
-         * queued in inotify: count them first, or a reply to a host that just
-         * reopened would be flushed as the previous host's leftovers. */
-        read_notifications(p);
-        char buf[4096];
-        ssize_t n = read(p->master, buf, sizeof buf);
-        if (n > 0)
-            p->ops->data(p->ctx, buf, (size_t)n);
-    }
+    if ((events & UV_READABLE) && p->reading)
+        pty_read_now(p);
+}
+
+bool pty_read_now(struct pty *p)
+{
+    /* Opens and closes that happened before these bytes were written are
+     * queued in inotify: count them first, or a reply to a host that just
+     * reopened would be flushed as the previous host's leftovers. */
+    read_notifications(p);
+    char buf[4096];
+    size_t max = p->read_max && p->read_max < sizeof buf ? p->read_max : sizeof buf;
+    ssize_t n = read(p->master, buf, max);
+    if (n <= 0)
+        return false;
+    p->ops->data(p->ctx, buf, (size_t)n);
+    return true;
+}
+
+void pty_read_limit(struct pty *p, size_t max)
+{
+    p->read_max = max;
 }
 
 static void update_master_poll(struct pty *p)

@@ -25,6 +25,7 @@ struct pty {
     uv_poll_t notify_poll;
     int hosts; /* host opens of the slave, by inotify's count */
     bool reading, want_write;
+    size_t read_max; /* bytes per read (0: as many as fit the buffer) */
     const struct pty_ops *ops;
     void *ctx;
 };
@@ -41,6 +42,10 @@ void pty_close(struct pty *p);
 ssize_t pty_write(struct pty *p, const void *buf, size_t len);
 void pty_want_write(struct pty *p, bool on); /* ops->writable when space frees */
 void pty_read(struct pty *p, bool on);       /* flow control towards the host */
+/* At most `max` bytes per ops->data call (0: no limit but the buffer's). */
+void pty_read_limit(struct pty *p, size_t max);
+/* Reads once now, if the host has written anything: ops->data, and true. */
+bool pty_read_now(struct pty *p);
 
 /* Discards what the module wrote and no host has read yet. */
 void pty_discard_output(struct pty *p);

@@ -5,9 +5,11 @@
 #include "tests/integration/scratch.h"
 
 #include <check.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #define FLOW_RUN(...) bcsim_run_once((const char *[]){__VA_ARGS__, NULL}, out, sizeof out, 30000)
 
@@ -33,6 +35,53 @@ void flow_package(const char *dir, const char *model, const char *from, const ch
         ck_assert_int_eq(FLOW_RUN("pkg", "make", "--from", scratch_path(dir, a), "--to",
                                   scratch_path(dir, b), "-o", pkg),
                          0);
+}
+
+/* DIR/www/NAME of exactly `size` bytes: from built-in `from` to an image of
+ * revision `to` whose payload is `from`'s image followed by incompressible
+ * bytes, their count tuned until the package comes out at that size. */
+void flow_package_sized(const char *dir, const char *model, const char *from, const char *to,
+                        const char *name, size_t size)
+{
+    char a[64], pkg[300], out[4096];
+    snprintf(a, sizeof a, "%s.img", from);
+    snprintf(pkg, sizeof pkg, "%s/www/%s", dir, name);
+    ck_assert_int_eq(FLOW_RUN("image", "export", "--model", model, "--revision", from, "-o",
+                              scratch_path(dir, a)),
+                     0);
+    FILE *f = fopen(scratch_path(dir, a), "rb");
+    ck_assert_ptr_nonnull(f);
+    static char base[1 << 21];
+    size_t base_len = fread(base, 1, sizeof base, f);
+    ck_assert(feof(f) && base_len > 0);
+    fclose(f);
+    size_t tail = size > 1024 ? size - 1024 : size;
+    for (int tries = 0; tries < 8; tries++) {
+        f = fopen(scratch_path(dir, "sized.raw"), "wb");
+        ck_assert_ptr_nonnull(f);
+        ck_assert_uint_eq(fwrite(base, 1, base_len, f), base_len);
+        uint64_t x = 0x9e3779b97f4a7c15u; /* the same bytes every try, every run */
+        for (size_t i = 0; i < tail; i++) {
+            x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+            fputc((int)(x >> 24) & 0xff, f);
+        }
+        ck_assert_int_eq(fclose(f), 0);
+        ck_assert_int_eq(FLOW_RUN("image", "make", "--model", model, "--revision", to, "--payload",
+                                  scratch_path(dir, "sized.raw"), "-o",
+                                  scratch_path(dir, "sized.img")),
+                         0);
+        ck_assert_int_eq(FLOW_RUN("pkg", "make", "--from", scratch_path(dir, a), "--to",
+                                  scratch_path(dir, "sized.img"), "-o", pkg),
+                         0);
+        struct stat st;
+        ck_assert_int_eq(stat(pkg, &st), 0);
+        if ((size_t)st.st_size == size)
+            return;
+        long next = (long)tail + (long)size - (long)st.st_size;
+        ck_assert_msg(next > 0, "a package of %zu bytes is too small to make", size);
+        tail = (size_t)next;
+    }
+    ck_abort_msg("no package of exactly %zu bytes after 8 tries", size);
 }
 
 /* ---- The transcript, line by line ------------------------------------------------ */

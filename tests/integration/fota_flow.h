@@ -16,6 +16,11 @@ extern const char *const flow_brom[];
 void flow_package(const char *dir, const char *model, const char *from, const char *to,
                   const char *name, const char *extra);
 
+/* DIR/www/NAME of exactly `size` bytes, from built-in revision `from` to an
+ * image of revision `to` made for it (card 2 section 6.2's 9272 bytes). */
+void flow_package_sized(const char *dir, const char *model, const char *from, const char *to,
+                        const char *name, size_t size);
+
 /* The next non-empty line, without its line end (an echo's own CR too). */
 void flow_next_line(struct host *h, char *line, size_t size);
 /* Progress lines of kind `what`, strictly increasing, ending at 100%; line

@@ -637,6 +637,95 @@ START_TEST(flash_cut_in_a_block)
 }
 END_TEST
 
+/* More bytes than <length>: ERROR and nothing of the block kept, whether the
+ * extra bytes come in the same write or right after the CRC. */
+START_TEST(longer_than_length)
+{
+    fill_pattern();
+    start("bc66", NULL);
+    uint8_t buf[133];
+    memcpy(buf, pattern, 128);
+    uint16_t crc = crc16_ccitt_update(0, pattern, 128);
+    buf[128] = (uint8_t)crc;
+    buf[129] = (uint8_t)(crc >> 8);
+    memcpy(buf + 130, "xyz", 3);
+    ck_assert_str_eq(block("AT+QFUPLEX=128,0", buf, sizeof buf, CRC_NONE), ERR);
+    ck_assert_str_eq(cmd("AT+QFUPLEX=128,1"), ERR); /* no upload: block 0 was not kept */
+    ck_assert_str_eq(block("AT+QFUPLEX=128,0", pattern, 128, CRC_GOOD), OK_LEN(128));
+    host_send(&host, "AT+QFUPLEX=128,1\r");
+    host_expect(&host, "\r\n>", resp, sizeof resp, HOST_TIMEOUT_MS);
+    crc = crc16_ccitt_update(0, pattern + 128, 128);
+    host_send_bytes(&host, pattern + 128, 128);
+    host_send_bytes(&host, (uint8_t[]){(uint8_t)crc, (uint8_t)(crc >> 8)}, 2);
+    host_send_bytes(&host, "\r", 1);
+    await_final(&host, resp, sizeof resp, HOST_TIMEOUT_MS);
+    ck_assert_str_eq(resp, ERR);
+    ck_assert_int_eq(bcsim_status_long(&proc, "downloaded"), 128);
+    ck_assert_str_eq(block("AT+QFUPLEX=128,1", pattern + 128, 128, CRC_GOOD), OK_LEN(128));
+    stop();
+}
+END_TEST
+
+/* The line faults of the control socket, as a host meets them. */
+START_TEST(line_faults)
+{
+    fill_pattern();
+    start("bc66", NULL);
+    /* "AT+QFUPLEX=128,0\r" is 17 bytes: the 27th is the 10th byte of data. */
+    ctl("fault", "uart-rx-flip", "27");
+    ck_assert_str_eq(block("AT+QFUPLEX=128,0", pattern, 128, CRC_GOOD), ERR);
+    ck_assert_str_eq(block("AT+QFUPLEX=128,0", pattern, 128, CRC_GOOD), OK_LEN(128));
+    /* A byte lost: the block comes up short and <timeout> runs out. */
+    ctl("fault", "uart-rx-drop", "30");
+    ck_assert_str_eq(block("AT+QFUPLEX=128,1,130,1", pattern + 128, 128, CRC_GOOD),
+                     "\r\n+QFUPLEX: -2,TIMEOUT\r\n\r\nERROR\r\n");
+    ck_assert_str_eq(block("AT+QFUPLEX=128,1", pattern + 128, 128, CRC_GOOD), OK_LEN(128));
+    /* The first byte of the next answer is lost on its way to the host. */
+    ctl("fault", "uart-tx-drop", NULL);
+    host_send(&host, "AT\r");
+    host_expect(&host, "OK\r\n", resp, sizeof resp, HOST_TIMEOUT_MS);
+    ck_assert_str_eq(resp, "\nOK\r\n");
+    /* fault clear disarms them. */
+    ctl("fault", "uart-rx-flip", NULL);
+    ctl("fault", "uart-tx-drop", NULL);
+    ctl("fault", "clear", NULL);
+    ck_assert_str_eq(cmd("AT"), "\r\nOK\r\n");
+    stop();
+}
+END_TEST
+
+/* In real time both directions take the line time of their bytes at the
+ * rate AT+IPR set: lower bounds only (the machine may be slower). */
+START_TEST(paced_at_the_baud_rate)
+{
+    fill_pattern();
+    memset(&proc, 0, sizeof proc);
+    bcsim_start(&proc, "bc66", (const char *[]){"--speed", "1", NULL});
+    host_open(&host, proc.pty);
+    host_expect(&host, "+IP: ", resp, sizeof resp, 30000); /* a real-time boot */
+    host_expect(&host, "\r\n", resp, sizeof resp, HOST_TIMEOUT_MS);
+    host_cmd(&host, "ATE0", resp, sizeof resp);
+    long t0 = scratch_now_ms();
+    ck_assert_str_eq(block("AT+QFUPLEX=4096,0", pattern, 4096, CRC_GOOD), OK_LEN(4096));
+    long took = scratch_now_ms() - t0;
+    /* 18 + 4098 bytes in, 3 + 22 out, at 11.52 bytes per ms */
+    ck_assert_msg(took >= 4141 / 11.52 - 2, "a 4096-byte block at 115200 baud took %ld ms", took);
+    ck_assert_str_eq(cmd("AT+IPR=9600"), "\r\nOK\r\n");
+    t0 = scratch_now_ms();
+    ck_assert_str_eq(block("AT+QFUPLEX=1024,0", pattern, 1024, CRC_GOOD), OK_LEN(1024));
+    took = scratch_now_ms() - t0;
+    ck_assert_msg(took >= 1069 / 0.96 - 2, "a 1024-byte block at 9600 baud took %ld ms", took);
+    t0 = scratch_now_ms();
+    ck_assert_str_eq(cmd("AT+QFUPLEX=?"),
+                     "\r\nAT+QFUPLEX=<blocksize>,<blocknum>[,<length>[,<timeout>]]\r\n"
+                     "AT+QFUPLEX=ESC\r\n\r\nOK\r\n");
+    took = scratch_now_ms() - t0;
+    ck_assert_msg(took >= 95 / 0.96 - 2, "13 bytes in and 82 out at 9600 baud took %ld ms", took);
+    ck_assert_str_eq(cmd("AT+IPR=115200"), "\r\nOK\r\n");
+    stop();
+}
+END_TEST
+
 /* ---- AT+QFOTADL=1: the update from the uploaded package ----------------------- */
 
 static char dir[64];
@@ -655,9 +744,16 @@ static void teardown(void)
 }
 
 /* www/up.pkg from one built-in revision to another, read into pkg. */
+static void read_package(void);
+
 static void make_package(const char *model, const char *from, const char *to, const char *extra)
 {
     flow_package(dir, model, from, to, "up.pkg", extra);
+    read_package();
+}
+
+static void read_package(void)
+{
     FILE *f = fopen(scratch_path(dir, "www/up.pkg"), "rb");
     ck_assert_ptr_nonnull(f);
     pkg_len = fread(pkg, 1, sizeof pkg, f);
@@ -682,6 +778,24 @@ static size_t blocks(uint32_t size)
 {
     return (pkg_len + size - 1) / size;
 }
+
+/* Card 2 section 6.2 exactly: a package of 9272 bytes in the card's three
+ * command lines (4096, 4096, 1080), then the update. */
+START_TEST(card2_exact_three_blocks)
+{
+    flow_package_sized(dir, "bc66", "BC66NBR01A07", "BC66NBR01A10", "up.pkg", 9272);
+    read_package();
+    ck_assert_uint_eq(pkg_len, 9272);
+    start("bc66", NULL);
+    ck_assert_str_eq(block("AT+QFUPLEX=4096,0,4098", pkg, 4096, CRC_GOOD), OK_LEN(4096));
+    ck_assert_str_eq(block("AT+QFUPLEX=4096,1,4098", pkg + 4096, 4096, CRC_GOOD), OK_LEN(4096));
+    ck_assert_str_eq(block("AT+QFUPLEX=4096,2,1082", pkg + 8192, 1080, CRC_GOOD), OK_LEN(1080));
+    ck_assert_str_eq(cmd("AT+QFOTADL=1"), "\r\nOK\r\n");
+    flow_expect_update(&host, true, true);
+    flow_revision_is(&host, "BC66NBR01A10");
+    stop();
+}
+END_TEST
 
 /* Card 2 section 6.2 end to end: blocks of 4096, AT+QFOTADL=1, the update
  * and the new firmware's boot, as the card shows them. */
@@ -861,11 +975,18 @@ Suite *uart_dfota_suite(void)
     tcase_add_test(up, echo_and_urc_in_data_mode);
     tcase_add_test(up, flash_fails_a_block);
     tcase_add_test(up, flash_cut_in_a_block);
+    tcase_add_test(up, longer_than_length);
+    tcase_add_test(up, line_faults);
     suite_add_tcase(s, up);
+    TCase *line = tcase_create("line");
+    tcase_set_timeout(line, 120);
+    tcase_add_test(line, paced_at_the_baud_rate);
+    suite_add_tcase(s, line);
     TCase *dl = tcase_create("qfotadl_1");
     tcase_add_checked_fixture(dl, setup, teardown);
     tcase_set_timeout(dl, 180);
     tcase_add_loop_test(dl, card2_uart_replay, 0, 2);
+    tcase_add_test(dl, card2_exact_three_blocks);
     tcase_add_test(dl, uploaded_package_refused);
     tcase_add_loop_test(dl, uploaded_package_mismatched, 0, 3);
     tcase_add_test(dl, bc260y_has_no_qfotadl_1);
