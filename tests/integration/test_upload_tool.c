@@ -381,11 +381,10 @@ START_TEST(no_prompt_escapes)
     char o[1024];
     ck_assert_int_eq(
         bcsim_ctl(&proc, o, sizeof o,
-                  (const char *[]){"override", "AT+QFUPLEX=4096,2,4098,6", "", "once", NULL}),
+                  (const char *[]){"override", "AT+QFUPLEX=4096,2,4098,1", "", "once", NULL}),
         0);
-    ck_assert_int_eq(UPLOAD(120000, proc.pty, pkg), 0);
-    HAS(out, "retry n=2 offset=8192 len=4096 try=1 why=no-prompt\n");
-    HAS(out, "escape n=2 answer=ok\n");
+    ck_assert_int_eq(UPLOAD(120000, "--timeout", "1", proc.pty, pkg), 0);
+    HAS(out, "escape n=2 answer=ok\nretry n=2 offset=8192 len=4096 try=1 why=no-prompt\n");
     HAS(out, "block n=2 offset=8192 len=4096 result=ok tries=2\n");
     HAS(out, "end err=0\n");
     revision_is("BC66NBR01A08");
@@ -416,6 +415,83 @@ START_TEST(update_refused_or_silent)
     }
     ck_assert_int_eq(count(out, "update "), 0);
     revision_is("BC66NBR01A07");
+    module_answers_then_stop();
+}
+END_TEST
+
+/* ---- Line faults ------------------------------------------------------------------ */
+
+/* A booted BC66 whose boot output a host has read and left: the bytes it
+ * sends from now on are the answers to the uploader alone. */
+static void quiet_module(void)
+{
+    static struct host h;
+    module("bc66", NULL);
+    host_open(&h, proc.pty);
+    host_wait_ready(&h);
+    host_close(&h);
+}
+
+/* What the module sends (echo on) for the uploader's AT and AT+QFUPLEX=?,
+ * then per block of 4096 with --timeout 1: the echo, "\r\n>", the answer. */
+#define TX_SYNC "AT\r\r\nOK\r\n"
+#define TX_PROBE                                                                                   \
+    "AT+QFUPLEX=?\r\r\nAT+QFUPLEX=<blocksize>,<blocknum>[,<length>[,<timeout>]]\r\n"               \
+    "AT+QFUPLEX=ESC\r\n\r\nOK\r\n"
+#define TX_ANSWER "\r\n+QFUPLEX: 4096\r\n\r\nOK\r\n"
+
+static size_t tx_echo(unsigned n)
+{
+    char echo[64];
+    return (size_t)snprintf(echo, sizeof echo, "AT+QFUPLEX=4096,%u,4098,1\r", n);
+}
+
+/* The module's bytes before block n's "\r\n>". */
+static size_t tx_before_prompt(unsigned n)
+{
+    size_t at = strlen(TX_SYNC) + strlen(TX_PROBE);
+    for (unsigned k = 0; k < n; k++)
+        at += tx_echo(k) + 3 + strlen(TX_ANSWER);
+    return at + tx_echo(n);
+}
+
+/* One byte lost or damaged on the line, each way, in block 2 (host to
+ * module: byte 10000 is in its data): the uploader recovers by itself and
+ * the update succeeds. */
+START_TEST(line_faults_recovered)
+{
+    const char *pkg = package("bc66", "BC66NBR01A07", "BC66NBR01A08", "up.pkg", NULL);
+    quiet_module();
+    char n[16];
+    const char *fault, *want;
+    switch (_i) {
+    case 0: /* a data byte lost: the module times out */
+        fault = "uart-rx-drop", snprintf(n, sizeof n, "10000");
+        want = "retry n=2 offset=8192 len=4096 try=1 why=timeout\n";
+        break;
+    case 1: /* a data byte flipped: the CRC does not match */
+        fault = "uart-rx-flip", snprintf(n, sizeof n, "10000");
+        want = "retry n=2 offset=8192 len=4096 try=1 why=error\n";
+        break;
+    case 2: /* the '>' of block 2 lost */
+        fault = "uart-tx-drop", snprintf(n, sizeof n, "%zu", tx_before_prompt(2) + 3);
+        want = "escape n=2 answer=ok\nretry n=2 offset=8192 len=4096 try=1 why=no-prompt\n"
+               "block n=2 offset=8192 len=4096 result=ok tries=2\n";
+        break;
+    default: /* the 'O' of block 2's OK lost: written, but the uploader cannot know */
+        fault = "uart-tx-drop",
+        snprintf(n, sizeof n, "%zu", tx_before_prompt(2) + 3 + strlen(TX_ANSWER) - 3);
+        want = "escape n=2 answer=ok\nretry n=2 offset=8192 len=4096 try=1 why=no-answer\n"
+               "block n=2 offset=8192 len=4096 result=assumed tries=2\n";
+        break;
+    }
+    ctl("fault", fault, n);
+    ck_assert_int_eq(UPLOAD(120000, "--timeout", "1", proc.pty, pkg), 0);
+    HAS(out, want);
+    ck_assert_int_eq(count(out, "retry "), 1);
+    HAS(out, "block n=3 offset=12288 len=4096 result=ok tries=1\n");
+    HAS(out, "end err=0\ndone result=updated exit=0");
+    revision_is("BC66NBR01A08");
     module_answers_then_stop();
 }
 END_TEST
@@ -540,6 +616,7 @@ Suite *upload_tool_suite(void)
     tcase_add_test(mod, no_prompt_escapes);
     tcase_add_loop_test(mod, update_refused_or_silent, 0, 2);
     tcase_add_test(mod, device_goes_away);
+    tcase_add_loop_test(mod, line_faults_recovered, 0, 4);
     suite_add_tcase(s, mod);
     TCase *cli = tcase_create("cli");
     tcase_add_checked_fixture(cli, setup, teardown);

@@ -12,8 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#define PROMPT_MS        2000 /* command to '>' (the module's maximum is 300 ms) */
-#define ANSWER_MARGIN_MS 2000 /* beyond <timeout>, for the answer to a block */
+#define ANSWER_MARGIN_MS 2000 /* beyond <timeout>, for '>' or the answer to a block */
 #define SHORT_MS         1000 /* the answer to AT, AT+QFUPLEX=ESC, AT+QFUPLEX=? */
 #define SYNC_TRIES       3    /* AT before anything else */
 #define RESYNC_TRIES     3    /* AT after a failed try */
@@ -287,7 +286,12 @@ static enum try_result try_block(struct up *u, uint32_t n, const uint8_t *data, 
     int w = command(u, cmd);
     if (w <= 0)
         return w < 0 ? T_IO : T_NO_PROMPT;
-    long deadline = now_ms() + PROMPT_MS + line_ms(u, strlen(cmd) + 8);
+    /* A module whose '>' was lost waits in data mode and ends it itself at
+     * <timeout> (+QFUPLEX: -2,TIMEOUT, ERROR); one that says nothing at all
+     * by then is escaped from. */
+    long deadline =
+        now_ms() + (long)u->o->timeout_s * 1000 + ANSWER_MARGIN_MS + line_ms(u, strlen(cmd) + 8);
+    bool timed_out = false;
     for (;;) {
         enum got g = get(&u->port, deadline, true, line);
         if (g == GOT_PROMPT)
@@ -296,8 +300,10 @@ static enum try_result try_block(struct up *u, uint32_t n, const uint8_t *data, 
             return T_NO_PROMPT;
         if (g == GOT_ERROR)
             return T_IO;
-        if (is_error(line))
-            return T_REFUSED; /* before data mode: nothing sent, nothing changed */
+        if (strncmp(line, "+QFUPLEX:", 9) == 0 && strstr(line, "TIMEOUT"))
+            timed_out = true;
+        if (is_error(line)) /* refused before data mode: nothing sent, nothing changed */
+            return timed_out ? T_NO_PROMPT : T_REFUSED;
     }
     uint16_t crc = upl_crc16(0, data, len);
     uint8_t tail[2] = {(uint8_t)(crc & 0xff), (uint8_t)(crc >> 8)};
@@ -309,7 +315,7 @@ static enum try_result try_block(struct up *u, uint32_t n, const uint8_t *data, 
         return w < 0 ? T_IO : T_NO_ANSWER;
     /* The module times out <timeout> after '>'; a little later we stop waiting. */
     deadline = now_ms() + (long)u->o->timeout_s * 1000 + ANSWER_MARGIN_MS;
-    bool timed_out = false;
+    timed_out = false;
     for (;;) {
         enum got g = get(&u->port, deadline, false, line);
         if (g == GOT_TIMEOUT)
