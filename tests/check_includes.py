@@ -11,6 +11,7 @@ keeps to the rule:
     fw_image (libc) <- fw_image/gen (liblzma, libdivsufsort)
     proto (libuv, llhttp, libcoap)
     sim (proto, fw_image) <- tools, tests; nothing includes tools/
+    tools/upload (libc, POSIX; nothing else of bcsim) <- tools/bcsim, tests
 
 The layers are kept apart by meson's link lines too, but a header included
 across a layer compiles fine until someone moves a file; this check keeps the
@@ -29,6 +30,8 @@ FW_IMAGE_FORBIDDEN_SYSTEM = ("uv.h", "llhttp.h", "lzma.h", "divsufsort.h", "sys/
 # Protocol libraries: only proto/ speaks them.
 PROTO_ONLY_SYSTEM = ("llhttp.h",)
 PROTO_ONLY_SYSTEM_DIRS = ("coap3/",)
+# The reference uploader is libc and POSIX only: none of the libraries bcsim uses.
+UPLOAD_FORBIDDEN_SYSTEM = ("uv.h", "llhttp.h", "lzma.h", "divsufsort.h", "check.h")
 
 
 def layer_of(path):
@@ -37,6 +40,8 @@ def layer_of(path):
         return "fw_image/gen"
     if path.startswith("tools/bcsim/"):
         return "tools/bcsim"
+    if path.startswith("tools/upload/"):
+        return "tools/upload"
     return path.split("/", 1)[0]
 
 
@@ -58,6 +63,11 @@ def check_quoted(src, name, exists):
     src_layer, dst_layer = layer_of(src), layer_of(name)
     if dst_layer in ("tools", "tools/bcsim") and src_layer != "tools/bcsim":
         yield "includes tools/ (nothing but tools/bcsim itself may)"
+    if dst_layer == "tools/upload" and src_layer not in ("tools/upload", "tools/bcsim", "tests"):
+        yield "includes tools/upload/ (only tools/bcsim and tests may)"
+    if src_layer == "tools/upload" and dst_layer != "tools/upload":
+        yield "tools/upload/ includes outside tools/upload/ (the reference uploader " \
+              "shares no code with the module side)"
     if src_layer == "fw_image" and dst_layer != "fw_image":
         yield "fw_image/ includes outside fw_image/ (the flash model is libc only; " \
               "the generator fw_image/gen/ sits above it)"
@@ -77,6 +87,9 @@ def check_angled(src, name, exists):
     if src_layer == "fw_image" and (name in FW_IMAGE_FORBIDDEN_SYSTEM or
                                     name.startswith(PROTO_ONLY_SYSTEM_DIRS)):
         yield "fw_image/ includes <%s> (the flash model is libc only)" % name
+    if src_layer == "tools/upload" and (name in UPLOAD_FORBIDDEN_SYSTEM or
+                                        name.startswith(PROTO_ONLY_SYSTEM_DIRS)):
+        yield "tools/upload/ includes <%s> (the uploader is libc and POSIX only)" % name
     if is_proto_only(name) and src_layer != "proto":
         yield "<%s> outside proto/ (only proto/ speaks the protocol libraries)" % name
 

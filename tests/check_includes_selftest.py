@@ -39,6 +39,10 @@ CASES = [
     ("sim/module.c", '#include "tests/integration/host.h"', "sim/ includes tools/ or tests/"),
     ("sim/module.c", '#include "tools/bcsim/cli.h"', "includes tools/"),
     ("tests/runner.c", '#include "tools/bcsim/cli.h"', "includes tools/"),
+    ("tools/upload/uploader.c", '#include "fw_image/crc16.h"', "tools/upload/ includes outside"),
+    ("tools/upload/uploader.c", '#include "tools/bcsim/cli.h"', "tools/upload/ includes outside"),
+    ("tools/upload/uploader.c", "#include <uv.h>", "tools/upload/ includes <uv.h>"),
+    ("sim/module.c", '#include "tools/upload/uploader.h"', "includes tools/upload/"),
     ("sim/module.c", "#include <llhttp.h>", "<llhttp.h> outside proto/"),
     ("tests/runner.c", "#include <coap3/coap.h>", "<coap3/coap.h> outside proto/"),
 ]
@@ -76,7 +80,11 @@ def clean_tree(root):
     write(root, "sim/b.c", '#include "sim/b.h"\n')
     write(root, "tools/bcsim/cli.h", '#include "sim/a.h"\n')
     write(root, "tools/bcsim/main.c", '#include "tools/bcsim/cli.h"\n')
-    write(root, "tests/runner.c", '#include "sim/a.h"\n#include "fw_image/gen/delta.h"\n')
+    write(root, "tools/upload/up.h", "#include <stdint.h>\n")
+    write(root, "tools/upload/up.c", '#include "tools/upload/up.h"\n#include <termios.h>\n')
+    write(root, "tools/bcsim/up.c", '#include "tools/upload/up.h"\n')
+    write(root, "tests/runner.c", '#include "sim/a.h"\n#include "fw_image/gen/delta.h"\n'
+          '#include "tools/upload/up.h"\n')
 
 
 def main(argv):

@@ -31,5 +31,6 @@ Suite *simctl_suite(void);
 Suite *corpus_suite(void);
 Suite *coap_serve_suite(void);
 Suite *uart_dfota_suite(void);
+Suite *upload_tool_suite(void);
 
 #endif

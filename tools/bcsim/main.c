@@ -26,6 +26,8 @@ static const struct subcommand subcommands[] = {
     {"image", "list, export, make and inspect firmware images", cli_image_usage, cli_image},
     {"pkg", "make, inspect, verify and apply delta packages", cli_pkg_usage, cli_pkg},
     {"serve", "serve packages over HTTP, with faults on demand", cli_serve_usage, cli_serve},
+    {"upload", "upload a package over a module's UART and update (AT+QFUPLEX)", cli_upload_usage,
+     cli_upload},
     {"help", "show help for a command", help_usage, cmd_help},
 };
 
