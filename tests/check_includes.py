@@ -11,6 +11,7 @@ keeps to the rule:
     fw_image (libc) <- fw_image/gen (liblzma, libdivsufsort)
     proto (libuv, llhttp, libcoap)
     sim (proto, fw_image) <- tools, tests; nothing includes tools/
+    tools/lwm2m_server (proto, libcoap) <- tools/bcsim
 
 The layers are kept apart by meson's link lines too, but a header included
 across a layer compiles fine until someone moves a file; this check keeps the
@@ -37,6 +38,8 @@ def layer_of(path):
         return "fw_image/gen"
     if path.startswith("tools/bcsim/"):
         return "tools/bcsim"
+    if path.startswith("tools/lwm2m_server/"):
+        return "tools/lwm2m_server"
     return path.split("/", 1)[0]
 
 
@@ -58,6 +61,11 @@ def check_quoted(src, name, exists):
     src_layer, dst_layer = layer_of(src), layer_of(name)
     if dst_layer in ("tools", "tools/bcsim") and src_layer != "tools/bcsim":
         yield "includes tools/ (nothing but tools/bcsim itself may)"
+    if dst_layer == "tools/lwm2m_server" and src_layer not in ("tools/bcsim",
+                                                               "tools/lwm2m_server"):
+        yield "includes tools/lwm2m_server/ (only tools/bcsim and itself may)"
+    if src_layer == "tools/lwm2m_server" and dst_layer not in ("proto", "tools/lwm2m_server"):
+        yield "tools/lwm2m_server/ includes outside itself and proto/"
     if src_layer == "fw_image" and dst_layer != "fw_image":
         yield "fw_image/ includes outside fw_image/ (the flash model is libc only; " \
               "the generator fw_image/gen/ sits above it)"
@@ -77,8 +85,10 @@ def check_angled(src, name, exists):
     if src_layer == "fw_image" and (name in FW_IMAGE_FORBIDDEN_SYSTEM or
                                     name.startswith(PROTO_ONLY_SYSTEM_DIRS)):
         yield "fw_image/ includes <%s> (the flash model is libc only)" % name
-    if is_proto_only(name) and src_layer != "proto":
-        yield "<%s> outside proto/ (only proto/ speaks the protocol libraries)" % name
+    if is_proto_only(name) and src_layer != "proto" and not (
+            src_layer == "tools/lwm2m_server" and name.startswith("coap3/")):
+        yield "<%s> outside proto/ (only proto/ and tools/lwm2m_server/ speak the protocol " \
+              "libraries)" % name
 
 
 def sources(root):

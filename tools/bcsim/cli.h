@@ -15,11 +15,13 @@ int cli_ctl(int argc, char **argv);
 int cli_image(int argc, char **argv);
 int cli_pkg(int argc, char **argv);
 int cli_serve(int argc, char **argv);
+int cli_lwm2m_server(int argc, char **argv);
 
 extern const char cli_run_usage[];
 extern const char cli_ctl_usage[];
 extern const char cli_image_usage[];
 extern const char cli_pkg_usage[];
 extern const char cli_serve_usage[];
+extern const char cli_lwm2m_server_usage[];
 
 #endif

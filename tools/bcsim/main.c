@@ -26,6 +26,8 @@ static const struct subcommand subcommands[] = {
     {"image", "list, export, make and inspect firmware images", cli_image_usage, cli_image},
     {"pkg", "make, inspect, verify and apply delta packages", cli_pkg_usage, cli_pkg},
     {"serve", "serve packages over HTTP, with faults on demand", cli_serve_usage, cli_serve},
+    {"lwm2m-server", "a scriptable LwM2M 1.0 server for the module's client",
+     cli_lwm2m_server_usage, cli_lwm2m_server},
     {"help", "show help for a command", help_usage, cmd_help},
 };
 
@@ -36,7 +38,7 @@ static void print_overview(FILE *out)
     fputs(cli_run_usage, out);
     fputs("\ncommands:\n", out);
     for (size_t i = 0; i < sizeof subcommands / sizeof subcommands[0]; i++)
-        fprintf(out, "  %-6s %s\n", subcommands[i].name, subcommands[i].summary);
+        fprintf(out, "  %-12s %s\n", subcommands[i].name, subcommands[i].summary);
     fputs("\n'bcsim help COMMAND' shows a command's options.\n", out);
 }
 
