@@ -34,7 +34,7 @@ const char cli_lwm2m_server_usage[] =
     "  --address A     IPv4 or IPv6 literal to listen on (default 127.0.0.1)\n"
     "  --script FILE   run FILE's commands, then exit (stdin is not read)\n"
     "  --seed S        tokens and message ids from this seed (reproducible)\n"
-    "  --retransmit N  retransmissions of a request before it fails (0-10, default 4)\n"
+    "  --retransmit N  retransmissions of a request before it fails (1-10, default 4)\n"
     "\n"
     "Exit status: 0 quit, a signal, or the script done; 1 a script's wait timed out\n"
     "or its request failed; 2 usage (a script line that does not parse, too);\n"
@@ -56,6 +56,7 @@ struct app {
     struct lwsrv *srv;
     uv_signal_t sigint, sigterm;
     uv_timer_t timer; /* sleep, and a wait's timeout */
+    uv_timer_t kick;  /* runs the next command from the loop */
     union {
         uv_pipe_t pipe;
         uv_tty_t tty;
@@ -94,6 +95,19 @@ static void out(const char *fmt, ...)
 
 static void run_next(struct app *a);
 static void stop(struct app *a, int code);
+
+static void on_kick(uv_timer_t *t)
+{
+    run_next(t->data);
+}
+
+/* The next command, once libcoap is done with the datagram at hand: a
+ * registration is answered before the first request goes out. */
+static void kick(struct app *a)
+{
+    if (!a->stopping)
+        uv_timer_start(&a->kick, on_kick, 0, 0);
+}
 
 /* ---- Remembered events ------------------------------------------------------ */
 
@@ -143,7 +157,7 @@ static bool check_wait(struct app *a)
                 out("waited ep=%s event=%s=%s", a->events[i].ep, a->cmd.path, a->cmd.value);
             uv_timer_stop(&a->timer);
             a->busy = false;
-            run_next(a);
+            kick(a);
             return true;
         }
     return false;
@@ -231,7 +245,7 @@ static void on_answer(struct app *a, const struct lwsrv_event *ev)
         failed(a, "%s ep=%s path=%s: answered %u.%02u", name, ev->ep, path, ev->code / 100,
                ev->code % 100);
     if (!a->stopping)
-        run_next(a);
+        kick(a);
 }
 
 static void on_event(void *arg, const struct lwsrv_event *ev)
@@ -285,7 +299,7 @@ static void on_event(void *arg, const struct lwsrv_event *ev)
         a->busy = false;
         failed(a, "%s ep=%s path=%s: %s", lwsrv_op_name(ev->op), ev->ep, path, ev->why);
         if (!a->stopping)
-            run_next(a);
+            kick(a);
         return;
     }
     }
@@ -339,7 +353,9 @@ static void run_one(struct app *a, const char *line)
         check_wait(a);
         return;
     case LWSRV_CMD_REQUEST:
+        a->busy = true;
         if (lwsrv_send(a->srv, &a->cmd.req, &a->req, &err) != 0) {
+            a->busy = false;
             failed(a, "%s ep=%s path=%s: %s", lwsrv_op_name(a->cmd.req.op), a->cmd.ep, a->cmd.path,
                    err);
             return;
@@ -514,6 +530,7 @@ static void stop(struct app *a, int code)
     a->exit_code = code;
     uv_timer_stop(&a->timer);
     uv_close((uv_handle_t *)&a->timer, NULL);
+    uv_close((uv_handle_t *)&a->kick, NULL);
     uv_close((uv_handle_t *)&a->sigint, NULL);
     uv_close((uv_handle_t *)&a->sigterm, NULL);
     if (a->reading) {
@@ -561,7 +578,7 @@ int cli_lwm2m_server(int argc, char **argv)
     int64_t port = 5683, seed = 0, retransmit = 4;
     if ((o.port && cli_number(prog, "--port", o.port, 0, 65535, &port) != 0) ||
         (o.seed && cli_number(prog, "--seed", o.seed, 1, INT64_MAX, &seed) != 0) ||
-        (o.retransmit && cli_number(prog, "--retransmit", o.retransmit, 0, 10, &retransmit) != 0))
+        (o.retransmit && cli_number(prog, "--retransmit", o.retransmit, 1, 10, &retransmit) != 0))
         return CLI_USAGE;
     struct sockaddr_storage ss;
     const char *address = o.address ? o.address : "127.0.0.1";
@@ -593,7 +610,8 @@ int cli_lwm2m_server(int argc, char **argv)
             lwsrv_address(a->srv, bound, sizeof bound);
             out("listening %s", bound);
             uv_timer_init(&a->loop, &a->timer);
-            a->timer.data = a;
+            uv_timer_init(&a->loop, &a->kick);
+            a->timer.data = a->kick.data = a;
             uv_signal_init(&a->loop, &a->sigint);
             uv_signal_init(&a->loop, &a->sigterm);
             a->sigint.data = a->sigterm.data = a;

@@ -217,11 +217,14 @@ static int parse_wait(struct lwsrv_cmd *c, struct words *ws, char *why, size_t s
 int lwsrv_cmd_parse(const char *line, struct lwsrv_cmd *c, char *why, size_t size)
 {
     memset(c, 0, sizeof *c);
+    const char *first = line + strspn(line, " \t");
+    if (*first == '#' || *first == '\0')
+        return 0; /* a comment or a blank line */
     struct words *ws = malloc(sizeof *ws);
     if (!ws)
         return fail(why, size, "out of memory");
     int r = split(line, ws, why, size);
-    if (r != 0 || ws->n == 0 || ws->w[0][0] == '#')
+    if (r != 0 || ws->n == 0)
         goto out;
     const char *name = ws->w[0];
     r = -1;

@@ -605,8 +605,7 @@ int lwsrv_send(struct lwsrv *s, const struct lwsrv_request *r, uint64_t *id, con
     }
     p->next = s->pending;
     s->pending = p;
-    *id = p->id;
-    coap_uv_process(&s->io);
+    *id = p->id; /* its answer is read on the next round of the loop, never in here */
     return 0;
 }
 
@@ -634,8 +633,10 @@ static coap_response_t on_response(coap_session_t *session, const coap_pdu_t *se
         return COAP_RESPONSE_FAIL; /* nothing of ours: RST, which ends an observation */
     coap_pdu_code_t c = coap_pdu_get_code(rcvd);
     unsigned code = COAP_RESPONSE_CLASS(c) * 100 + (c & 0x1f);
+    char ep[LWSRV_EP_MAX + 1]; /* p may be freed before the event goes out */
+    memcpy(ep, p->ep, sizeof ep);
     struct lwsrv_event ev = {.kind = LWSRV_EV_RESPONSE,
-                             .ep = p->ep,
+                             .ep = ep,
                              .req = p->id,
                              .op = p->op,
                              .path = p->path,
@@ -648,9 +649,9 @@ static coap_response_t on_response(coap_session_t *session, const coap_pdu_t *se
      * cancel (which is answered piggybacked, with sent known). */
     if (p->observing || (p->op == LWSRV_CANCEL && !sent && ev.seq >= 0 && ok)) {
         ev.kind = LWSRV_EV_NOTIFY;
-        emit(s, &ev);
         if (p->observing && (!ok || ev.seq < 0))
             pending_free(s, p); /* an error or a plain answer ends the observation */
+        emit(s, &ev);
         return COAP_RESPONSE_OK;
     }
     if (p->op == LWSRV_OBSERVE && ok && ev.seq >= 0)
@@ -671,8 +672,10 @@ static void on_nack(coap_session_t *session, const coap_pdu_t *sent,
     struct pending *p = pending_by_token(s, session, coap_pdu_get_token(sent));
     if (!p || p->observing)
         return;
+    char ep[LWSRV_EP_MAX + 1];
+    memcpy(ep, p->ep, sizeof ep);
     struct lwsrv_event ev = {.kind = LWSRV_EV_FAILED,
-                             .ep = p->ep,
+                             .ep = ep,
                              .req = p->id,
                              .op = p->op,
                              .path = p->path,
