@@ -230,8 +230,8 @@ static size_t peer_recv(struct peer *p, uint8_t *buf, size_t size)
                 break;
             shown_lws->len += (size_t)r;
         }
-        ck_abort_msg("nothing from the server within %d ms after '%s'; it printed: %.*s",
-                     WAIT_MS, shown_lws->last, (int)shown_lws->len, shown_lws->buf);
+        ck_abort_msg("nothing from the server within %d ms after '%s'; it printed: %.*s", WAIT_MS,
+                     shown_lws->last, (int)shown_lws->len, shown_lws->buf);
     }
     ssize_t n = recv(p->fd, buf, size, 0);
     ck_assert_int_gt(n, 0);
@@ -691,6 +691,38 @@ START_TEST(test_observe_cancel)
 }
 END_TEST
 
+START_TEST(test_discover_and_garbage)
+{
+    struct lws l;
+    struct peer p;
+    struct req r;
+    lws_start(&l, NULL);
+    peer_open(&p, l.port);
+    /* Not CoAP (version 0), a truncated header, GET on /rd: the server goes on. */
+    peer_send_hex(&p, "00 62 63 73 69 6d", NULL);
+    peer_send_hex(&p, "41", NULL);
+    peer_send_hex(&p, "41 01 00 40 f4 b2 72 64", NULL);
+    /* libcoap may reset (RST, mid 0) what it cannot parse; then the 4.05. */
+    uint8_t d[64];
+    size_t n;
+    for (int i = 0; (n = peer_recv(&p, d, sizeof d)) == 4 && d[0] == 0x70 && i < 3; i++)
+        ;
+    uint8_t want[] = {0x61, 0x85, 0x00, 0x40, 0xf4};
+    ck_assert_msg(n == sizeof want && memcmp(d, want, n) == 0, "not the 4.05 (%zu bytes)", n);
+    char line[512];
+    lws_expect(&l, "error request from", line, sizeof line, WAIT_MS);
+    ck_assert_msg(strstr(line, ": 4.05 only POST registers on /rd"), "%s", line);
+    register_node1(&p, &l, "1");
+    /* Discover: GET with Accept 40 (link format). */
+    lws_cmd(&l, "discover node1 /5/0");
+    peer_request(&p, &r, 0x01, "b1 35 01 30 61 28", NULL);
+    peer_answer(&p, &r, 0x60, 0x45, 0, "c1 28 ff", "</5/0/1>,</5/0/2>,</5/0/3>;pmin=10");
+    lws_line(&l, "discover ep=node1 path=/5/0 code=2.05 value=</5/0/1>,</5/0/2>,</5/0/3>;pmin=10");
+    close(p.fd);
+    lws_stop(&l);
+}
+END_TEST
+
 /* ---- Losses -------------------------------------------------------------------- */
 
 START_TEST(test_retransmission)
@@ -838,6 +870,7 @@ Suite *lwm2m_server_suite(void)
     tcase_add_test(tc, test_read);
     tcase_add_test(tc, test_write_exec);
     tcase_add_test(tc, test_observe_cancel);
+    tcase_add_test(tc, test_discover_and_garbage);
     tcase_add_test(tc, test_retransmission);
     tcase_add_test(tc, test_timeout);
     tcase_add_test(tc, test_script_passes);
