@@ -540,6 +540,11 @@ START_TEST(test_read)
     peer_request(&p, &r, 0x01, "b1 35 01 30 01 33", NULL);
     peer_answer(&p, &r, 0x60, 0x45, 0, "c0 ff", "0");
     lws_line(&l, "read ep=node1 path=/5/0/3 code=2.05 format=text value=0");
+    /* Text stays text in UTF-8; controls and bytes that are not UTF-8 escaped. */
+    lws_cmd(&l, "read node1 /5/0/6");
+    peer_request(&p, &r, 0x01, "b1 35 01 30 01 36", NULL);
+    peer_answer(&p, &r, 0x60, 0x45, 0, "c0 ff 63 61 66 c3 a9 0a ff 5c e2 82", NULL);
+    lws_line(&l, "read ep=node1 path=/5/0/6 code=2.05 format=text value=caf\xc3\xa9\\n\\xff\\\\\\xe2\\x82");
     /* A resource asked as TLV. */
     lws_cmd(&l, "read node1 /5/0/5 tlv");
     peer_request(&p, &r, 0x01, "b1 35 01 30 01 35 62 2d 16", NULL);

@@ -92,15 +92,40 @@ int lwsrv_format_parse(const char *name)
     return -1;
 }
 
+/* The length of the well-formed UTF-8 sequence at s (RFC 3629), 0 if none. */
+static size_t utf8_length(const uint8_t *s, size_t left)
+{
+    uint8_t c = s[0];
+    size_t n = c >= 0xC2 && c <= 0xDF   ? 2
+               : c >= 0xE0 && c <= 0xEF ? 3
+               : c >= 0xF0 && c <= 0xF4 ? 4
+                                        : 0;
+    if (n == 0 || n > left)
+        return 0;
+    uint8_t lo = c == 0xE0 ? 0xA0 : c == 0xF0 ? 0x90 : 0x80; /* no overlong forms */
+    uint8_t hi = c == 0xED ? 0x9F : c == 0xF4 ? 0x8F : 0xBF; /* no surrogates, <= U+10FFFF */
+    if (s[1] < lo || s[1] > hi)
+        return 0;
+    for (size_t i = 2; i < n; i++)
+        if (s[i] < 0x80 || s[i] > 0xBF)
+            return 0;
+    return n;
+}
+
 void lwsrv_escape(const uint8_t *s, size_t len, char *out, size_t size)
 {
     size_t n = 0;
     for (size_t i = 0; i < len && n + 5 < size; i++) {
         uint8_t c = s[i];
+        size_t u = c >= 0x80 ? utf8_length(s + i, len - i) : 0;
         if (c == '\n' || c == '\r' || c == '\t' || c == '\\') {
             out[n++] = '\\';
             out[n++] = c == '\n' ? 'n' : c == '\r' ? 'r' : c == '\t' ? 't' : '\\';
-        } else if (c < ' ' || c == 0x7f) {
+        } else if (u > 0) { /* text in UTF-8 stays text */
+            memcpy(out + n, s + i, u);
+            n += u;
+            i += u - 1;
+        } else if (c < ' ' || c >= 0x7f) {
             n += (size_t)snprintf(out + n, size - n, "\\x%02x", c);
         } else {
             out[n++] = (char)c;

@@ -53,8 +53,9 @@ typedef void (*lwsrv_value_fn)(void *arg, const char *path, const char *value);
 int lwsrv_values(const struct lwsrv_path *base, int format, const uint8_t *payload, size_t len,
                  lwsrv_value_fn fn, void *arg, const char **why);
 
-/* Bytes as text for a line of output: controls and backslash escaped
- * (\n, \r, \t, \\, \xNN), at most size-1 characters. */
+/* Bytes as text for a line of output: controls, backslash and bytes that
+ * are not well-formed UTF-8 escaped (\n, \r, \t, \\, \xNN), at most size-1
+ * characters. */
 void lwsrv_escape(const uint8_t *s, size_t len, char *out, size_t size);
 
 #endif
