@@ -569,7 +569,7 @@ START_TEST(test_read)
     lws_line(&l, "error read ep=node1 path=/5/0/9: answered 4.04");
     lws_cmd(&l, "read node1 /3/0");
     peer_request(&p, &r, 0x01, "b1 33 01 30 62 2d 16", NULL);
-    peer_answer(&p, &r, 0x60, 0x45, 0, "c2 2d 16 ff c8 00 14 4f 70", NULL);
+    peer_answer(&p, &r, 0x60, 0x45, 0, "c2 2d 16 ff c3 03 31 2e 30 c8 00 14 4f 70", NULL);
     lws_line(&l, "error read ep=node1 path=/3/0: a TLV that runs past the end of the payload");
     /* Bad commands: one line each, the server goes on. */
     lws_cmd(&l, "read nobody /3/0");

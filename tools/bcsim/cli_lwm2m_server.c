@@ -204,6 +204,13 @@ static void print_value(void *arg, const char *path, const char *value)
     remember(p->a, LWSRV_WAIT_VALUE, ev->ep, path, value);
 }
 
+static void ignore_value(void *arg, const char *path, const char *value)
+{
+    (void)arg;
+    (void)path;
+    (void)value;
+}
+
 static void on_answer(struct app *a, const struct lwsrv_event *ev)
 {
     char path[40];
@@ -218,8 +225,11 @@ static void on_answer(struct app *a, const struct lwsrv_event *ev)
     if (values) {
         struct printing p = {a, ev, name};
         struct lwsrv_path base = ev->path;
-        if (lwsrv_values(&base, ev->format, ev->payload, ev->len, print_value, &p, &why) == 0 &&
-            !why)
+        /* A payload that does not parse prints no value at all: checked first. */
+        int n = lwsrv_values(&base, ev->format, ev->payload, ev->len, ignore_value, NULL, &why);
+        if (n > 0)
+            lwsrv_values(&base, ev->format, ev->payload, ev->len, print_value, &p, &why);
+        else if (n == 0)
             out("%s ep=%s path=%s code=%u.%02u format=tlv", name, ev->ep, path, ev->code / 100,
                 ev->code % 100); /* an empty TLV: no value */
     } else if (ok && ev->op == LWSRV_DISCOVER) {
