@@ -544,7 +544,9 @@ START_TEST(test_read)
     lws_cmd(&l, "read node1 /5/0/6");
     peer_request(&p, &r, 0x01, "b1 35 01 30 01 36", NULL);
     peer_answer(&p, &r, 0x60, 0x45, 0, "c0 ff 63 61 66 c3 a9 0a ff 5c e2 82", NULL);
-    lws_line(&l, "read ep=node1 path=/5/0/6 code=2.05 format=text value=caf\xc3\xa9\\n\\xff\\\\\\xe2\\x82");
+    lws_line(
+        &l,
+        "read ep=node1 path=/5/0/6 code=2.05 format=text value=caf\xc3\xa9\\n\\xff\\\\\\xe2\\x82");
     /* A resource asked as TLV. */
     lws_cmd(&l, "read node1 /5/0/5 tlv");
     peer_request(&p, &r, 0x01, "b1 35 01 30 01 35 62 2d 16", NULL);
@@ -863,6 +865,39 @@ START_TEST(test_script_fails)
 }
 END_TEST
 
+START_TEST(test_usage)
+{
+    char out[2048];
+    ck_assert_int_eq(
+        bcsim_run_once((const char *const[]){"lwm2m-server", "--retransmit", "0", NULL}, out,
+                       sizeof out, WAIT_MS),
+        2);
+    ck_assert_msg(strstr(out, "--retransmit '0': expected a whole number from 1 to 10"), "%s", out);
+    ck_assert_int_eq(
+        bcsim_run_once((const char *const[]){"lwm2m-server", "--address", "nowhere", NULL}, out,
+                       sizeof out, WAIT_MS),
+        2);
+    ck_assert_msg(strstr(out, "--address nowhere: not an IPv4 or IPv6 literal"), "%s", out);
+    /* A port the test holds: 3, with the reason. */
+    struct peer held;
+    peer_open(&held, 0);
+    struct sockaddr_in sa;
+    socklen_t len = sizeof sa;
+    ck_assert_int_eq(getsockname(held.fd, (struct sockaddr *)&sa, &len), 0);
+    char port[16];
+    snprintf(port, sizeof port, "%d", ntohs(sa.sin_port));
+    ck_assert_int_eq(bcsim_run_once((const char *const[]){"lwm2m-server", "--port", port, NULL},
+                                    out, sizeof out, WAIT_MS),
+                     3);
+    ck_assert_msg(strstr(out, "address already in use") && !strstr(out, "listening"), "%s", out);
+    close(held.fd);
+    ck_assert_int_eq(bcsim_run_once((const char *const[]){"help", "lwm2m-server", NULL}, out,
+                                    sizeof out, WAIT_MS),
+                     0);
+    ck_assert_msg(strstr(out, "usage: bcsim lwm2m-server"), "%s", out);
+}
+END_TEST
+
 Suite *lwm2m_server_suite(void)
 {
     Suite *s = suite_create("lwm2m_server");
@@ -880,6 +915,7 @@ Suite *lwm2m_server_suite(void)
     tcase_add_test(tc, test_timeout);
     tcase_add_test(tc, test_script_passes);
     tcase_add_test(tc, test_script_fails);
+    tcase_add_test(tc, test_usage);
     suite_add_tcase(s, tc);
     return s;
 }
