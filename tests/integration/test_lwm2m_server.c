@@ -783,6 +783,32 @@ START_TEST(test_timeout)
 }
 END_TEST
 
+/* The first request's message id and token under --seed 7. */
+static void first_request(struct req *r)
+{
+    struct lws l;
+    struct peer p;
+    lws_start(&l, (const char *const[]){"--seed", "7", NULL});
+    peer_open(&p, l.port);
+    register_node1(&p, &l, "1");
+    lws_cmd(&l, "read node1 /5/0/3");
+    peer_request(&p, r, 0x01, "b1 35 01 30 01 33", NULL);
+    peer_answer(&p, r, 0x60, 0x45, 0, "c0 ff", "0");
+    lws_line(&l, "read ep=node1 path=/5/0/3 code=2.05 format=text value=0");
+    close(p.fd);
+    lws_stop(&l);
+}
+
+START_TEST(test_seed)
+{
+    struct req a, b;
+    first_request(&a);
+    first_request(&b);
+    ck_assert_msg(a.len == b.len && memcmp(a.b, b.b, a.len) == 0,
+                  "the same seed gave another message id or token");
+}
+END_TEST
+
 /* ---- Scripts ------------------------------------------------------------------- */
 
 static void write_script(const char *path, const char *text)
@@ -913,6 +939,7 @@ Suite *lwm2m_server_suite(void)
     tcase_add_test(tc, test_discover_and_garbage);
     tcase_add_test(tc, test_retransmission);
     tcase_add_test(tc, test_timeout);
+    tcase_add_test(tc, test_seed);
     tcase_add_test(tc, test_script_passes);
     tcase_add_test(tc, test_script_fails);
     tcase_add_test(tc, test_usage);
