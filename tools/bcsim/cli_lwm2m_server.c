@@ -370,7 +370,6 @@ static void run_one(struct app *a, const char *line)
                    err);
             return;
         }
-        a->busy = true;
         return;
     }
 }
