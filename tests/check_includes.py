@@ -12,6 +12,7 @@ keeps to the rule:
     proto (libuv, llhttp, libcoap)
     sim (proto, fw_image) <- tools, tests; nothing includes tools/
     tools/upload (libc, POSIX; nothing else of bcsim) <- tools/bcsim, tests
+    tools/lwm2m_server (proto, libcoap) <- tools/bcsim
 
 The layers are kept apart by meson's link lines too, but a header included
 across a layer compiles fine until someone moves a file; this check keeps the
@@ -42,6 +43,8 @@ def layer_of(path):
         return "tools/bcsim"
     if path.startswith("tools/upload/"):
         return "tools/upload"
+    if path.startswith("tools/lwm2m_server/"):
+        return "tools/lwm2m_server"
     return path.split("/", 1)[0]
 
 
@@ -68,6 +71,11 @@ def check_quoted(src, name, exists):
     if src_layer == "tools/upload" and dst_layer != "tools/upload":
         yield "tools/upload/ includes outside tools/upload/ (the reference uploader " \
               "shares no code with the module side)"
+    if dst_layer == "tools/lwm2m_server" and src_layer not in ("tools/bcsim",
+                                                               "tools/lwm2m_server"):
+        yield "includes tools/lwm2m_server/ (only tools/bcsim and itself may)"
+    if src_layer == "tools/lwm2m_server" and dst_layer not in ("proto", "tools/lwm2m_server"):
+        yield "tools/lwm2m_server/ includes outside itself and proto/"
     if src_layer == "fw_image" and dst_layer != "fw_image":
         yield "fw_image/ includes outside fw_image/ (the flash model is libc only; " \
               "the generator fw_image/gen/ sits above it)"
@@ -90,8 +98,10 @@ def check_angled(src, name, exists):
     if src_layer == "tools/upload" and (name in UPLOAD_FORBIDDEN_SYSTEM or
                                         name.startswith(PROTO_ONLY_SYSTEM_DIRS)):
         yield "tools/upload/ includes <%s> (the uploader is libc and POSIX only)" % name
-    if is_proto_only(name) and src_layer != "proto":
-        yield "<%s> outside proto/ (only proto/ speaks the protocol libraries)" % name
+    if is_proto_only(name) and src_layer != "proto" and not (
+            src_layer == "tools/lwm2m_server" and name.startswith("coap3/")):
+        yield "<%s> outside proto/ (only proto/ and tools/lwm2m_server/ speak the protocol " \
+              "libraries)" % name
 
 
 def sources(root):

@@ -22,14 +22,14 @@ static const struct {
     const char *name;
     Suite *(*make)(void);
 } suites[] = {
-    SUITE(at_frame),  SUITE(at_parse),      SUITE(at_engine),     SUITE(misc),
-    SUITE(readme),    SUITE(url),           SUITE(formats),       SUITE(lzma2),
-    SUITE(delta),     SUITE(powercut),      SUITE(patch),         SUITE(boot),
-    SUITE(commands),  SUITE(cli),           SUITE(robust),        SUITE(tools),
-    SUITE(fota),      SUITE(serve),         SUITE(update_faults), SUITE(hardening),
-    SUITE(control),   SUITE(download),      SUITE(simctl),        SUITE(corpus),
-    SUITE(coap_fota), SUITE(coap_download), SUITE(coap_serve),    SUITE(uart_dfota),
-    SUITE(upload_tool),
+    SUITE(at_frame),    SUITE(at_parse),      SUITE(at_engine),     SUITE(misc),
+    SUITE(readme),      SUITE(url),           SUITE(formats),       SUITE(lzma2),
+    SUITE(delta),       SUITE(powercut),      SUITE(patch),         SUITE(boot),
+    SUITE(commands),    SUITE(cli),           SUITE(robust),        SUITE(tools),
+    SUITE(fota),        SUITE(serve),         SUITE(update_faults), SUITE(hardening),
+    SUITE(control),     SUITE(download),      SUITE(simctl),        SUITE(corpus),
+    SUITE(coap_fota),   SUITE(coap_download), SUITE(coap_serve),    SUITE(uart_dfota),
+    SUITE(upload_tool), SUITE(lwm2m_server),
 };
 #define NSUITES (sizeof suites / sizeof suites[0])
 

@@ -32,5 +32,6 @@ Suite *corpus_suite(void);
 Suite *coap_serve_suite(void);
 Suite *uart_dfota_suite(void);
 Suite *upload_tool_suite(void);
+Suite *lwm2m_server_suite(void);
 
 #endif

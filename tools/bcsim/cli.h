@@ -25,6 +25,7 @@ int cli_image(int argc, char **argv);
 int cli_pkg(int argc, char **argv);
 int cli_serve(int argc, char **argv);
 int cli_upload(int argc, char **argv);
+int cli_lwm2m_server(int argc, char **argv);
 
 extern const char cli_run_usage[];
 extern const char cli_ctl_usage[];
@@ -32,5 +33,6 @@ extern const char cli_image_usage[];
 extern const char cli_pkg_usage[];
 extern const char cli_serve_usage[];
 extern const char cli_upload_usage[];
+extern const char cli_lwm2m_server_usage[];
 
 #endif

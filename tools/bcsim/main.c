@@ -28,6 +28,8 @@ static const struct subcommand subcommands[] = {
     {"serve", "serve packages over HTTP, with faults on demand", cli_serve_usage, cli_serve},
     {"upload", "upload a package over a module's UART and update (AT+QFUPLEX)", cli_upload_usage,
      cli_upload},
+    {"lwm2m-server", "a scriptable LwM2M 1.0 server for the module's client",
+     cli_lwm2m_server_usage, cli_lwm2m_server},
     {"help", "show help for a command", help_usage, cmd_help},
 };
 
@@ -38,7 +40,7 @@ static void print_overview(FILE *out)
     fputs(cli_run_usage, out);
     fputs("\ncommands:\n", out);
     for (size_t i = 0; i < sizeof subcommands / sizeof subcommands[0]; i++)
-        fprintf(out, "  %-6s %s\n", subcommands[i].name, subcommands[i].summary);
+        fprintf(out, "  %-12s %s\n", subcommands[i].name, subcommands[i].summary);
     fputs("\n'bcsim help COMMAND' shows a command's options.\n", out);
 }
 
