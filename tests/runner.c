@@ -28,7 +28,7 @@ static const struct {
     SUITE(commands),  SUITE(cli),           SUITE(robust),        SUITE(tools),
     SUITE(fota),      SUITE(serve),         SUITE(update_faults), SUITE(hardening),
     SUITE(control),   SUITE(download),      SUITE(simctl),        SUITE(corpus),
-    SUITE(coap_fota), SUITE(coap_download), SUITE(coap_serve),    SUITE(uart_dfota),
+    SUITE(coap_fota), SUITE(coap_download), SUITE(coap_serve),    SUITE(uart_dfota), SUITE(lwm2m_client),
 };
 #define NSUITES (sizeof suites / sizeof suites[0])
 

@@ -52,7 +52,12 @@ void lwm2m_tlv_put(struct lwm2m_buf *b, enum lwm2m_tlv_kind kind, uint16_t id, c
         return;
     }
     uint8_t h[HEADER_MAX];
-    put_bytes(b, h, header(h, kind, id, len));
+    size_t n = header(h, kind, id, len);
+    if (b->overflow || n + len > b->size - b->len) { /* all or nothing */
+        b->overflow = true;
+        return;
+    }
+    put_bytes(b, h, n);
     put_bytes(b, value, len);
 }
 

@@ -31,5 +31,6 @@ Suite *simctl_suite(void);
 Suite *corpus_suite(void);
 Suite *coap_serve_suite(void);
 Suite *uart_dfota_suite(void);
+Suite *lwm2m_client_suite(void);
 
 #endif
