@@ -89,6 +89,7 @@ static void deliver_op(struct lwm2m_client *c)
      * a new socket, for the next Register), here outside libcoap. */
     if (result == -ECONNREFUSED && c->session) {
         lwm2m_dm_reset(c);
+        lwm2m_dm_forget(c);
         coap_session_release(c->session);
         c->session = NULL;
         c->registered = false;
@@ -380,6 +381,7 @@ static void on_resolved(void *ctx, int status, const struct sockaddr *addr)
     }
     if (c->session && !same_addr(coap_session_get_addr_remote(c->session), addr)) {
         lwm2m_dm_reset(c);
+        lwm2m_dm_forget(c);
         coap_session_release(c->session);
         c->session = NULL;
     }

@@ -465,6 +465,7 @@ void lwm2m_dm_reset(struct lwm2m_client *c)
 
 void lwm2m_dm_free(struct lwm2m_client *c)
 {
+    lwm2m_dm_forget(c);
     free_requests(c);
     while (c->observations) {
         struct lwm2m_observation *o = c->observations;
@@ -749,6 +750,56 @@ static void handle_execute(struct lwm2m_client *c, const struct path *p, const c
     answer(c, req, resp, code, r);
 }
 
+/* ---- Duplicates ------------------------------------------------------------------ */
+
+static struct lwm2m_seen *seen(struct lwm2m_client *c, coap_mid_t mid)
+{
+    for (unsigned k = 0; k < LWM2M_SEEN_MAX; k++)
+        if (c->seen[k].used && c->seen[k].mid == mid)
+            return &c->seen[k];
+    return NULL;
+}
+
+/* resp becomes a copy of the answer given before (code, options, data). */
+static void replay(const coap_pdu_t *old, coap_pdu_t *resp)
+{
+    coap_pdu_set_code(resp, coap_pdu_get_code(old));
+    coap_opt_iterator_t it;
+    coap_option_iterator_init(old, &it, COAP_OPT_ALL);
+    for (coap_opt_t *o; (o = coap_option_next(&it));)
+        coap_add_option(resp, it.number, coap_opt_length(o), coap_opt_value(o));
+    size_t len;
+    const uint8_t *data;
+    if (coap_get_data(old, &len, &data) && len)
+        coap_add_data(resp, len, data);
+}
+
+static void remember(struct lwm2m_client *c, coap_session_t *s, const coap_pdu_t *req,
+                     const coap_pdu_t *resp)
+{
+    struct lwm2m_seen *e = &c->seen[c->seen_next++ % LWM2M_SEEN_MAX];
+    if (e->resp)
+        coap_delete_pdu(e->resp);
+    coap_bin_const_t tok = coap_pdu_get_token(req);
+    e->used = true;
+    e->mid = coap_pdu_get_mid(req);
+    e->resp =
+        coap_pdu_get_code(resp) == 0 ? NULL : coap_pdu_duplicate(resp, s, tok.length, tok.s, NULL);
+}
+
+void lwm2m_dm_forget(struct lwm2m_client *c)
+{
+    for (unsigned k = 0; k < LWM2M_SEEN_MAX; k++) {
+        if (c->seen[k].resp)
+            coap_delete_pdu(c->seen[k].resp);
+        c->seen[k].resp = NULL;
+        c->seen[k].used = false;
+    }
+}
+
+static void dispatch(struct lwm2m_client *c, coap_pdu_t *resp, const coap_pdu_t *req,
+                     const coap_string_t *query);
+
 static void on_request(coap_resource_t *res, coap_session_t *s, const coap_pdu_t *req,
                        const coap_string_t *query, coap_pdu_t *resp)
 {
@@ -758,6 +809,21 @@ static void on_request(coap_resource_t *res, coap_session_t *s, const coap_pdu_t
         set_code(resp, LWM2M_NOT_FOUND);
         return;
     }
+    bool con = coap_pdu_get_type(req) == COAP_MESSAGE_CON;
+    struct lwm2m_seen *e = con ? seen(c, coap_pdu_get_mid(req)) : NULL;
+    if (e) {
+        if (e->resp) /* else: an empty ACK again, the answer follows */
+            replay(e->resp, resp);
+        return;
+    }
+    dispatch(c, resp, req, query);
+    if (con && !c->closing)
+        remember(c, s, req, resp);
+}
+
+static void dispatch(struct lwm2m_client *c, coap_pdu_t *resp, const coap_pdu_t *req,
+                     const coap_string_t *query)
+{
     struct path p;
     int code = parse_path(req, &p);
     coap_pdu_code_t m = coap_pdu_get_code(req);

@@ -54,6 +54,15 @@ struct lwm2m_request {
     struct lwm2m_observation *obs; /* Observe 0 read or notification */
 };
 
+/* A confirmable request answered lately, for its retransmissions (libcoap
+ * 4.3.1 passes every copy to the handler): the answer again, the work once. */
+#define LWM2M_SEEN_MAX 8
+struct lwm2m_seen {
+    bool used;
+    coap_mid_t mid;
+    coap_pdu_t *resp; /* a copy of the answer; NULL: answered later (empty ACK) */
+};
+
 enum lwm2m_op { LWM2M_OP_NONE, LWM2M_OP_REGISTER, LWM2M_OP_UPDATE, LWM2M_OP_DEREGISTER };
 
 struct lwm2m_client {
@@ -91,6 +100,8 @@ struct lwm2m_client {
     struct lwm2m_observation *observations;
     struct lwm2m_request *requests;
     uint32_t seq; /* Observe numbers: one counter for all */
+    struct lwm2m_seen seen[LWM2M_SEEN_MAX];
+    unsigned seen_next;
 
     int refs;
     bool closing;
@@ -108,5 +119,6 @@ void lwm2m_dm_nack(struct lwm2m_client *c, const coap_pdu_t *sent, coap_nack_rea
 void lwm2m_dm_deferred(struct lwm2m_client *c); /* observe events, from the kick */
 void lwm2m_dm_reset(struct lwm2m_client *c);    /* registration gone: observations end */
 void lwm2m_dm_free(struct lwm2m_client *c);     /* closing: everything goes, no event */
+void lwm2m_dm_forget(struct lwm2m_client *c);   /* a new session: no duplicates to know */
 
 #endif

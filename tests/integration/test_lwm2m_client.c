@@ -1074,6 +1074,12 @@ START_TEST(write_and_execute)
                                     "0='x'"));
     expect(&r, S(ACKW("\x44", "\x0D")), "execute");
     ck_assert_int_eq(r.executed, 1);
+    /* The same message again (our ACK lost): the same answer, run once. */
+    // clang-format off
+    rig_send(&r, S(CON_POST("\x0D") "\xB1" "3" "\x01" "0" "\x01" "2" "\xFF" "0='x'"));
+    // clang-format on
+    expect(&r, S(ACKW("\x44", "\x0D")), "execute retransmitted");
+    ck_assert_int_eq(r.executed, 1);
     ck_assert_str_eq(r.args, "0='x'");
     rig_send(&r, S(CON_POST("\x0E") "\xB1"
                                     "3"
@@ -1113,6 +1119,15 @@ START_TEST(separate_responses)
                                    "0"));
     expect(&r, S("\x60\x00\x10\x01"), "empty ACK");
     ck_assert_ptr_nonnull(r.held);
+    /* The request again: an empty ACK again, the object not asked twice. */
+    struct lwm2m_request *held = r.held;
+    r.held = NULL;
+    // clang-format off
+    rig_send(&r, S(CON_GET("\x01") "\xB1" "3" "\x01" "0" "\x01" "0"));
+    // clang-format on
+    expect(&r, S("\x60\x00\x10\x01"), "empty ACK again");
+    ck_assert_ptr_null(r.held);
+    r.held = held;
     struct lwm2m_value v = str("later");
     ck_assert_int_eq(lwm2m_client_respond(r.c, r.held, LWM2M_CONTENT, &v), 0);
     ck_assert_int_eq(lwm2m_client_respond(r.c, r.held, LWM2M_CONTENT, &v), -EINVAL);
