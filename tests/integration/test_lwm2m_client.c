@@ -303,6 +303,8 @@ START_TEST(text_values)
 }
 END_TEST
 
+// clang-format off
+/* (the datagrams below are written out by hand, one per line) */
 /* ---- The client against a scripted server ------------------------------------ */
 
 #define DEADLINE_MS 8000
@@ -637,16 +639,9 @@ static void rig_close(struct rig *r)
 
 /* The Register datagram after the token (the token and message id are the
  * client's own): Uri-Path rd, Content-Format 40, the queries, the list. */
-static const uint8_t register_head[] = "\xB2"
-                                       "rd"
-                                       "\x11\x28"
-                                       "\x3D\x0E"
+static const uint8_t register_head[] = "\xB2" "rd" "\x11\x28" "\x3D\x0E"
                                        "ep=" EP;
-static const uint8_t register_tail[] = "\x09"
-                                       "lwm2m=1.0"
-                                       "\x03"
-                                       "b=U"
-                                       "\xFF"
+static const uint8_t register_tail[] = "\x09" "lwm2m=1.0" "\x03" "b=U" "\xFF"
                                        "</3/0>,</5/0>,</1234>";
 
 /* The whole of it for a lifetime: lt= between the two (a short option). */
@@ -677,10 +672,7 @@ static void rig_register(struct rig *r)
     assert_bytes(tail, len, want, register_bytes(r->cfg.lifetime, want), "Register");
     int before = r->registered;
     rig_ack(r, &d, 0x41,
-            S("\x82"
-              "rd"
-              "\x04"
-              "5a3f"));
+            S("\x82" "rd" "\x04" "5a3f"));
     ck_assert(rig_until(r, &r->registered, before + 1, DEADLINE_MS));
     ck_assert_int_eq(r->reg_result, 0);
     ck_assert(lwm2m_client_is_registered(r->c));
@@ -704,10 +696,7 @@ START_TEST(register_update_deregister)
     size_t len;
     const uint8_t *tail = rest(&d, &len);
     assert_bytes(tail, len,
-                 S("\xB2"
-                   "rd"
-                   "\x04"
-                   "5a3f"),
+                 S("\xB2" "rd" "\x04" "5a3f"),
                  "plain Update");
     rig_ack(&r, &d, 0x44, NULL, 0);
     ck_assert(rig_until(&r, &r.updated, 1, DEADLINE_MS));
@@ -721,15 +710,7 @@ START_TEST(register_update_deregister)
     ck_assert(rig_recv(&r, &d, DEADLINE_MS) > 0);
     tail = rest(&d, &len);
     assert_bytes(tail, len,
-                 S("\xB2"
-                   "rd"
-                   "\x04"
-                   "5a3f"
-                   "\x11\x28"
-                   "\x36"
-                   "lt=120"
-                   "\xFF"
-                   "</3/0>,</5/0>"),
+                 S("\xB2" "rd" "\x04" "5a3f" "\x11\x28" "\x36" "lt=120" "\xFF" "</3/0>,</5/0>"),
                  "Update with lifetime and objects");
     rig_ack(&r, &d, 0x44, NULL, 0);
     ck_assert(rig_until(&r, &r.updated, 2, DEADLINE_MS));
@@ -742,10 +723,7 @@ START_TEST(register_update_deregister)
     ck_assert_uint_eq(d.b[1], 0x04); /* DELETE */
     tail = rest(&d, &len);
     assert_bytes(tail, len,
-                 S("\xB2"
-                   "rd"
-                   "\x04"
-                   "5a3f"),
+                 S("\xB2" "rd" "\x04" "5a3f"),
                  "De-register");
     rig_ack(&r, &d, 0x42, NULL, 0);
     ck_assert(rig_until(&r, &r.deregistered, 1, DEADLINE_MS));
@@ -772,10 +750,7 @@ START_TEST(update_before_expiry)
         size_t len;
         const uint8_t *tail = rest(&d, &len);
         assert_bytes(tail, len,
-                     S("\xB2"
-                       "rd"
-                       "\x04"
-                       "5a3f"),
+                     S("\xB2" "rd" "\x04" "5a3f"),
                      "automatic Update");
         rig_ack(&r, &d, 0x44, NULL, 0);
         t0 = now_ms();
@@ -798,131 +773,59 @@ START_TEST(read_formats)
     rig_open(&r, 0, 3600);
     rig_register(&r);
     /* A string resource: plain text (Content-Format 0, an empty option). */
-    rig_send(&r, S(CON_GET("\x01") "\xB1"
-                                   "3"
-                                   "\x01"
-                                   "0"
-                                   "\x01"
-                                   "0"));
+    rig_send(&r, S(CON_GET("\x01") "\xB1" "3" "\x01" "0" "\x01" "0"));
     expect(&r,
-           S(ACK("\x45", "\x01") "\xC0\xFF"
-                                 "bcsim"),
+           S(ACK("\x45", "\x01") "\xC0\xFF" "bcsim"),
            "text read");
     /* An integer, TLV asked (Accept 11542). */
-    rig_send(&r, S(CON_GET("\x02") "\xB1"
-                                   "3"
-                                   "\x01"
-                                   "0"
-                                   "\x01"
-                                   "1"
-                                   "\x62\x2D\x16"));
+    rig_send(&r, S(CON_GET("\x02") "\xB1" "3" "\x01" "0" "\x01" "1" "\x62\x2D\x16"));
     expect(&r,
-           S(ACK("\x45", "\x02") "\xC2\x2D\x16\xFF"
-                                 "\xC1\x01\x2A"),
+           S(ACK("\x45", "\x02") "\xC2\x2D\x16\xFF" "\xC1\x01\x2A"),
            "TLV read");
     /* The opaque one: Content-Format 42. */
-    rig_send(&r, S(CON_GET("\x03") "\xB1"
-                                   "3"
-                                   "\x01"
-                                   "0"
-                                   "\x01"
-                                   "3"));
+    rig_send(&r, S(CON_GET("\x03") "\xB1" "3" "\x01" "0" "\x01" "3"));
     expect(&r,
-           S(ACK("\x45", "\x03") "\xC1\x2A\xFF"
-                                 "\xDE\xAD\xBE\xEF"),
+           S(ACK("\x45", "\x03") "\xC1\x2A\xFF" "\xDE\xAD\xBE\xEF"),
            "opaque read");
     /* A multiple resource: TLV without being asked. */
-    rig_send(&r, S(CON_GET("\x04") "\xB1"
-                                   "3"
-                                   "\x01"
-                                   "0"
-                                   "\x01"
-                                   "4"));
+    rig_send(&r, S(CON_GET("\x04") "\xB1" "3" "\x01" "0" "\x01" "4"));
     expect(&r,
-           S(ACK("\x45", "\x04") "\xC2\x2D\x16\xFF"
-                                 "\x86\x04\x41\x00\x01\x41\x01\x05"),
+           S(ACK("\x45", "\x04") "\xC2\x2D\x16\xFF" "\x86\x04\x41\x00\x01\x41\x01\x05"),
            "multiple resource read");
     /* The instance: its readable resources in TLV (9 is write-only). */
-    rig_send(&r, S(CON_GET("\x05") "\xB1"
-                                   "3"
-                                   "\x01"
-                                   "0"));
+    rig_send(&r, S(CON_GET("\x05") "\xB1" "3" "\x01" "0"));
     expect(&r,
-           S(ACK("\x45", "\x05") "\xC2\x2D\x16\xFF"
-                                 "\xC5\x00"
-                                 "bcsim"
-                                 "\xC1\x01\x2A"
-                                 "\xC4\x03\xDE\xAD\xBE\xEF"
-                                 "\x86\x04\x41\x00\x01\x41\x01\x05"
-                                 "\xC4\x05\x3F\xC0\x00\x00"
-                                 "\xC1\x06\x01"),
+           S(ACK("\x45", "\x05") "\xC2\x2D\x16\xFF" "\xC5\x00" "bcsim" "\xC1\x01\x2A"
+                                 "\xC4\x03\xDE\xAD\xBE\xEF" "\x86\x04\x41\x00\x01\x41\x01\x05"
+                                 "\xC4\x05\x3F\xC0\x00\x00" "\xC1\x06\x01"),
            "instance read");
     /* The object: instance 0 wrapped (an 8-bit length, 0x21). */
-    rig_send(&r, S(CON_GET("\x06") "\xB1"
-                                   "5"));
+    rig_send(&r, S(CON_GET("\x06") "\xB1" "5"));
     expect(&r,
-           S(ACK("\x45", "\x06") "\xC2\x2D\x16\xFF"
-                                 "\x08\x00\x21"
-                                 "\xC5\x00"
-                                 "bcsim"
-                                 "\xC1\x01\x2A"
-                                 "\xC4\x03\xDE\xAD\xBE\xEF"
-                                 "\x86\x04\x41\x00\x01\x41\x01\x05"
-                                 "\xC4\x05\x3F\xC0\x00\x00"
-                                 "\xC1\x06\x01"),
+           S(ACK("\x45", "\x06") "\xC2\x2D\x16\xFF" "\x08\x00\x21" "\xC5\x00" "bcsim" "\xC1\x01\x2A"
+                                 "\xC4\x03\xDE\xAD\xBE\xEF" "\x86\x04\x41\x00\x01\x41\x01\x05"
+                                 "\xC4\x05\x3F\xC0\x00\x00" "\xC1\x06\x01"),
            "object read");
     /* Formats it cannot give: opaque for a string, text for an instance. */
-    rig_send(&r, S(CON_GET("\x07") "\xB1"
-                                   "3"
-                                   "\x01"
-                                   "0"
-                                   "\x01"
-                                   "0"
-                                   "\x61\x2A"));
+    rig_send(&r, S(CON_GET("\x07") "\xB1" "3" "\x01" "0" "\x01" "0" "\x61\x2A"));
     expect(&r, S(ACK("\x86", "\x07")), "string as opaque: 4.06");
-    rig_send(&r, S(CON_GET("\x08") "\xB1"
-                                   "3"
-                                   "\x01"
-                                   "0"
-                                   "\x60"));
+    rig_send(&r, S(CON_GET("\x08") "\xB1" "3" "\x01" "0" "\x60"));
     expect(&r, S(ACK("\x86", "\x08")), "instance as text: 4.06");
     /* What is not there, not readable, not a path. */
-    rig_send(&r, S(CON_GET("\x09") "\xB1"
-                                   "9"));
+    rig_send(&r, S(CON_GET("\x09") "\xB1" "9"));
     expect(&r, S(ACK("\x84", "\x09")), "no object 9");
-    rig_send(&r, S(CON_GET("\x0A") "\xB1"
-                                   "3"
-                                   "\x01"
-                                   "1"));
+    rig_send(&r, S(CON_GET("\x0A") "\xB1" "3" "\x01" "1"));
     expect(&r, S(ACK("\x84", "\x0A")), "no instance 3/1");
-    rig_send(&r, S(CON_GET("\x0B") "\xB1"
-                                   "3"
-                                   "\x01"
-                                   "0"
-                                   "\x01"
-                                   "7"));
+    rig_send(&r, S(CON_GET("\x0B") "\xB1" "3" "\x01" "0" "\x01" "7"));
     expect(&r, S(ACK("\x84", "\x0B")), "no resource 3/0/7");
-    rig_send(&r, S(CON_GET("\x0C") "\xB1"
-                                   "3"
-                                   "\x01"
-                                   "0"
-                                   "\x01"
-                                   "9"));
+    rig_send(&r, S(CON_GET("\x0C") "\xB1" "3" "\x01" "0" "\x01" "9"));
     expect(&r, S(ACK("\x85", "\x0C")), "write-only 3/0/9: 4.05");
-    rig_send(&r, S(CON_GET("\x0D") "\xB2"
-                                   "rd"));
+    rig_send(&r, S(CON_GET("\x0D") "\xB2" "rd"));
     expect(&r, S(ACK("\x84", "\x0D")), "not a number: 4.04");
-    rig_send(&r, S(CON_GET("\x0E") "\xB2"
-                                   "03"));
+    rig_send(&r, S(CON_GET("\x0E") "\xB2" "03"));
     expect(&r, S(ACK("\x84", "\x0E")), "leading zero: 4.04");
     /* A NON request gets a NON answer. */
-    rig_send(&r, S("\x52\x01\x10\x0F\xAB\x0F"
-                   "\xB1"
-                   "3"
-                   "\x01"
-                   "0"
-                   "\x01"
-                   "1"));
+    rig_send(&r, S("\x52\x01\x10\x0F\xAB\x0F" "\xB1" "3" "\x01" "0" "\x01" "1"));
     struct dgram d;
     ck_assert(rig_recv(&r, &d, DEADLINE_MS) > 0);
     ck_assert_uint_eq(d.b[0], 0x52);
@@ -941,162 +844,68 @@ START_TEST(write_and_execute)
     rig_open(&r, 0, 3600);
     rig_register(&r);
     /* Text write of an integer. */
-    rig_send(&r, S(CON_PUT("\x01") "\xB1"
-                                   "3"
-                                   "\x01"
-                                   "0"
-                                   "\x01"
-                                   "1"
-                                   "\x10\xFF"
-                                   "-7"));
+    rig_send(&r, S(CON_PUT("\x01") "\xB1" "3" "\x01" "0" "\x01" "1" "\x10\xFF" "-7"));
     expect(&r, S(ACKW("\x44", "\x01")), "text write");
     ck_assert_int_eq(r.counter, -7);
     /* Not an integer: 4.00, logged, nothing changed. */
-    rig_send(&r, S(CON_PUT("\x02") "\xB1"
-                                   "3"
-                                   "\x01"
-                                   "0"
-                                   "\x01"
-                                   "1"
-                                   "\x10\xFF"
-                                   "7x"));
+    rig_send(&r, S(CON_PUT("\x02") "\xB1" "3" "\x01" "0" "\x01" "1" "\x10\xFF" "7x"));
     expect(&r, S(ACKW("\x80", "\x02")), "bad text");
     ck_assert_int_eq(r.counter, -7);
     ck_assert_ptr_nonnull(strstr(r.log, "PUT /3/0/1: payload not decodable"));
     /* TLV write of one resource. */
-    rig_send(&r, S(CON_PUT("\x03") "\xB1"
-                                   "3"
-                                   "\x01"
-                                   "0"
-                                   "\x01"
-                                   "0"
-                                   "\x12\x2D\x16\xFF"
-                                   "\xC3\x00"
+    rig_send(&r, S(CON_PUT("\x03") "\xB1" "3" "\x01" "0" "\x01" "0" "\x12\x2D\x16\xFF" "\xC3\x00"
                                    "abc"));
     expect(&r, S(ACKW("\x44", "\x03")), "TLV resource write");
     ck_assert_str_eq(r.name, "abc");
     /* A TLV of another resource id than the path's: 4.00. */
-    rig_send(&r, S(CON_PUT("\x04") "\xB1"
-                                   "3"
-                                   "\x01"
-                                   "0"
-                                   "\x01"
-                                   "0"
-                                   "\x12\x2D\x16\xFF"
-                                   "\xC3\x01"
+    rig_send(&r, S(CON_PUT("\x04") "\xB1" "3" "\x01" "0" "\x01" "0" "\x12\x2D\x16\xFF" "\xC3\x01"
                                    "xyz"));
     expect(&r, S(ACKW("\x80", "\x04")), "TLV of another id");
     ck_assert_str_eq(r.name, "abc");
     /* The instance: two resources at once. */
-    rig_send(&r, S(CON_PUT("\x05") "\xB1"
-                                   "3"
-                                   "\x01"
-                                   "0"
-                                   "\x12\x2D\x16\xFF"
-                                   "\xC1\x01\x05"
+    rig_send(&r, S(CON_PUT("\x05") "\xB1" "3" "\x01" "0" "\x12\x2D\x16\xFF" "\xC1\x01\x05"
                                    "\xC1\x06\x00"));
     expect(&r, S(ACKW("\x44", "\x05")), "instance write");
     ck_assert_int_eq(r.counter, 5);
     ck_assert(!r.flag);
     /* One of them not writable: 4.05 and neither written. */
-    rig_send(&r, S(CON_POST("\x06") "\xB1"
-                                    "3"
-                                    "\x01"
-                                    "0"
-                                    "\x12\x2D\x16\xFF"
-                                    "\xC1\x01\x09"
+    rig_send(&r, S(CON_POST("\x06") "\xB1" "3" "\x01" "0" "\x12\x2D\x16\xFF" "\xC1\x01\x09"
                                     "\xC1\x03\x00"));
     expect(&r, S(ACKW("\x85", "\x06")), "instance write with a read-only resource");
     ck_assert_int_eq(r.counter, 5);
     /* Truncated TLV: 4.00. */
-    rig_send(&r, S(CON_PUT("\x07") "\xB1"
-                                   "3"
-                                   "\x01"
-                                   "0"
-                                   "\x12\x2D\x16\xFF"
-                                   "\xC1\x01"));
+    rig_send(&r, S(CON_PUT("\x07") "\xB1" "3" "\x01" "0" "\x12\x2D\x16\xFF" "\xC1\x01"));
     expect(&r, S(ACKW("\x80", "\x07")), "truncated TLV");
     /* A boolean of 2: 4.00. */
-    rig_send(&r, S(CON_PUT("\x08") "\xB1"
-                                   "3"
-                                   "\x01"
-                                   "0"
-                                   "\x01"
-                                   "6"
-                                   "\x12\x2D\x16\xFF"
+    rig_send(&r, S(CON_PUT("\x08") "\xB1" "3" "\x01" "0" "\x01" "6" "\x12\x2D\x16\xFF"
                                    "\xC1\x06\x02"));
     expect(&r, S(ACKW("\x80", "\x08")), "boolean 2");
     ck_assert(!r.flag);
     /* Text for an instance, a format it does not know, none at all. */
-    rig_send(&r, S(CON_PUT("\x09") "\xB1"
-                                   "3"
-                                   "\x01"
-                                   "0"
-                                   "\x10\xFF"
-                                   "1"));
+    rig_send(&r, S(CON_PUT("\x09") "\xB1" "3" "\x01" "0" "\x10\xFF" "1"));
     expect(&r, S(ACKW("\x8F", "\x09")), "text instance write: 4.15");
-    rig_send(&r, S(CON_PUT("\x0A") "\xB1"
-                                   "3"
-                                   "\x01"
-                                   "0"
-                                   "\x01"
-                                   "1"
-                                   "\x11\x32\xFF"
-                                   "{}"));
+    rig_send(&r, S(CON_PUT("\x0A") "\xB1" "3" "\x01" "0" "\x01" "1" "\x11\x32\xFF" "{}"));
     expect(&r, S(ACKW("\x8F", "\x0A")), "JSON: 4.15");
-    rig_send(&r, S(CON_PUT("\x0B") "\xB1"
-                                   "3"
-                                   "\x01"
-                                   "0"
-                                   "\x01"
-                                   "1"
-                                   "\xFF"
-                                   "1"));
+    rig_send(&r, S(CON_PUT("\x0B") "\xB1" "3" "\x01" "0" "\x01" "1" "\xFF" "1"));
     expect(&r, S(ACKW("\x8F", "\x0B")), "no Content-Format: 4.15");
     /* Write-Attributes: not implemented. */
-    rig_send(&r, S(CON_PUT("\x0C") "\xB1"
-                                   "3"
-                                   "\x01"
-                                   "0"
-                                   "\x01"
-                                   "1"
-                                   "\x47"
-                                   "pmin=10"));
+    rig_send(&r, S(CON_PUT("\x0C") "\xB1" "3" "\x01" "0" "\x01" "1" "\x47" "pmin=10"));
     expect(&r, S(ACKW("\xA1", "\x0C")), "Write-Attributes: 5.01");
     /* Execute with arguments. */
-    rig_send(&r, S(CON_POST("\x0D") "\xB1"
-                                    "3"
-                                    "\x01"
-                                    "0"
-                                    "\x01"
-                                    "2"
-                                    "\xFF"
-                                    "0='x'"));
+    rig_send(&r, S(CON_POST("\x0D") "\xB1" "3" "\x01" "0" "\x01" "2" "\xFF" "0='x'"));
     expect(&r, S(ACKW("\x44", "\x0D")), "execute");
     ck_assert_int_eq(r.executed, 1);
     /* The same message again (our ACK lost): the same answer, run once. */
-    // clang-format off
     rig_send(&r, S(CON_POST("\x0D") "\xB1" "3" "\x01" "0" "\x01" "2" "\xFF" "0='x'"));
-    // clang-format on
     expect(&r, S(ACKW("\x44", "\x0D")), "execute retransmitted");
     ck_assert_int_eq(r.executed, 1);
     ck_assert_str_eq(r.args, "0='x'");
-    rig_send(&r, S(CON_POST("\x0E") "\xB1"
-                                    "3"
-                                    "\x01"
-                                    "0"
-                                    "\x01"
-                                    "0"));
+    rig_send(&r, S(CON_POST("\x0E") "\xB1" "3" "\x01" "0" "\x01" "0"));
     expect(&r, S(ACKW("\x85", "\x0E")), "execute of a readable resource: 4.05");
     /* Create, Delete: not allowed. */
-    rig_send(&r, S(CON_POST("\x0F") "\xB1"
-                                    "3"));
+    rig_send(&r, S(CON_POST("\x0F") "\xB1" "3"));
     expect(&r, S(ACKW("\x85", "\x0F")), "create: 4.05");
-    rig_send(&r, S("\x42\x04\x20\x10\xCD\x10"
-                   "\xB1"
-                   "3"
-                   "\x01"
-                   "0"));
+    rig_send(&r, S("\x42\x04\x20\x10\xCD\x10" "\xB1" "3" "\x01" "0"));
     expect(&r, S(ACKW("\x85", "\x10")), "delete: 4.05");
     ck_assert_int_eq(r.executed, 1);
     rig_close(&r);
@@ -1111,20 +920,13 @@ START_TEST(separate_responses)
     rig_open(&r, 0, 3600);
     rig_register(&r);
     r.later = true;
-    rig_send(&r, S(CON_GET("\x01") "\xB1"
-                                   "3"
-                                   "\x01"
-                                   "0"
-                                   "\x01"
-                                   "0"));
+    rig_send(&r, S(CON_GET("\x01") "\xB1" "3" "\x01" "0" "\x01" "0"));
     expect(&r, S("\x60\x00\x10\x01"), "empty ACK");
     ck_assert_ptr_nonnull(r.held);
     /* The request again: an empty ACK again, the object not asked twice. */
     struct lwm2m_request *held = r.held;
     r.held = NULL;
-    // clang-format off
     rig_send(&r, S(CON_GET("\x01") "\xB1" "3" "\x01" "0" "\x01" "0"));
-    // clang-format on
     expect(&r, S("\x60\x00\x10\x01"), "empty ACK again");
     ck_assert_ptr_null(r.held);
     r.held = held;
@@ -1139,8 +941,7 @@ START_TEST(separate_responses)
     const uint8_t *tail = rest(&d, &len);
     assert_bytes(d.b + 4, 2, S("\xAB\x01"), "token");
     assert_bytes(tail, len,
-                 S("\xC0\xFF"
-                   "later"),
+                 S("\xC0\xFF" "later"),
                  "separate 2.05");
     /* Not acknowledged: it comes again, the same message. */
     struct dgram again;
@@ -1149,12 +950,7 @@ START_TEST(separate_responses)
     uint8_t ack[4] = {0x60, 0x00, d.b[2], d.b[3]};
     rig_send(&r, ack, 4);
     /* A pending Execute, answered with an error. */
-    rig_send(&r, S(CON_POST("\x02") "\xB1"
-                                    "3"
-                                    "\x01"
-                                    "0"
-                                    "\x01"
-                                    "2"));
+    rig_send(&r, S(CON_POST("\x02") "\xB1" "3" "\x01" "0" "\x01" "2"));
     expect(&r, S("\x60\x00\x20\x02"), "empty ACK to execute");
     ck_assert_int_eq(lwm2m_client_respond(r.c, r.held, LWM2M_INTERNAL_ERROR, NULL), 0);
     ck_assert(rig_recv(&r, &d, DEADLINE_MS) > 0);
@@ -1210,14 +1006,7 @@ START_TEST(observe_notify_cancel)
     rig_open(&r, 0, 3600);
     rig_register(&r);
     /* Observe /3/0/1 with token 0x51: the answer carries Observe. */
-    rig_send(&r, S("\x41\x01\x30\x01\x51"
-                   "\x60"
-                   "\x51"
-                   "3"
-                   "\x01"
-                   "0"
-                   "\x01"
-                   "1"));
+    rig_send(&r, S("\x41\x01\x30\x01\x51" "\x60" "\x51" "3" "\x01" "0" "\x01" "1"));
     struct dgram d;
     ck_assert(rig_recv(&r, &d, DEADLINE_MS) > 0);
     ck_assert_uint_eq(d.b[0], 0x61);
@@ -1228,17 +1017,11 @@ START_TEST(observe_notify_cancel)
     for (size_t k = 0; k < olen; k++)
         first = first << 8 | d.b[6 + k];
     assert_bytes(d.b + 6 + olen, d.len - 6 - olen,
-                 S("\x60\xFF"
-                   "42"),
+                 S("\x60\xFF" "42"),
                  "observe answer");
     ck_assert(rig_until(&r, &r.obs_on, 1, DEADLINE_MS));
     /* Observe the instance too, token 0x52, TLV. */
-    rig_send(&r, S("\x41\x01\x30\x02\x52"
-                   "\x60"
-                   "\x51"
-                   "3"
-                   "\x01"
-                   "0"));
+    rig_send(&r, S("\x41\x01\x30\x02\x52" "\x60" "\x51" "3" "\x01" "0"));
     ck_assert(rig_recv(&r, &d, DEADLINE_MS) > 0);
     ck_assert_uint_eq(d.b[1], 0x45);
     ck_assert(rig_until(&r, &r.obs_on, 2, DEADLINE_MS));
@@ -1246,14 +1029,10 @@ START_TEST(observe_notify_cancel)
     /* A change of 3/0/0 concerns the instance only; of 3/0/1 both. */
     lwm2m_client_changed(r.c, 3, 0, 0);
     unsigned s1 = expect_notification(&r, &d, 0x52,
-                                      S("\x62\x2D\x16\xFF"
-                                        "\xC5\x00"
-                                        "bcsim"
-                                        "\xC1\x01\x2A"
+                                      S("\x62\x2D\x16\xFF" "\xC5\x00" "bcsim" "\xC1\x01\x2A"
                                         "\xC4\x03\xDE\xAD\xBE\xEF"
                                         "\x86\x04\x41\x00\x01\x41\x01\x05"
-                                        "\xC4\x05\x3F\xC0\x00\x00"
-                                        "\xC1\x06\x01"),
+                                        "\xC4\x05\x3F\xC0\x00\x00" "\xC1\x06\x01"),
                                       "instance notification");
     ck_assert_uint_gt(s1, first);
     ack_of(&r, &d);
@@ -1271,8 +1050,7 @@ START_TEST(observe_notify_cancel)
     unsigned s2 = expect_seq(res, 0x51);
     ck_assert_uint_gt(s2, s1);
     ck_assert(memcmp(res->b + res->len - 3,
-                     "\xFF"
-                     "43",
+                     "\xFF" "43",
                      3) == 0);
     /* Nothing for /5/0/1, which is not observed: the next notification is
      * the resource's own after 44. */
@@ -1286,23 +1064,13 @@ START_TEST(observe_notify_cancel)
     res = a.b[4] == 0x51 ? &a : &b;
     ck_assert_uint_gt(expect_seq(res, 0x51), s2);
     ck_assert(memcmp(res->b + res->len - 3,
-                     "\xFF"
-                     "44",
+                     "\xFF" "44",
                      3) == 0);
 
     /* Cancel 3/0/1 with Observe 1: a plain answer, observe(off). */
-    rig_send(&r, S("\x41\x01\x30\x03\x51"
-                   "\x61\x01"
-                   "\x51"
-                   "3"
-                   "\x01"
-                   "0"
-                   "\x01"
-                   "1"));
+    rig_send(&r, S("\x41\x01\x30\x03\x51" "\x61\x01" "\x51" "3" "\x01" "0" "\x01" "1"));
     expect(&r,
-           S("\x61\x45\x30\x03\x51"
-             "\xC0\xFF"
-             "44"),
+           S("\x61\x45\x30\x03\x51" "\xC0\xFF" "44"),
            "cancel answer");
     ck_assert(rig_until(&r, &r.obs_off, 1, DEADLINE_MS));
     /* Now a change of 3/0/1 reaches the instance's observer alone. */
@@ -1318,15 +1086,9 @@ START_TEST(observe_notify_cancel)
     /* Nothing observed any more: a change sends nothing, and the next
      * datagram is the answer to a read. */
     lwm2m_client_changed(r.c, 3, 0, 1);
-    rig_send(&r, S(CON_GET("\x01") "\xB1"
-                                   "3"
-                                   "\x01"
-                                   "0"
-                                   "\x01"
-                                   "1"));
+    rig_send(&r, S(CON_GET("\x01") "\xB1" "3" "\x01" "0" "\x01" "1"));
     expect(&r,
-           S(ACK("\x45", "\x01") "\xC0\xFF"
-                                 "45"),
+           S(ACK("\x45", "\x01") "\xC0\xFF" "45"),
            "read after the observations ended");
     rig_close(&r);
 }
@@ -1339,14 +1101,7 @@ START_TEST(observe_unacknowledged)
     struct rig r;
     rig_open(&r, 0, 3600);
     rig_register(&r);
-    rig_send(&r, S("\x41\x01\x30\x01\x51"
-                   "\x60"
-                   "\x51"
-                   "3"
-                   "\x01"
-                   "0"
-                   "\x01"
-                   "1"));
+    rig_send(&r, S("\x41\x01\x30\x01\x51" "\x60" "\x51" "3" "\x01" "0" "\x01" "1"));
     struct dgram d, again;
     ck_assert(rig_recv(&r, &d, DEADLINE_MS) > 0);
     ck_assert(rig_until(&r, &r.obs_on, 1, DEADLINE_MS));
@@ -1375,10 +1130,7 @@ START_TEST(register_retransmitted)
     assert_bytes(again.b, again.len, d.b, d.len, "retransmitted Register");
     ck_assert_int_eq(r.registered, 0);
     rig_ack(&r, &again, 0x41,
-            S("\x82"
-              "rd"
-              "\x04"
-              "5a3f"));
+            S("\x82" "rd" "\x04" "5a3f"));
     ck_assert(rig_until(&r, &r.registered, 1, DEADLINE_MS));
     ck_assert_int_eq(r.reg_result, 0);
     rig_close(&r);
@@ -1403,10 +1155,7 @@ START_TEST(register_separate_answer)
     resp.b[3] = 0x01;
     memcpy(resp.b + 4, d.b + 4, tkl(&d));
     memcpy(resp.b + 4 + tkl(&d),
-           "\x82"
-           "rd"
-           "\x02"
-           "xy",
+           "\x82" "rd" "\x02" "xy",
            6);
     rig_send(&r, resp.b, 10 + tkl(&d));
     expect(&r, S("\x60\x00\x77\x01"), "the client's ACK");
@@ -1417,10 +1166,7 @@ START_TEST(register_separate_answer)
     size_t len;
     const uint8_t *tail = rest(&d, &len);
     assert_bytes(tail, len,
-                 S("\xB2"
-                   "rd"
-                   "\x02"
-                   "xy"),
+                 S("\xB2" "rd" "\x02" "xy"),
                  "De-register to the new location");
     rig_close(&r);
 }
@@ -1546,23 +1292,11 @@ START_TEST(close_in_flight)
     struct rig r;
     rig_open(&r, 0, 3600);
     rig_register(&r);
-    rig_send(&r, S("\x41\x01\x30\x01\x51"
-                   "\x60"
-                   "\x51"
-                   "3"
-                   "\x01"
-                   "0"
-                   "\x01"
-                   "1"));
+    rig_send(&r, S("\x41\x01\x30\x01\x51" "\x60" "\x51" "3" "\x01" "0" "\x01" "1"));
     struct dgram d;
     ck_assert(rig_recv(&r, &d, DEADLINE_MS) > 0);
     r.later = true;
-    rig_send(&r, S(CON_GET("\x01") "\xB1"
-                                   "3"
-                                   "\x01"
-                                   "0"
-                                   "\x01"
-                                   "0"));
+    rig_send(&r, S(CON_GET("\x01") "\xB1" "3" "\x01" "0" "\x01" "0"));
     expect(&r, S("\x60\x00\x10\x01"), "empty ACK");
     ck_assert_int_ge(lwm2m_client_update(r.c, 0, NULL), 0);
     ck_assert(rig_recv(&r, &d, DEADLINE_MS) > 0);
@@ -1571,6 +1305,8 @@ START_TEST(close_in_flight)
     ck_assert_int_eq(r.updated + r.obs_off, before); /* no event after close */
 }
 END_TEST
+
+// clang-format on
 
 Suite *lwm2m_client_suite(void)
 {
