@@ -6,6 +6,7 @@
 #include "proto/lwm2m/lwm2m_client.h"
 #include "proto/lwm2m/lwm2m_text.h"
 #include "proto/lwm2m/lwm2m_tlv.h"
+#include "tests/integration/host.h"
 #include "tests/integration/suites.h"
 
 #include <arpa/inet.h>
@@ -1170,6 +1171,36 @@ START_TEST(server_by_name)
 }
 END_TEST
 
+/* The client's socket is connected to its server: libcoap's coap-client
+ * from another port gets no answer while the loop runs, the server does. */
+START_TEST(stranger_unheard)
+{
+    ck_assert_msg(access("/usr/bin/coap-client-notls", X_OK) == 0,
+                  "coap-client-notls is not installed (tools/install-deps installs it)");
+    struct rig r;
+    rig_open(&r, 0, 3600);
+    rig_register(&r);
+    char uri[64];
+    snprintf(uri, sizeof uri, "coap://127.0.0.1:%d/3/0/0", ntohs(r.peer.sin_port));
+    int out, err;
+    pid_t pid = host_spawn((const char *[]){"coap-client-notls", "-m", "get", "-B", "2", uri, NULL},
+                           &out, &err);
+    struct dgram d;
+    uint64_t t0 = now_ms();
+    while (host_wait_pid(pid, 0) < 0 && now_ms() - t0 < 20000)
+        ck_assert_msg(rig_recv(&r, &d, 50) == 0, "the client sent something unasked");
+    ck_assert_msg(host_wait_pid(pid, 0) >= 0, "coap-client-notls did not finish");
+    char text[4096];
+    host_read_fd(out, text, sizeof text, 1000, NULL);
+    close(out);
+    close(err);
+    ck_assert_ptr_null(strstr(text, "bcsim"));
+    rig_send(&r, S(CON_GET("\x01") "\xB1" "3" "\x01" "0" "\x01" "0"));
+    expect(&r, S(ACK("\x45", "\x01") "\xC0\xFF" "bcsim"), "the server's read");
+    rig_close(&r);
+}
+END_TEST
+
 /* A notification never acknowledged ends its observation (max_retransmit
  * 1: sent twice). */
 START_TEST(observe_unacknowledged)
@@ -1406,6 +1437,7 @@ Suite *lwm2m_client_suite(void)
     tcase_add_test(tc, observe_unacknowledged);
     tcase_add_test(tc, observe_answered_later);
     tcase_add_test(tc, server_by_name);
+    tcase_add_test(tc, stranger_unheard);
     tcase_add_test(tc, register_retransmitted);
     tcase_add_test(tc, register_separate_answer);
     tcase_add_test(tc, register_refused_codes);
