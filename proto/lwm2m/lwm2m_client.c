@@ -54,7 +54,6 @@ static void unref(struct lwm2m_client *c)
 
 static void on_update_due(uv_timer_t *t);
 static int send_update(struct lwm2m_client *c);
-
 static void on_kick(uv_timer_t *t);
 
 void lwm2m_kick(struct lwm2m_client *c)
@@ -132,8 +131,6 @@ static void on_kick(uv_timer_t *t)
         return;
     if (c->op != LWM2M_OP_NONE && c->op_done)
         deliver_op(c); /* may close c */
-    else if (c->op == LWM2M_OP_NONE && c->update_due && c->registered)
-        send_update(c);
 }
 
 /* The operation ended with result (0, a code, -errno), told soon. */
@@ -154,13 +151,10 @@ static void on_op_timeout(uv_timer_t *t)
 static void on_update_due(uv_timer_t *t)
 {
     struct lwm2m_client *c = t->data;
-    if (!c->registered)
-        return;
-    if (c->op != LWM2M_OP_NONE) {
-        c->update_due = true; /* when the one running ends */
-        return;
-    }
-    send_update(c);
+    /* Busy while registered means an Update or a De-register is in flight:
+     * its outcome re-arms the timer or ends the registration. */
+    if (c->registered && c->op == LWM2M_OP_NONE)
+        send_update(c);
 }
 
 /* ---- libcoap's callbacks ---------------------------------------------------- */
@@ -350,7 +344,6 @@ static int send_op(struct lwm2m_client *c, enum lwm2m_op op, bool with_lt, bool 
 
 static int send_update(struct lwm2m_client *c)
 {
-    c->update_due = false;
     uv_timer_stop(&c->update_timer);
     int mid = send_op(c, LWM2M_OP_UPDATE, c->lifetime != c->lifetime_sent,
                       strcmp(c->binding, c->binding_sent) != 0, c->objects_changed);
@@ -545,7 +538,6 @@ int lwm2m_client_deregister(struct lwm2m_client *c)
     if (c->op != LWM2M_OP_NONE)
         return -EBUSY;
     uv_timer_stop(&c->update_timer);
-    c->update_due = false;
     int mid = send_op(c, LWM2M_OP_DEREGISTER, false, false, false);
     return mid < 0 ? mid : 0;
 }

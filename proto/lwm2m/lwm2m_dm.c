@@ -700,15 +700,18 @@ static void handle_write(struct lwm2m_client *c, const struct path *p, const coa
     size_t len = 0;
     const uint8_t *data = NULL;
     coap_get_data(req, &len, &data);
-    static struct decoded dec; /* one request at a time; large for the stack */
-    memset(&dec, 0, sizeof dec);
+    struct decoded *dec = calloc(1, sizeof *dec); /* 3 KiB: not on the stack */
+    if (!dec) {
+        set_code(resp, LWM2M_INTERNAL_ERROR);
+        return;
+    }
     if (code == 0 && d && !(d->ops & LWM2M_OP_W))
         code = LWM2M_NOT_ALLOWED;
     if (code == 0 && d)
-        code = decode_single(d, (uint16_t)p->res, format, data, len, &dec);
+        code = decode_single(d, (uint16_t)p->res, format, data, len, dec);
     else if (code == 0)
         code = format != LWM2M_FMT_TLV ? LWM2M_UNSUPPORTED_FORMAT
-                                       : decode_instance(o, (uint16_t)p->inst, data, len, &dec);
+                                       : decode_instance(o, (uint16_t)p->inst, data, len, dec);
     if (code) {
         char ps[32];
         if (code == LWM2M_BAD_REQUEST || code == LWM2M_UNSUPPORTED_FORMAT)
@@ -716,14 +719,17 @@ static void handle_write(struct lwm2m_client *c, const struct path *p, const coa
                       code == LWM2M_BAD_REQUEST ? "payload not decodable"
                                                 : "Content-Format not accepted");
         set_code(resp, code);
+        free(dec);
         return;
     }
     struct lwm2m_request *r = d ? new_request(LWM2M_REQ_WRITE, p, 0) : NULL;
     if (d && !r) {
         set_code(resp, LWM2M_INTERNAL_ERROR);
+        free(dec);
         return;
     }
-    answer(c, req, resp, write_values(o, p, &dec, r), r);
+    answer(c, req, resp, write_values(o, p, dec, r), r);
+    free(dec);
 }
 
 static void handle_execute(struct lwm2m_client *c, const struct path *p, const coap_pdu_t *req,

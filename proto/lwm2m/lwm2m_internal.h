@@ -89,7 +89,6 @@ struct lwm2m_client {
     int op_mid;
     bool op_done;
     int op_result;
-    bool update_due; /* the lifetime timer ran while busy */
 
     bool registered;
     bool objects_changed;
