@@ -93,6 +93,11 @@ static void deliver_op(struct lwm2m_client *c)
         c->session = NULL;
         c->registered = false;
     }
+    if (result == 0 && op != LWM2M_OP_DEREGISTER) { /* the server has it now */
+        c->lifetime_sent = c->op_lifetime;
+        snprintf(c->binding_sent, sizeof c->binding_sent, "%s", c->op_binding);
+        c->objects_acked = c->op_objects;
+    }
     switch (op) {
     case LWM2M_OP_REGISTER:
         c->registered = result == 0;
@@ -328,12 +333,9 @@ static int send_op(struct lwm2m_client *c, enum lwm2m_op op, bool with_lt, bool 
     c->op_token = tok;
     c->op_mid = mid;
     c->op_done = false;
-    if (with_lt)
-        c->lifetime_sent = c->lifetime;
-    if (with_b)
-        snprintf(c->binding_sent, sizeof c->binding_sent, "%s", c->binding);
-    if (with_objects)
-        c->objects_changed = false;
+    c->op_lifetime = with_lt ? c->lifetime : c->lifetime_sent;
+    snprintf(c->op_binding, sizeof c->op_binding, "%s", with_b ? c->binding : c->binding_sent);
+    c->op_objects = with_objects ? c->objects_gen : c->objects_acked;
     /* libcoap's own verdict (MAX_TRANSMIT_WAIT: ack timeout * (2^(n+1) - 1)
      * * 1.5) comes first; this one ends a wait for a separate response. */
     uint64_t wait = (uint64_t)c->ack_ms * ((2u << c->max_retransmit) - 1) * 3 / 2;
@@ -346,7 +348,7 @@ static int send_update(struct lwm2m_client *c)
 {
     uv_timer_stop(&c->update_timer);
     int mid = send_op(c, LWM2M_OP_UPDATE, c->lifetime != c->lifetime_sent,
-                      strcmp(c->binding, c->binding_sent) != 0, c->objects_changed);
+                      strcmp(c->binding, c->binding_sent) != 0, c->objects_gen != c->objects_acked);
     if (mid < 0)
         lwm2m_log(c, "lwm2m: Update not sent (%s)", strerror(-mid));
     return mid;
@@ -475,7 +477,7 @@ int lwm2m_client_add_object(struct lwm2m_client *c, uint16_t obj,
     o->ctx = obj_ctx;
     o->next = c->objects;
     c->objects = o;
-    c->objects_changed = true;
+    c->objects_gen++;
     return 0;
 }
 
@@ -486,7 +488,7 @@ int lwm2m_client_remove_object(struct lwm2m_client *c, uint16_t obj)
             struct lwm2m_object *o = *pp;
             *pp = o->next;
             free(o);
-            c->objects_changed = true;
+            c->objects_gen++;
             lwm2m_client_changed(c, obj, LWM2M_NO_ID, LWM2M_NO_ID); /* observers get 4.04 */
             return 0;
         }
@@ -500,6 +502,7 @@ int lwm2m_client_register(struct lwm2m_client *c)
     if (c->registered)
         return -EALREADY;
     static const struct resolver none;
+    lwm2m_dm_reset(c);         /* a new registration: the server observes nothing yet */
     c->op = LWM2M_OP_REGISTER; /* busy from now on */
     c->op_done = false;
     c->op_token.len = 0;

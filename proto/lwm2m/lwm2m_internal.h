@@ -91,7 +91,11 @@ struct lwm2m_client {
     int op_result;
 
     bool registered;
-    bool objects_changed;
+    /* What the server has (from the last successful Register or Update) and
+     * what the operation in flight carries, taken on its success. */
+    unsigned objects_gen, objects_acked, op_objects;
+    uint32_t op_lifetime;
+    char op_binding[8];
     char loc[LWM2M_LOC_MAX][LWM2M_SEG_MAX];
     int nloc;
 
