@@ -40,8 +40,11 @@
  *   Not writable -> 4.05; undecodable -> 4.00; another format -> 4.15.
  * - POST /O/I/R: Execute, the payload as arguments. Not executable -> 4.05.
  * - Anything else (Create, Delete, Discover, paths that are not numbers)
- *   -> 4.05, 4.04 or 4.00; bad input is logged on one line and changes
- *   nothing.
+ *   -> 4.05, 4.04 or 4.00; a write with Block1 (block-wise, a pushed
+ *   package) -> 4.13: answers and writes fit one datagram (1024 bytes of
+ *   payload; a larger Read answer is 5.00). Bad input is logged on one line
+ *   and changes nothing. A retransmitted confirmable request gets the same
+ *   answer again without running twice (the last 8 are remembered).
  *
  * Objects answer through struct lwm2m_object_ops with a response code or
  * LWM2M_PENDING: then the client acknowledges the request at once (an empty
@@ -71,6 +74,7 @@ enum {
     LWM2M_NOT_FOUND = 404,
     LWM2M_NOT_ALLOWED = 405,
     LWM2M_NOT_ACCEPTABLE = 406,
+    LWM2M_TOO_LARGE = 413,
     LWM2M_UNSUPPORTED_FORMAT = 415,
     LWM2M_INTERNAL_ERROR = 500,
     LWM2M_NOT_IMPLEMENTED = 501,

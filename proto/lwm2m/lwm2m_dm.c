@@ -836,6 +836,11 @@ static void dispatch(struct lwm2m_client *c, coap_pdu_t *resp, const coap_pdu_t 
     if (code) {
         lwm2m_log(c, "lwm2m: %s for a path that is not /OBJ[/INST[/RES]]: %d.%02d", method(req),
                   code / 100, code % 100);
+    } else if (m != COAP_REQUEST_CODE_GET && option_uint(req, COAP_OPTION_BLOCK1, -1) != -1) {
+        /* No block-wise writes (a pushed package): one block taken for the
+         * whole would be wrong, so none is. */
+        lwm2m_log(c, "lwm2m: %s with Block1: block-wise writes are not supported", method(req));
+        code = LWM2M_TOO_LARGE;
     } else if (m == COAP_REQUEST_CODE_GET) {
         handle_read(c, &p, req, resp);
         return;

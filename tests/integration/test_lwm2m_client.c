@@ -901,6 +901,10 @@ START_TEST(write_and_execute)
     expect(&r, S(ACKW("\x8F", "\x0A")), "JSON: 4.15");
     rig_send(&r, S(CON_PUT("\x0B") "\xB1" "3" "\x01" "0" "\x01" "1" "\xFF" "1"));
     expect(&r, S(ACKW("\x8F", "\x0B")), "no Content-Format: 4.15");
+    /* Block-wise (Block1 num 0, more, 1024): 4.13, nothing written. */
+    rig_send(&r, S(CON_PUT("\x11") "\xB1" "3" "\x01" "0" "\x01" "0" "\x10" "\xD1\x02\x0E" "\xFF" "zz"));
+    expect(&r, S(ACKW("\x8D", "\x11")), "Block1: 4.13");
+    ck_assert_str_eq(r.name, "abc");
     /* Write-Attributes: not implemented. */
     rig_send(&r, S(CON_PUT("\x0C") "\xB1" "3" "\x01" "0" "\x01" "1" "\x47" "pmin=10"));
     expect(&r, S(ACKW("\xA1", "\x0C")), "Write-Attributes: 5.01");
