@@ -20,7 +20,11 @@
  * negative libuv error from the name lookup. A failed Update leaves the
  * registration as it was (it may still exist on the server) but stops the
  * automatic Updates: the application re-registers or retries. An Update
- * answered 4.04 forgets the registration (the server has none).
+ * answered 4.04 forgets the registration (the server has none), and so does
+ * ICMP unreachable, which also drops the socket (libcoap 4.3.1 would go on
+ * retransmitting): the next Register opens a new one. lt=, b= and the object
+ * list count as the server's once it accepted them: a refused Update's go
+ * again in the next. Observations end with the registration.
  *
  * Device management and information reporting (what the server asks):
  * - GET /O, /O/I, /O/I/R: Read. Accept: none -> plain text (0) for a single
@@ -32,7 +36,9 @@
  *   confirmable 2.05 with the same token, format and a larger Observe number
  *   (confirmable so that a server which forgot it answers RST, which ends
  *   the observation, as do Observe 1 on the same path and token, and a
- *   notification never acknowledged). No pmin/pmax: Write-Attributes (PUT
+ *   notification never acknowledged). libcoap sends one confirmable message
+ *   at a time (NSTART 1): notifications queue behind each other and behind
+ *   an Update in flight. No pmin/pmax: Write-Attributes (PUT
  *   with a query) is answered 5.01.
  * - PUT /O/I/R: Write, Content-Format 0, 42 (opaque resources) or 11542;
  *   PUT /O/I (replace) and POST /O/I (partial update): TLV of the instance's
@@ -130,7 +136,7 @@ struct lwm2m_config {
     const char *endpoint;
     uint32_t lifetime;               /* seconds, 1 or more */
     const char *binding;             /* "U" if NULL */
-    const struct resolver *resolver; /* --resolve overrides, or NULL */
+    const struct resolver *resolver; /* --resolve overrides, or NULL: kept, not copied */
     /* libcoap's ack timeout (at least 1000 ms; 2000 if 0) and retransmissions
      * of a confirmable message (4 if 0). */
     uint32_t ack_timeout_ms;
