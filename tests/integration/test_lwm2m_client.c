@@ -1162,6 +1162,30 @@ START_TEST(observe_answered_later)
 }
 END_TEST
 
+/* De-register ends the observations: observe(off), no notification. */
+START_TEST(observations_end_with_registration)
+{
+    struct rig r;
+    rig_open(&r, 0, 3600);
+    rig_register(&r);
+    rig_send(&r, S("\x41\x01\x30\x01\x51" "\x60" "\x51" "3" "\x01" "0" "\x01" "1"));
+    struct dgram d;
+    ck_assert(rig_recv(&r, &d, DEADLINE_MS) > 0);
+    ck_assert(rig_until(&r, &r.obs_on, 1, DEADLINE_MS));
+    ck_assert_int_eq(lwm2m_client_deregister(r.c), 0);
+    ck_assert(rig_recv(&r, &d, DEADLINE_MS) > 0);
+    rig_ack(&r, &d, 0x42, NULL, 0);
+    ck_assert(rig_until(&r, &r.obs_off, 1, DEADLINE_MS));
+    ck_assert_int_eq(r.deregistered, 1);
+    lwm2m_client_changed(r.c, 3, 0, 1);
+    /* The next datagram is the new Register's, not a notification. */
+    ck_assert_int_eq(lwm2m_client_register(r.c), 0);
+    ck_assert(rig_recv(&r, &d, DEADLINE_MS) > 0);
+    ck_assert_uint_eq(d.b[1], 0x02);
+    rig_close(&r);
+}
+END_TEST
+
 /* The server by name, through a --resolve override. */
 START_TEST(server_by_name)
 {
@@ -1451,6 +1475,7 @@ Suite *lwm2m_client_suite(void)
     tcase_add_test(tc, observe_notify_cancel);
     tcase_add_test(tc, observe_unacknowledged);
     tcase_add_test(tc, observe_answered_later);
+    tcase_add_test(tc, observations_end_with_registration);
     tcase_add_test(tc, server_by_name);
     tcase_add_test(tc, stranger_unheard);
     tcase_add_test(tc, register_retransmitted);
