@@ -45,7 +45,10 @@
  *   resources, every one writable and well formed before any is written.
  *   Not writable -> 4.05; undecodable -> 4.00; another format -> 4.15.
  * - POST /O/I/R: Execute, the payload as arguments. Not executable -> 4.05.
- * - Anything else (Create, Delete, Discover, paths that are not numbers)
+ * - GET with Accept 40: Discover, </O/I/R> per resource (after </O> or
+ *   </O/I> for an object or instance), dim= for a multiple resource; no
+ *   attributes (none are kept).
+ * - Anything else (Create, Delete, paths that are not numbers)
  *   -> 4.05, 4.04 or 4.00; a write with Block1 (block-wise, a pushed
  *   package) -> 4.13: answers and writes fit one datagram (1024 bytes of
  *   payload; a larger Read answer is 5.00). Bad input is logged on one line

@@ -6,6 +6,8 @@
 #include "proto/lwm2m/lwm2m_tlv.h"
 
 #include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -623,6 +625,78 @@ static void answer(struct lwm2m_client *c, const coap_pdu_t *req, coap_pdu_t *re
     set_code(resp, code);
 }
 
+/* ---- Discover (TS 1.0 5.4.1) ------------------------------------------------------ */
+
+static bool add_link(struct lwm2m_buf *b, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static bool add_link(struct lwm2m_buf *b, const char *fmt, ...)
+{
+    if (b->overflow)
+        return false;
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf((char *)b->p + b->len, b->size - b->len, fmt, ap);
+    va_end(ap);
+    if (n < 0 || (size_t)n >= b->size - b->len) {
+        b->overflow = true;
+        return false;
+    }
+    b->len += (size_t)n;
+    return true;
+}
+
+/* The resources of an instance as </O/I/R>, a multiple one with dim= (its
+ * instances now, when the object can tell at once). No attributes: bcsim
+ * keeps no Write-Attributes. */
+static void discover_instance(struct lwm2m_object *o, uint16_t inst, int only, struct lwm2m_buf *b)
+{
+    const struct lwm2m_resource *list = NULL;
+    size_t n = o->ops->resources(o->ctx, o->id, inst, &list);
+    for (size_t k = 0; k < n && list; k++) {
+        if (only != LWM2M_NO_ID && list[k].id != only)
+            continue;
+        add_link(b, "%s</%u/%u/%u>", b->len ? "," : "", o->id, inst, list[k].id);
+        struct lwm2m_value v = {.type = list[k].type};
+        if (list[k].type == LWM2M_MULTIPLE && (list[k].ops & LWM2M_OP_R) && o->ops->read &&
+            o->ops->read(o->ctx, NULL, o->id, inst, list[k].id, &v) == LWM2M_CONTENT &&
+            v.type == LWM2M_MULTIPLE)
+            add_link(b, ";dim=%zu", v.u.multi.n);
+    }
+}
+
+static void handle_discover(struct lwm2m_client *c, const struct path *p, coap_pdu_t *resp)
+{
+    struct lwm2m_object *o;
+    const struct lwm2m_resource *d;
+    int code = locate(c, p, &o, &d);
+    if (code) {
+        set_code(resp, code);
+        return;
+    }
+    uint8_t buf[PAYLOAD_MAX];
+    struct lwm2m_buf b = {buf, sizeof buf, 0, false};
+    if (p->depth == 1) {
+        add_link(&b, "</%u>", p->obj);
+        uint16_t ids[INSTANCES_MAX];
+        size_t n = o->ops->instances(o->ctx, o->id, ids, INSTANCES_MAX);
+        for (size_t k = 0; k < n && k < INSTANCES_MAX; k++)
+            discover_instance(o, ids[k], LWM2M_NO_ID, &b);
+    } else if (p->depth == 2) {
+        add_link(&b, "</%u/%d>", p->obj, p->inst);
+        discover_instance(o, (uint16_t)p->inst, LWM2M_NO_ID, &b);
+    } else {
+        discover_instance(o, (uint16_t)p->inst, p->res, &b);
+    }
+    if (b.overflow) {
+        lwm2m_log(c, "lwm2m: the answer to a Discover of /%u is over %d bytes", p->obj,
+                  PAYLOAD_MAX);
+        set_code(resp, LWM2M_INTERNAL_ERROR);
+        return;
+    }
+    fill(resp, LWM2M_CONTENT, -1, LWM2M_FMT_LINK, &b);
+}
+
 static void handle_read(struct lwm2m_client *c, const struct path *p, const coap_pdu_t *req,
                         coap_pdu_t *resp)
 {
@@ -632,6 +706,10 @@ static void handle_read(struct lwm2m_client *c, const struct path *p, const coap
     int accept = option_uint(req, COAP_OPTION_ACCEPT, LWM2M_FMT_NONE);
     int obs = option_uint(req, COAP_OPTION_OBSERVE, -1);
     coap_bin_const_t tok = coap_pdu_get_token(req);
+    if (accept == LWM2M_FMT_LINK && obs == -1) {
+        handle_discover(c, p, resp);
+        return;
+    }
     if (obs == 1) { /* cancel, and read as usual */
         struct lwm2m_observation *ob = find_obs(c, tok);
         if (ob)

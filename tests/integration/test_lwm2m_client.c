@@ -824,6 +824,15 @@ START_TEST(read_formats)
     expect(&r, S(ACK("\x86", "\x07")), "string as opaque: 4.06");
     rig_send(&r, S(CON_GET("\x08") "\xB1" "3" "\x01" "0" "\x60"));
     expect(&r, S(ACK("\x86", "\x08")), "instance as text: 4.06");
+    /* Discover (Accept 40): the instance's resources, dim= for 4. */
+    rig_send(&r, S(CON_GET("\x10") "\xB1" "3" "\x01" "0" "\x61\x28"));
+    expect(&r, S(ACK("\x45", "\x10") "\xC1\x28\xFF"
+                 "</3/0>,</3/0/0>,</3/0/1>,</3/0/2>,</3/0/3>,</3/0/4>;dim=2,</3/0/5>,</3/0/6>,</3/0/9>"),
+           "Discover of an instance");
+    rig_send(&r, S(CON_GET("\x11") "\xB1" "3" "\x01" "0" "\x01" "4" "\x61\x28"));
+    expect(&r, S(ACK("\x45", "\x11") "\xC1\x28\xFF" "</3/0/4>;dim=2"), "Discover of a resource");
+    rig_send(&r, S(CON_GET("\x12") "\xB2" "99" "\x61\x28"));
+    expect(&r, S(ACK("\x84", "\x12")), "Discover of nothing");
     /* What is not there, not readable, not a path. */
     rig_send(&r, S(CON_GET("\x09") "\xB1" "9"));
     expect(&r, S(ACK("\x84", "\x09")), "no object 9");
