@@ -1171,6 +1171,62 @@ START_TEST(observe_answered_later)
 }
 END_TEST
 
+/* Rubbish from the server changes nothing and the client goes on. */
+START_TEST(rubbish_from_the_server)
+{
+    struct rig r;
+    rig_open(&r, 0, 3600);
+    rig_register(&r);
+    struct dgram d;
+    /* Not CoAP, a header cut short, an empty ACK nobody waits for. */
+    rig_send(&r, S("\x00" "not coap"));
+    rig_send(&r, S("\x42\x01"));
+    rig_send(&r, S("\x60\x00\x99\x99"));
+    /* Four path segments; a number over 65535. What comes before the
+     * answer may only be libcoap's RSTs to the rubbish. */
+    rig_send(&r, S(CON_GET("\x01") "\xB1" "3" "\x01" "0" "\x01" "0" "\x01" "0"));
+    for (int k = 0; k < 4; k++) {
+        ck_assert(rig_recv(&r, &d, DEADLINE_MS) > 0);
+        if (d.b[0] != 0x70)
+            break;
+        ck_assert_uint_eq(d.len, 4);
+    }
+    assert_bytes(d.b, d.len, S(ACK("\x84", "\x01")), "four segments");
+    rig_send(&r, S(CON_GET("\x02") "\xB5" "70000"));
+    expect(&r, S(ACK("\x84", "\x02")), "object 70000");
+    /* Random TLV written to the instance and to a resource: every answer is
+     * a 2.04 or a 4.xx, and the object only ever sees its own types. */
+    uint32_t seed = 12345;
+    for (int k = 0; k < 300; k++) {
+        uint8_t req[64] = {0x42, 0x03, 0x40, (uint8_t)k, 0xEE, (uint8_t)k, 0xB1, '3', 0x01, '0'};
+        size_t len = 10;
+        if (k % 2) { /* /3/0/<k % 10> */
+            req[len++] = 0x01;
+            req[len++] = (uint8_t)('0' + k % 10);
+        }
+        req[len++] = 0x12; /* Content-Format 11542 */
+        req[len++] = 0x2D;
+        req[len++] = 0x16;
+        req[len++] = 0xFF;
+        size_t n = 1 + (seed >> 8) % 24;
+        for (size_t i = 0; i < n; i++) {
+            seed = seed * 1103515245u + 12345u;
+            req[len++] = (uint8_t)(seed >> 16);
+        }
+        rig_send(&r, req, len);
+        ck_assert_msg(rig_recv(&r, &d, DEADLINE_MS) > 0, "no answer to random write %d", k);
+        ck_assert_uint_eq(d.b[0], 0x62);
+        ck_assert_uint_eq(d.b[3], (uint8_t)k);
+        ck_assert_msg(d.b[1] == 0x44 || (d.b[1] >> 5) == 4, "random write %d: %02X", k, d.b[1]);
+    }
+    /* And the client is as good as new. */
+    rig_send(&r, S(CON_GET("\x03") "\xB1" "3" "\x01" "0" "\x01" "4"));
+    expect(&r, S(ACK("\x45", "\x03") "\xC2\x2D\x16\xFF" "\x86\x04\x41\x00\x01\x41\x01\x05"),
+           "read after the rubbish");
+    rig_close(&r);
+}
+END_TEST
+
 /* De-register ends the observations: observe(off), no notification. */
 START_TEST(observations_end_with_registration)
 {
@@ -1484,6 +1540,7 @@ Suite *lwm2m_client_suite(void)
     tcase_add_test(tc, observe_notify_cancel);
     tcase_add_test(tc, observe_unacknowledged);
     tcase_add_test(tc, observe_answered_later);
+    tcase_add_test(tc, rubbish_from_the_server);
     tcase_add_test(tc, observations_end_with_registration);
     tcase_add_test(tc, server_by_name);
     tcase_add_test(tc, stranger_unheard);
