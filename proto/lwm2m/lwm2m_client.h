@@ -12,7 +12,7 @@
  *   sent on demand and by itself at 90% of the lifetime after each
  *   successful Register or Update. 2.04 expected.
  * - De-register: CON DELETE /rd/LOCATION, 2.02 expected.
- * One of them at a time. Results (lwm2m_result): 0 for the expected code,
+ * One of them at a time. The events' result: 0 for the expected code,
  * the server's code as class * 100 + detail (403, 404) for another, or a
  * negative errno: -ETIMEDOUT (no answer within libcoap's retransmissions, or
  * a separate response later than MAX_TRANSMIT_WAIT), -ECONNREFUSED (ICMP
@@ -60,7 +60,8 @@
  * ACK) and sends the answer as a separate response (RFC 7252 5.2.2) when the
  * application calls lwm2m_client_respond. Pending is possible where the
  * request concerns one resource (req is not NULL): Read, Write, Execute of
- * /O/I/R, and the Read of a notification. */
+ * /O/I/R, and the Read of a notification. Elsewhere (Reads and Writes of
+ * instances and objects, Discover) req is NULL and PENDING answers 5.00. */
 #ifndef BCSIM_LWM2M_CLIENT_H
 #define BCSIM_LWM2M_CLIENT_H
 
