@@ -61,7 +61,8 @@
  * application calls lwm2m_client_respond. Pending is possible where the
  * request concerns one resource (req is not NULL): Read, Write, Execute of
  * /O/I/R, and the Read of a notification. Elsewhere (Reads and Writes of
- * instances and objects, Discover) req is NULL and PENDING answers 5.00. */
+ * instances and objects) req is NULL and PENDING answers 5.00; Discover
+ * then leaves out dim=. */
 #ifndef BCSIM_LWM2M_CLIENT_H
 #define BCSIM_LWM2M_CLIENT_H
 
