@@ -287,6 +287,7 @@ enum stop_reason { STOP_RESET, STOP_POWER_OFF, STOP_POWER_CUT };
 static void stop(struct module *m, enum stop_reason why)
 {
     fota_power_lost(&m->fota, why != STOP_RESET);
+    lw_power_lost(&m->lwm2m);
     uv_timer_stop(&m->boot_timer);
     uv_timer_stop(&m->reboot_timer);
     net_reset(&m->net);
@@ -457,6 +458,17 @@ static bool fota_pdn_up(void *ctx)
     return m->net.pdn;
 }
 
+static void lw_device(void *ctx, struct lw_device *out)
+{
+    const struct module *m = ctx;
+    *out = (struct lw_device){
+        .manufacturer = m->prof->manufacturer,
+        .model = m->prof->model,
+        .serial = m->imei,
+        .firmware = m->revision,
+    };
+}
+
 /* The flash file; a new one (or a factory reset) gets the factory firmware. */
 static int open_flash(struct module *m, const struct mod_config *cfg, char *why, size_t why_size)
 {
@@ -558,6 +570,12 @@ int mod_open(struct module *m, uv_loop_t *loop, const struct mod_config *cfg, ch
         flash_file_close(&m->flash);
         return err;
     }
+    lw_init(&m->lwm2m, &(struct lw_config){.loop = loop, .resolver = cfg->resolver},
+            &(struct lw_port){.urc = port_urc,
+                              .event = port_event,
+                              .pdn_up = fota_pdn_up,
+                              .device = lw_device,
+                              .ctx = m});
     at_engine_init(&m->at, &engine_io, m);
     uv_timer_init(loop, &m->boot_timer);
     m->boot_timer.data = m;
@@ -592,6 +610,7 @@ void mod_close(struct module *m)
     stop(m, STOP_POWER_CUT);
     net_close(&m->net);
     fota_close(&m->fota);
+    lw_close(&m->lwm2m);
     uv_close((uv_handle_t *)&m->boot_timer, on_closed);
     uv_close((uv_handle_t *)&m->reboot_timer, on_closed);
     uv_close((uv_handle_t *)&m->open_timer, on_closed);

@@ -13,6 +13,7 @@
 #include "proto/download.h"
 #include "sim/at/at_engine.h"
 #include "sim/fota.h"
+#include "sim/lwm2m.h"
 #include "sim/network.h"
 #include "sim/profile.h"
 #include "sim/uart/uart.h"
@@ -57,6 +58,7 @@ struct module {
     char brick_why[256];                 /* ... and why, for status */
     bool updating;                       /* this boot belongs to the updater */
     struct fota fota;
+    struct lw lwm2m; /* the LwM2M client and the objects 1, 3 and 5 */
 
     bool boot_on_open;
     const struct at_command *(*lookup)(const struct profile *p, const char *name);

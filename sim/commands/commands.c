@@ -3,7 +3,7 @@
 #include <stddef.h>
 #include <string.h>
 
-static const struct at_command *const tables[] = {cmd_general, cmd_network, cmd_fota, NULL};
+static const struct at_command *const tables[] = {cmd_general, cmd_network, cmd_fota, cmd_lwm2m, NULL};
 
 const struct at_command *cmd_lookup(const struct profile *prof, const char *name)
 {

@@ -10,6 +10,7 @@
 extern const struct at_command cmd_general[]; /* identification, echo, errors, UART */
 extern const struct at_command cmd_network[]; /* power level, SIM, registration */
 extern const struct at_command cmd_fota[];    /* DFOTA */
+extern const struct at_command cmd_lwm2m[];   /* the LwM2M client */
 
 const struct at_command *cmd_lookup(const struct profile *prof, const char *name);
 

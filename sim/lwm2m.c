@@ -1,0 +1,292 @@
+#include "sim/lwm2m.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+/* +QLWREG, +QLWUPDATE and +QLWDEREG results: 0 done, 1 not (bcsim's
+ * choice; the event says why). */
+#define LW_RESULT_OK   0
+#define LW_RESULT_FAIL 1
+
+static void urc(struct lw *l, const char *fmt, int a, int b)
+{
+    char line[64];
+    snprintf(line, sizeof line, fmt, a, b);
+    l->port.urc(l->port.ctx, line);
+}
+
+static void event(struct lw *l, const char *key, int result)
+{
+    char text[32];
+    snprintf(text, sizeof text, "%d", result);
+    l->port.event(l->port.ctx, "lwm2m", key, text);
+}
+
+/* ---- The objects the module holds ---------------------------------------------------------- */
+
+enum { OBJ_SERVER = 1, OBJ_DEVICE = 3, OBJ_FIRMWARE = 5 };
+
+static const struct lwm2m_resource server_res[] = {
+    {0, LWM2M_OP_R, LWM2M_INTEGER, 0},              /* Short Server ID */
+    {1, LWM2M_OP_R | LWM2M_OP_W, LWM2M_INTEGER, 0}, /* Lifetime */
+    {6, LWM2M_OP_R, LWM2M_BOOLEAN, 0},              /* Notification Storing */
+    {7, LWM2M_OP_R, LWM2M_STRING, 0},               /* Binding */
+};
+static const struct lwm2m_resource device_res[] = {
+    {0, LWM2M_OP_R, LWM2M_STRING, 0},  /* Manufacturer */
+    {1, LWM2M_OP_R, LWM2M_STRING, 0},  /* Model Number */
+    {2, LWM2M_OP_R, LWM2M_STRING, 0},  /* Serial Number */
+    {3, LWM2M_OP_R, LWM2M_STRING, 0},  /* Firmware Version */
+    {16, LWM2M_OP_R, LWM2M_STRING, 0}, /* Supported Binding and Modes */
+};
+static const struct lwm2m_resource firmware_res[] = {
+    {1, LWM2M_OP_R | LWM2M_OP_W, LWM2M_STRING, 0}, /* Package URI */
+    {3, LWM2M_OP_R, LWM2M_INTEGER, 0},             /* State */
+    {5, LWM2M_OP_R, LWM2M_INTEGER, 0},             /* Update Result */
+    {6, LWM2M_OP_R, LWM2M_STRING, 0},              /* PkgName */
+    {7, LWM2M_OP_R, LWM2M_STRING, 0},              /* PkgVersion */
+    {9, LWM2M_OP_R, LWM2M_INTEGER, 0},             /* Firmware Update Delivery Method */
+};
+
+static size_t one_instance(void *ctx, uint16_t obj, uint16_t *ids, size_t max)
+{
+    (void)ctx, (void)obj;
+    if (max == 0)
+        return 0;
+    ids[0] = 0;
+    return 1;
+}
+
+static size_t resources(void *ctx, uint16_t obj, uint16_t inst, const struct lwm2m_resource **list)
+{
+    (void)ctx, (void)inst;
+    if (obj == OBJ_SERVER) {
+        *list = server_res;
+        return sizeof server_res / sizeof server_res[0];
+    }
+    if (obj == OBJ_DEVICE) {
+        *list = device_res;
+        return sizeof device_res / sizeof device_res[0];
+    }
+    *list = firmware_res;
+    return sizeof firmware_res / sizeof firmware_res[0];
+}
+
+static void text(struct lwm2m_value *v, const char *s)
+{
+    v->type = LWM2M_STRING;
+    v->u.bytes.p = (const uint8_t *)s;
+    v->u.bytes.len = strlen(s);
+}
+
+static void integer(struct lwm2m_value *v, int64_t i)
+{
+    v->type = LWM2M_INTEGER;
+    v->u.i = i;
+}
+
+static int read_res(void *ctx, struct lwm2m_request *req, uint16_t obj, uint16_t inst, uint16_t res,
+                    struct lwm2m_value *v)
+{
+    (void)req, (void)inst;
+    struct lw *l = ctx;
+    if (obj == OBJ_SERVER) {
+        switch (res) {
+        case 0:
+            integer(v, 1);
+            return LWM2M_CONTENT;
+        case 1:
+            integer(v, l->set.lifetime);
+            return LWM2M_CONTENT;
+        case 6:
+            v->type = LWM2M_BOOLEAN;
+            v->u.b = false;
+            return LWM2M_CONTENT;
+        case 7:
+            text(v, "U");
+            return LWM2M_CONTENT;
+        }
+        return LWM2M_NOT_FOUND;
+    }
+    if (obj == OBJ_DEVICE) {
+        struct lw_device d = {0};
+        l->port.device(l->port.ctx, &d);
+        const char *values[] = {d.manufacturer, d.model, d.serial, d.firmware};
+        if (res < 4) {
+            text(v, values[res] ? values[res] : "");
+            return LWM2M_CONTENT;
+        }
+        if (res == 16) {
+            text(v, "U");
+            return LWM2M_CONTENT;
+        }
+        return LWM2M_NOT_FOUND;
+    }
+    switch (res) {
+    case 1:
+    case 6:
+    case 7:
+        text(v, "");
+        return LWM2M_CONTENT;
+    case 3: /* Idle: the download and update through Object 5 are not there yet */
+    case 5:
+        integer(v, 0);
+        return LWM2M_CONTENT;
+    case 9:
+        integer(v, 0); /* pull only */
+        return LWM2M_CONTENT;
+    }
+    return LWM2M_NOT_FOUND;
+}
+
+static int write_res(void *ctx, struct lwm2m_request *req, uint16_t obj, uint16_t inst,
+                     uint16_t res, const struct lwm2m_value *v)
+{
+    (void)ctx, (void)req, (void)obj, (void)inst, (void)res, (void)v;
+    return LWM2M_NOT_IMPLEMENTED;
+}
+
+static int execute_res(void *ctx, struct lwm2m_request *req, uint16_t obj, uint16_t inst,
+                       uint16_t res, const uint8_t *args, size_t len)
+{
+    (void)ctx, (void)req, (void)obj, (void)inst, (void)res, (void)args, (void)len;
+    return LWM2M_NOT_ALLOWED;
+}
+
+static const struct lwm2m_object_ops module_objects = {
+    .instances = one_instance,
+    .resources = resources,
+    .read = read_res,
+    .write = write_res,
+    .execute = execute_res,
+};
+
+/* ---- The client's events -------------------------------------------------------------------- */
+
+static void on_registered(void *ctx, int result)
+{
+    struct lw *l = ctx;
+    l->state = result == 0 ? LW_REGISTERED : LW_IDLE;
+    event(l, "registered", result);
+    urc(l, "+QLWREG: %d", result == 0 ? LW_RESULT_OK : LW_RESULT_FAIL, 0);
+}
+
+static void on_updated(void *ctx, int result, int msgid)
+{
+    struct lw *l = ctx;
+    event(l, "updated", result);
+    urc(l, "+QLWUPDATE: %d,%d", result == 0 ? LW_RESULT_OK : LW_RESULT_FAIL, msgid);
+}
+
+static void on_deregistered(void *ctx, int result)
+{
+    struct lw *l = ctx;
+    l->state = LW_IDLE;
+    event(l, "deregistered", result);
+    urc(l, "+QLWDEREG: %d", result == 0 ? LW_RESULT_OK : LW_RESULT_FAIL, 0);
+}
+
+static const struct lwm2m_client_ops client_ops = {
+    .registered = on_registered,
+    .updated = on_updated,
+    .deregistered = on_deregistered,
+};
+
+/* ---- The commands ---------------------------------------------------------------------------- */
+
+void lw_init(struct lw *l, const struct lw_config *cfg, const struct lw_port *port)
+{
+    memset(l, 0, sizeof *l);
+    l->cfg = *cfg;
+    l->port = *port;
+}
+
+static void drop_client(struct lw *l)
+{
+    if (l->client)
+        lwm2m_client_close(l->client, NULL);
+    l->client = NULL;
+    l->state = LW_IDLE;
+}
+
+void lw_close(struct lw *l)
+{
+    drop_client(l);
+}
+
+void lw_power_lost(struct lw *l)
+{
+    drop_client(l);
+    l->configured = false;
+}
+
+int lw_configure(struct lw *l, const struct lw_settings *s)
+{
+    if (s->bootstrap || s->security != 3)
+        return -ENOTSUP;
+    if (s->port == 0 || s->lifetime < 20 || !s->server[0] || !s->endpoint[0])
+        return -EINVAL;
+    if (l->state != LW_IDLE)
+        return -EBUSY;
+    drop_client(l);
+    l->set = *s;
+    l->configured = true;
+    return 0;
+}
+
+bool lw_settings_get(const struct lw *l, struct lw_settings *out)
+{
+    if (l->configured)
+        *out = l->set;
+    return l->configured;
+}
+
+int lw_register(struct lw *l)
+{
+    if (!l->configured || !l->port.pdn_up(l->port.ctx))
+        return -ENOTCONN;
+    if (l->state != LW_IDLE)
+        return -EALREADY;
+    if (!l->client) {
+        struct lwm2m_config c = {
+            .host = l->set.server,
+            .port = l->set.port,
+            .endpoint = l->set.endpoint,
+            .lifetime = l->set.lifetime,
+            .resolver = l->cfg.resolver,
+            .ack_timeout_ms = l->cfg.ack_timeout_ms,
+        };
+        int err = lwm2m_client_open(&l->client, l->cfg.loop, &c, &client_ops, l);
+        if (err)
+            return err;
+        lwm2m_client_add_object(l->client, OBJ_SERVER, &module_objects, l);
+        lwm2m_client_add_object(l->client, OBJ_DEVICE, &module_objects, l);
+        lwm2m_client_add_object(l->client, OBJ_FIRMWARE, &module_objects, l);
+    }
+    int err = lwm2m_client_register(l->client);
+    if (err)
+        return err;
+    l->state = LW_REGISTERING;
+    return 0;
+}
+
+int lw_update(struct lw *l, uint32_t lifetime, const char *binding)
+{
+    if (l->state != LW_REGISTERED)
+        return -ENOTCONN;
+    int id = lwm2m_client_update(l->client, lifetime, binding);
+    if (id >= 0 && lifetime)
+        l->set.lifetime = lifetime;
+    return id;
+}
+
+int lw_deregister(struct lw *l)
+{
+    if (l->state != LW_REGISTERED)
+        return -ENOTCONN;
+    int err = lwm2m_client_deregister(l->client);
+    if (err == 0)
+        l->state = LW_DEREGISTERING;
+    return err;
+}
