@@ -33,5 +33,6 @@ Suite *coap_serve_suite(void);
 Suite *uart_dfota_suite(void);
 Suite *upload_tool_suite(void);
 Suite *lwm2m_server_suite(void);
+Suite *lwm2m_client_suite(void);
 
 #endif
