@@ -166,29 +166,51 @@ static int start_journal(struct fota *f)
     return patch_start(f->patch);
 }
 
-static void begin_update(struct fota *f)
+static int accept_package(struct fota *f)
 {
     struct flash *fl = f->cfg.flash;
-    struct patch *p = f->patch;
-    int r = fw_accept_package(f->cfg.prof, p, fl, fl->geo.fota_offset, f->sink.written);
+    return fw_accept_package(f->cfg.prof, f->patch, fl, fl->geo.fota_offset, f->sink.written);
+}
+
+/* Checks the package and starts the journal: PATCH_MORE when the reboot
+ * into the updater follows (START said if `start`), PATCH_EPOWER when the
+ * power went, else the refusal (phase back to idle, no URC). */
+static int start_update(struct fota *f, bool start)
+{
+    int r = accept_package(f);
     if (r == 0)
         r = retried(f, start_journal(f), start_journal);
     if (r == PATCH_EPOWER) {
         f->port.power_cut(f->port.ctx);
-        return;
+        return r;
     }
     if (r != PATCH_MORE) {
-        event(f, "fota", "refused", p->why);
-        urc(f, "+QIND: \"FOTA\",\"END\",%d", update_code(f->cfg.prof, r));
+        event(f, "fota", "refused", f->patch->why);
         set_phase(f, FOTA_IDLE);
-        return;
+        return r;
     }
     f->gave_up = false;
     f->why[0] = '\0';
     set_phase(f, FOTA_UPDATING);
-    urc(f, "+QIND: \"FOTA\",\"START\"");
-    f->start_announced = true;
+    if (start)
+        urc(f, "+QIND: \"FOTA\",\"START\"");
+    f->start_announced = true; /* said, or not to be said: the updater does not add it */
     f->port.reboot(f->port.ctx, REBOOT_DELAY_MS);
+    return r;
+}
+
+static void begin_update(struct fota *f)
+{
+    int r = start_update(f, true);
+    if (r != PATCH_MORE && r != PATCH_EPOWER)
+        urc(f, "+QIND: \"FOTA\",\"END\",%d", update_code(f->cfg.prof, r));
+}
+
+/* Object 5's Update Result for a refused package: 5 integrity check failure
+ * (corrupt, truncated), 6 unsupported package (another model or source). */
+static int lwm2m_package_result(const struct fota *f, int r)
+{
+    return update_code(f->cfg.prof, r) == f->cfg.prof->fota.up_mismatch ? 6 : 5;
 }
 
 static int download_code(const struct fota *f, enum dl_error err)
@@ -210,11 +232,43 @@ static int download_code(const struct fota *f, enum dl_error err)
     }
 }
 
+/* Object 5's Update Result for a download that failed. */
+static int lwm2m_download_result(const struct fota *f, enum dl_error err)
+{
+    switch (err) {
+    case DL_EDNS:
+    case DL_ECONNECT:
+    case DL_ESTATUS:
+        return 7; /* invalid URI: no such server or resource */
+    case DL_ESINK:
+        return f->sink_err == FLASH_EFULL ? 2 : 8;
+    default:
+        return 4; /* connection lost */
+    }
+}
+
+static void fetched(struct fota *f, enum dl_error err)
+{
+    fota_fetch_done done = f->fetch_done;
+    f->fetch_done = NULL;
+    set_phase(f, FOTA_IDLE);
+    int result = err == DL_OK ? 0 : lwm2m_download_result(f, err);
+    if (result == 0) {
+        int r = accept_package(f);
+        if (r != 0) {
+            event(f, "fota", "refused", f->patch->why);
+            result = lwm2m_package_result(f, r);
+        }
+    }
+    done(f->fetch_ctx, result);
+}
+
 static void on_downloaded(void *ctx, enum dl_error err, int detail)
 {
     struct fota *f = ctx;
     (void)detail;
     if (f->silent) {
+        f->fetch_done = NULL;
         set_phase(f, FOTA_IDLE);
         return;
     }
@@ -225,6 +279,10 @@ static void on_downloaded(void *ctx, enum dl_error err, int detail)
         return;
     }
     event(f, "download", "result", dl_strerror(err));
+    if (f->fetch_done) {
+        fetched(f, err);
+        return;
+    }
     if (err == DL_OK)
         download_progress(f, 100);
     int code = download_code(f, err);
@@ -268,6 +326,47 @@ static enum fota_answer answer_busy(struct fota *f)
     return FOTA_ACCEPTED;
 }
 
+/* A download over transport t into the FOTA area; URCs when `announce`. */
+static void start_download(struct fota *f, struct url *u, const struct prof_transport *t,
+                           bool announce)
+{
+    const struct prof_fota *c = &f->cfg.prof->fota;
+    if (!u->port_given)
+        u->port = t->default_port;
+    f->transport = t;
+    fota_upload_forget(&f->upload); /* the download takes the area */
+    fota_sink_reset(&f->sink, f->cfg.flash);
+    f->length = -1;
+    f->percent = 0;
+    f->sink_err = 0;
+    f->silent = false;
+    set_phase(f, FOTA_DOWNLOADING);
+    if (announce)
+        urc(f, "+QIND: \"FOTA\",\"%sSTART\"", t->urc_word);
+    if (!f->port.pdn_up(f->port.ctx)) {
+        if (f->fetch_done) {
+            fetched(f, DL_EABORT);
+            return;
+        }
+        urc(f, "+QIND: \"FOTA\",\"%sEND\",%d", t->urc_word, c->dl_net_unavailable);
+        set_phase(f, FOTA_IDLE);
+        return;
+    }
+    uint64_t stall = clk_scale(f->cfg.clk, STALL_TIMEOUT_MS);
+    struct dl_request req = {
+        .url = u,
+        .resolver = f->cfg.resolver,
+        .link = scaled_link(f->cfg.clk, &f->cfg.radio),
+        .stall_ms = stall < 2000 ? 2000 : (uint32_t)stall,
+        .block_size = t->block_size,
+        .sink = &flash_sink,
+        .sink_ctx = f,
+        .done = on_downloaded,
+        .done_ctx = f,
+    };
+    download_start(&f->dl, &req); /* every failure comes back through on_downloaded */
+}
+
 enum fota_answer fota_command(struct fota *f, const char *text)
 {
     const struct prof_fota *c = &f->cfg.prof->fota;
@@ -283,36 +382,46 @@ enum fota_answer fota_command(struct fota *f, const char *text)
         urc(f, "+QIND: \"FOTA\",\"NOTSUPPORT\"");
         return FOTA_ACCEPTED;
     }
-    if (!u.port_given)
-        u.port = t->default_port;
-    f->transport = t;
-    fota_upload_forget(&f->upload); /* the download takes the area */
-    fota_sink_reset(&f->sink, f->cfg.flash);
-    f->length = -1;
-    f->percent = 0;
-    f->sink_err = 0;
-    f->silent = false;
-    set_phase(f, FOTA_DOWNLOADING);
-    urc(f, "+QIND: \"FOTA\",\"%sSTART\"", t->urc_word);
-    if (!f->port.pdn_up(f->port.ctx)) {
-        urc(f, "+QIND: \"FOTA\",\"%sEND\",%d", t->urc_word, c->dl_net_unavailable);
-        set_phase(f, FOTA_IDLE);
-        return FOTA_ACCEPTED;
-    }
-    uint64_t stall = clk_scale(f->cfg.clk, STALL_TIMEOUT_MS);
-    struct dl_request req = {
-        .url = &u,
-        .resolver = f->cfg.resolver,
-        .link = scaled_link(f->cfg.clk, &f->cfg.radio),
-        .stall_ms = stall < 2000 ? 2000 : (uint32_t)stall,
-        .block_size = t->block_size,
-        .sink = &flash_sink,
-        .sink_ctx = f,
-        .done = on_downloaded,
-        .done_ctx = f,
-    };
-    download_start(&f->dl, &req); /* every failure comes back through on_downloaded */
+    start_download(f, &u, t, true);
     return FOTA_ACCEPTED;
+}
+
+/* ---- LwM2M's Firmware Update object --------------------------------------------------------- */
+
+int fota_fetch(struct fota *f, const char *text, fota_fetch_done done, void *ctx)
+{
+    if (f->phase != FOTA_IDLE)
+        return -EBUSY;
+    struct url u;
+    if (url_parse(text, &u) != URL_OK)
+        return 7;
+    const struct prof_transport *t = &f->cfg.prof->fota.lwm2m_transports[u.scheme];
+    if (!t->urc_word)
+        return 9; /* unsupported protocol */
+    f->fetch_done = done;
+    f->fetch_ctx = ctx;
+    start_download(f, &u, t, false);
+    return 0;
+}
+
+void fota_fetch_cancel(struct fota *f)
+{
+    if (!f->fetch_done)
+        return;
+    f->fetch_done = NULL;
+    f->silent = true;
+    download_abort(&f->dl);
+    set_phase(f, FOTA_IDLE);
+}
+
+int fota_apply(struct fota *f)
+{
+    if (f->phase != FOTA_IDLE)
+        return -EBUSY;
+    int r = start_update(f, f->cfg.prof->fota.lwm2m_start_urc);
+    if (r == PATCH_MORE || r == PATCH_EPOWER)
+        return 0;
+    return lwm2m_package_result(f, r);
 }
 
 /* ---- AT+QFOTADL=1 ------------------------------------------------------- */
@@ -454,6 +563,8 @@ static void give_up(struct fota *f, int r)
 {
     note_failure(f, "stopped");
     urc(f, "+QIND: \"FOTA\",\"END\",%d", update_code(f->cfg.prof, r));
+    if (f->port.finished)
+        f->port.finished(f->port.ctx, update_code(f->cfg.prof, r));
     if (r == PATCH_EFLASH)
         f->gave_up = true;
     else if (!forget_update(f))
@@ -520,6 +631,8 @@ void fota_boot_report(struct fota *f)
     if (f->result < 0)
         return;
     urc(f, "+QIND: \"FOTA\",\"END\",%d", f->result);
+    if (f->port.finished)
+        f->port.finished(f->port.ctx, f->result);
     f->result = -1;
     if (f->forget)
         forget_update(f); /* reported: the next boot is an ordinary one */

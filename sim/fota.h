@@ -28,6 +28,7 @@ struct fota_port {
     void (*reboot)(void *ctx, uint32_t delay_ms); /* a reset the module makes itself */
     void (*power_cut)(void *ctx);                 /* the flash lost its power */
     bool (*pdn_up)(void *ctx);                    /* is the default PDN up? */
+    void (*finished)(void *ctx, int update_err);  /* an update ended (END), 0: done */
     void *ctx;
 };
 
@@ -40,8 +41,15 @@ struct fota_config {
     struct dl_link radio;            /* the radio link downloads cross */
 };
 
+/* The end of a download for LwM2M's Firmware Update object: 0 for a package
+ * the module accepts, else the object's Update Result (2 flash, 4 connection
+ * lost, 5 integrity, 6 unsupported package, 7 invalid URI, 8 failed). */
+typedef void (*fota_fetch_done)(void *ctx, int result);
+
 struct fota {
     enum fota_phase phase;
+    fota_fetch_done fetch_done; /* the running download is LwM2M's, or NULL */
+    void *fetch_ctx;
     struct fota_config cfg;
     struct fota_port port;
     struct download dl;
@@ -73,6 +81,17 @@ enum fota_answer fota_command(struct fota *f, const char *url);
  * command's OK. Busy is as for a URL; a missing or refused package is an
  * END with the model's code, and its upload stays to be completed. */
 enum fota_answer fota_command_uploaded(struct fota *f);
+
+/* LwM2M's Package URI: a download into the FOTA area that prints nothing
+ * and ends in done (not called when refused: an Update Result instead, 9 for
+ * a scheme the model does not take, 7 for a URI that does not parse, -EBUSY). */
+int fota_fetch(struct fota *f, const char *url, fota_fetch_done done, void *ctx);
+/* The Package URI emptied: the download stops, without done. */
+void fota_fetch_cancel(struct fota *f);
+/* LwM2M's Update: the update from the fetched package (the reboot into the
+ * updater follows, then port.finished), 0; or an Update Result (5, 6) or
+ * -EBUSY when it cannot start. */
+int fota_apply(struct fota *f);
 
 enum fota_boot {
     FOTA_BOOT_FIRMWARE,  /* no update to run: the boot ROM checks the firmware */

@@ -41,12 +41,14 @@ static const struct lwm2m_resource device_res[] = {
     {16, LWM2M_OP_R, LWM2M_STRING, 0}, /* Supported Binding and Modes */
 };
 static const struct lwm2m_resource firmware_res[] = {
-    {1, LWM2M_OP_R | LWM2M_OP_W, LWM2M_STRING, 0}, /* Package URI */
-    {3, LWM2M_OP_R, LWM2M_INTEGER, 0},             /* State */
-    {5, LWM2M_OP_R, LWM2M_INTEGER, 0},             /* Update Result */
-    {6, LWM2M_OP_R, LWM2M_STRING, 0},              /* PkgName */
-    {7, LWM2M_OP_R, LWM2M_STRING, 0},              /* PkgVersion */
-    {9, LWM2M_OP_R, LWM2M_INTEGER, 0},             /* Firmware Update Delivery Method */
+    {1, LWM2M_OP_R | LWM2M_OP_W, LWM2M_STRING, 0},  /* Package URI */
+    {2, LWM2M_OP_E, LWM2M_STRING, 0},               /* Update */
+    {3, LWM2M_OP_R, LWM2M_INTEGER, 0},              /* State */
+    {5, LWM2M_OP_R, LWM2M_INTEGER, 0},              /* Update Result */
+    {6, LWM2M_OP_R, LWM2M_STRING, 0},               /* PkgName */
+    {7, LWM2M_OP_R, LWM2M_STRING, 0},               /* PkgVersion */
+    {8, LWM2M_OP_R, LWM2M_MULTIPLE, LWM2M_INTEGER}, /* Firmware Update Protocol Support */
+    {9, LWM2M_OP_R, LWM2M_INTEGER, 0},              /* Firmware Update Delivery Method */
 };
 
 static size_t one_instance(void *ctx, uint16_t obj, uint16_t *ids, size_t max)
@@ -123,34 +125,127 @@ static int read_res(void *ctx, struct lwm2m_request *req, uint16_t obj, uint16_t
         }
         return LWM2M_NOT_FOUND;
     }
+    static const uint16_t proto_ids[] = {0, 1};
+    static const struct lwm2m_value protos[] = {{.type = LWM2M_INTEGER, .u.i = 0},  /* CoAP */
+                                                {.type = LWM2M_INTEGER, .u.i = 3}}; /* HTTP */
     switch (res) {
     case 1:
+        text(v, l->fw_uri);
+        return LWM2M_CONTENT;
     case 6:
     case 7:
         text(v, "");
         return LWM2M_CONTENT;
-    case 3: /* Idle: the download and update through Object 5 are not there yet */
+    case 3:
+        integer(v, l->fw_state);
+        return LWM2M_CONTENT;
     case 5:
-        integer(v, 0);
+        integer(v, l->fw_result);
+        return LWM2M_CONTENT;
+    case 8:
+        v->type = LWM2M_MULTIPLE;
+        v->u.multi = (struct lwm2m_multi){proto_ids, protos, 2};
         return LWM2M_CONTENT;
     case 9:
-        integer(v, 0); /* pull only */
+        integer(v, 0); /* pull only: the package comes from the URI */
         return LWM2M_CONTENT;
     }
     return LWM2M_NOT_FOUND;
 }
 
+/* ---- Object 5's state machine ------------------------------------------------------------- */
+
+static void fw_set(struct lw *l, enum lw_fw_state state, int result)
+{
+    bool state_changed = state != l->fw_state, result_changed = result != l->fw_result;
+    l->fw_state = state;
+    l->fw_result = result;
+    char text[48];
+    snprintf(text, sizeof text, "%d,%d", (int)state, result);
+    l->port.store(l->port.ctx, "lwm2m_fw", text);
+    l->port.event(l->port.ctx, "lwm2m", "firmware", text);
+    if (l->client && state_changed)
+        lwm2m_client_changed(l->client, OBJ_FIRMWARE, 0, 3);
+    if (l->client && result_changed)
+        lwm2m_client_changed(l->client, OBJ_FIRMWARE, 0, 5);
+}
+
+/* A write of the Package URI (OMA TS 1.0 E.6.1): an empty one resets to
+ * Idle (and stops a download); another starts the download from Idle. */
+static int write_uri(struct lw *l, const struct lwm2m_value *v)
+{
+    if (v->u.bytes.len > LW_URI_MAX)
+        return LWM2M_BAD_REQUEST;
+    char uri[LW_URI_MAX + 1];
+    memcpy(uri, v->u.bytes.p, v->u.bytes.len);
+    uri[v->u.bytes.len] = '\0';
+    if (!uri[0]) {
+        if (l->fw_state == LW_FW_UPDATING)
+            return LWM2M_BAD_REQUEST;
+        if (l->fw_state == LW_FW_DOWNLOADING)
+            l->port.fetch_cancel(l->port.ctx);
+        l->fw_uri[0] = '\0';
+        fw_set(l, LW_FW_IDLE, 0);
+        return LWM2M_CHANGED;
+    }
+    if (l->fw_state != LW_FW_IDLE)
+        return LWM2M_BAD_REQUEST;
+    snprintf(l->fw_uri, sizeof l->fw_uri, "%s", uri);
+    int r = l->port.fetch(l->port.ctx, uri);
+    if (r < 0)
+        return LWM2M_INTERNAL_ERROR; /* fota is busy: AT+QFOTADL or AT+QFUPLEX's update */
+    if (r > 0) {
+        fw_set(l, LW_FW_IDLE, r); /* 7 invalid URI, 9 unsupported protocol */
+        return LWM2M_CHANGED;
+    }
+    fw_set(l, LW_FW_DOWNLOADING, 0);
+    return LWM2M_CHANGED;
+}
+
+void lw_fetched(struct lw *l, int result)
+{
+    if (l->fw_state != LW_FW_DOWNLOADING)
+        return;
+    fw_set(l, result == 0 ? LW_FW_DOWNLOADED : LW_FW_IDLE, result);
+}
+
+void lw_update_finished(struct lw *l, int update_err)
+{
+    if (l->fw_state != LW_FW_UPDATING)
+        return; /* an update of AT+QFOTADL or AT+QFUPLEX: not the object's */
+    fw_set(l, LW_FW_IDLE, update_err == 0 ? 1 : 8);
+}
+
+static int execute_update(struct lw *l)
+{
+    if (l->fw_state != LW_FW_DOWNLOADED)
+        return LWM2M_NOT_ALLOWED; /* Update outside Downloaded is refused */
+    int r = l->port.apply(l->port.ctx);
+    if (r < 0)
+        return LWM2M_INTERNAL_ERROR;
+    if (r > 0) {
+        fw_set(l, LW_FW_IDLE, r);
+        return LWM2M_CHANGED;
+    }
+    fw_set(l, LW_FW_UPDATING, 0);
+    return LWM2M_CHANGED;
+}
+
 static int write_res(void *ctx, struct lwm2m_request *req, uint16_t obj, uint16_t inst,
                      uint16_t res, const struct lwm2m_value *v)
 {
-    (void)ctx, (void)req, (void)obj, (void)inst, (void)res, (void)v;
-    return LWM2M_NOT_IMPLEMENTED;
+    (void)req, (void)inst;
+    if (obj == OBJ_FIRMWARE && res == 1)
+        return write_uri(ctx, v);
+    return LWM2M_NOT_ALLOWED;
 }
 
 static int execute_res(void *ctx, struct lwm2m_request *req, uint16_t obj, uint16_t inst,
                        uint16_t res, const uint8_t *args, size_t len)
 {
-    (void)ctx, (void)req, (void)obj, (void)inst, (void)res, (void)args, (void)len;
+    (void)req, (void)inst, (void)args, (void)len;
+    if (obj == OBJ_FIRMWARE && res == 2)
+        return execute_update(ctx);
     return LWM2M_NOT_ALLOWED;
 }
 
@@ -195,11 +290,57 @@ static const struct lwm2m_client_ops client_ops = {
 
 /* ---- The commands ---------------------------------------------------------------------------- */
 
+/* The settings as one NVRAM value: bs,port,lifetime,security,server,endpoint
+ * (the two names last: they may hold commas). */
+static void store_settings(struct lw *l)
+{
+    char text[2 * LW_NAME_MAX + 64];
+    snprintf(text, sizeof text, "%d,%u,%u,%d,%zu,%s%s", l->set.bootstrap, l->set.port,
+             l->set.lifetime, l->set.security, strlen(l->set.server), l->set.server,
+             l->set.endpoint);
+    l->port.store(l->port.ctx, "lwm2m", text);
+}
+
+static void load_settings(struct lw *l)
+{
+    const char *text = l->port.load(l->port.ctx, "lwm2m");
+    struct lw_settings s = {0};
+    int bs, sec, used = 0;
+    unsigned port, lifetime;
+    size_t server_len;
+    if (!text ||
+        sscanf(text, "%d,%u,%u,%d,%zu,%n", &bs, &port, &lifetime, &sec, &server_len, &used) != 5 ||
+        used == 0)
+        return;
+    const char *names = text + used;
+    if (server_len > LW_NAME_MAX || strlen(names) < server_len ||
+        strlen(names) - server_len > LW_NAME_MAX || port == 0 || port > 65535)
+        return; /* not ours, or damaged: as if never configured */
+    memcpy(s.server, names, server_len);
+    snprintf(s.endpoint, sizeof s.endpoint, "%s", names + server_len);
+    s.bootstrap = bs != 0;
+    s.port = (uint16_t)port;
+    s.lifetime = lifetime;
+    s.security = sec;
+    l->set = s;
+    l->configured = true;
+}
+
 void lw_init(struct lw *l, const struct lw_config *cfg, const struct lw_port *port)
 {
     memset(l, 0, sizeof *l);
     l->cfg = *cfg;
     l->port = *port;
+    load_settings(l);
+    int state = 0, result = 0;
+    const char *fw = l->port.load(l->port.ctx, "lwm2m_fw");
+    if (fw && sscanf(fw, "%d,%d", &state, &result) == 2 && state >= 0 && state <= 3 &&
+        result >= 0 && result <= 9) {
+        l->fw_state = (enum lw_fw_state)state;
+        l->fw_result = result;
+    }
+    if (l->fw_state == LW_FW_DOWNLOADING || l->fw_state == LW_FW_DOWNLOADED)
+        fw_set(l, LW_FW_IDLE, 4); /* bcsim was stopped meanwhile: the package is fetched again */
 }
 
 static void drop_client(struct lw *l)
@@ -218,7 +359,8 @@ void lw_close(struct lw *l)
 void lw_power_lost(struct lw *l)
 {
     drop_client(l);
-    l->configured = false;
+    if (l->fw_state == LW_FW_DOWNLOADING || l->fw_state == LW_FW_DOWNLOADED)
+        fw_set(l, LW_FW_IDLE, 4); /* the download, or where it stood, was in RAM */
 }
 
 int lw_configure(struct lw *l, const struct lw_settings *s)
@@ -232,6 +374,7 @@ int lw_configure(struct lw *l, const struct lw_settings *s)
     drop_client(l);
     l->set = *s;
     l->configured = true;
+    store_settings(l);
     return 0;
 }
 

@@ -1,9 +1,8 @@
 /* The module's LwM2M side (card 2 chapter 4): the registration settings of
  * AT+QLWCONFIG, the client of proto/lwm2m driven by AT+QLWREG, AT+QLWUPDATE
  * and AT+QLWDEREG, and the objects the module holds itself: Server (1),
- * Device (3) and Firmware Update (5). Its results go out as URCs through the
- * port. Settings and registration live in RAM: a reset or power cut forgets
- * them, as the cards say of their LwM2M commands. */
+ * Device (3) and Firmware Update (5), whose download and update are fota's.
+ * Results go out as URCs through the port. */
 #ifndef BCSIM_LWM2M_H
 #define BCSIM_LWM2M_H
 
@@ -35,6 +34,15 @@ struct lw_port {
     void (*event)(void *ctx, const char *type, const char *key, const char *value);
     bool (*pdn_up)(void *ctx);
     void (*device)(void *ctx, struct lw_device *out);
+    /* The module's NVRAM: the settings and Object 5's State and Update Result. */
+    void (*store)(void *ctx, const char *key, const char *value);
+    const char *(*load)(void *ctx, const char *key);
+    /* fota: the Package URI's download (0, or an Update Result: see
+     * fota_fetch), which ends in lw_fetched; its cancel; the update (0, or an
+     * Update Result), which ends in lw_update_finished after the reboot. */
+    int (*fetch)(void *ctx, const char *uri);
+    void (*fetch_cancel)(void *ctx);
+    int (*apply)(void *ctx);
     void *ctx;
 };
 
@@ -46,6 +54,11 @@ struct lw_config {
 
 enum lw_state { LW_IDLE, LW_REGISTERING, LW_REGISTERED, LW_DEREGISTERING };
 
+/* Object 5 (OMA TS 1.0 appendix E.6). */
+enum lw_fw_state { LW_FW_IDLE, LW_FW_DOWNLOADING, LW_FW_DOWNLOADED, LW_FW_UPDATING };
+
+#define LW_URI_MAX 255
+
 struct lw {
     struct lw_config cfg;
     struct lw_port port;
@@ -54,13 +67,23 @@ struct lw {
     enum lw_state state;
     struct lwm2m_client *client;
     bool closing;
+    enum lw_fw_state fw_state;
+    int fw_result; /* Update Result 0-9 */
+    char fw_uri[LW_URI_MAX + 1];
 };
 
 void lw_init(struct lw *l, const struct lw_config *cfg, const struct lw_port *port);
 void lw_close(struct lw *l);
 
-/* A reset or power cut: the client goes without a word, the settings too. */
+/* A reset or power cut: the registration goes without a word; the
+ * settings stay (NVRAM: card 2 section 6.3.5 registers again after the
+ * update's reboot without configuring). A download under way is lost. */
 void lw_power_lost(struct lw *l);
+
+/* fota's answers: the download's end (0 or an Update Result), the update's
+ * END code after the reboot. */
+void lw_fetched(struct lw *l, int result);
+void lw_update_finished(struct lw *l, int update_err);
 
 /* AT+QLWCONFIG: 0, or -EINVAL (a value out of range), -EBUSY (registered:
  * deregister first), -ENOTSUP (bootstrap or PSK: bcsim has neither). */

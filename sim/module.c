@@ -458,6 +458,49 @@ static bool fota_pdn_up(void *ctx)
     return m->net.pdn;
 }
 
+static void lw_store(void *ctx, const char *key, const char *value)
+{
+    struct module *m = ctx;
+    if (kv_set(&m->nvram, key, value) != 0 || kv_save(&m->nvram, m->nvram_path) != 0)
+        mod_event(m, "error", "message", "cannot save NVRAM");
+}
+
+static const char *lw_load(void *ctx, const char *key)
+{
+    const struct module *m = ctx;
+    return kv_get(&m->nvram, key);
+}
+
+static void lw_fetch_done(void *ctx, int result)
+{
+    struct module *m = ctx;
+    lw_fetched(&m->lwm2m, result);
+}
+
+static int lw_fetch(void *ctx, const char *uri)
+{
+    struct module *m = ctx;
+    return fota_fetch(&m->fota, uri, lw_fetch_done, m);
+}
+
+static void lw_fetch_cancel(void *ctx)
+{
+    struct module *m = ctx;
+    fota_fetch_cancel(&m->fota);
+}
+
+static int lw_apply(void *ctx)
+{
+    struct module *m = ctx;
+    return fota_apply(&m->fota);
+}
+
+static void fota_finished(void *ctx, int update_err)
+{
+    struct module *m = ctx;
+    lw_update_finished(&m->lwm2m, update_err);
+}
+
 static void lw_device(void *ctx, struct lw_device *out)
 {
     const struct module *m = ctx;
@@ -564,6 +607,7 @@ int mod_open(struct module *m, uv_loop_t *loop, const struct mod_config *cfg, ch
                                              .reboot = fota_reboot,
                                              .power_cut = fota_power_cut,
                                              .pdn_up = fota_pdn_up,
+                                             .finished = fota_finished,
                                              .ctx = m})) != 0) {
         snprintf(why, why_size, "no memory for the updater");
         uart_close(&m->uart);
@@ -575,6 +619,11 @@ int mod_open(struct module *m, uv_loop_t *loop, const struct mod_config *cfg, ch
                               .event = port_event,
                               .pdn_up = fota_pdn_up,
                               .device = lw_device,
+                              .store = lw_store,
+                              .load = lw_load,
+                              .fetch = lw_fetch,
+                              .fetch_cancel = lw_fetch_cancel,
+                              .apply = lw_apply,
                               .ctx = m});
     at_engine_init(&m->at, &engine_io, m);
     uv_timer_init(loop, &m->boot_timer);

@@ -64,6 +64,15 @@ static const struct prof_revision bc260y_revisions[] = {{"BC260YCNAAR01A05", 0x2
         .urc_word = "HTTP", .progress = true, .default_port = 80                                   \
     }
 
+/* Card 2 chapter 4: the LwM2M server hands the module a coap:// Package URI;
+ * 5683 is CoAP's port (RFC 7252) when it names none. 512-byte blocks are
+ * bcsim's choice: the card names no size. Section 6.3.5 shows the update
+ * without a START line. */
+#define LWM2M_COAP                                                                                 \
+    {                                                                                              \
+        .urc_word = "COAP", .progress = false, .default_port = 5683, .block_size = 512             \
+    }
+
 /* Card 2: <download_err> 0, 12 failed, 13 network deactivated, 20 network
  * activating; <update_err> 0, 1 unknown, 2 busy, 254 mismatch, 255 invalid.
  * Cases without a code of their own take the closest one (README).
@@ -72,9 +81,11 @@ static const struct prof_revision bc260y_revisions[] = {{"BC260YCNAAR01A05", 0x2
 #define BC66_FOTA                                                                                  \
     {                                                                                              \
         .test_reply = NULL, .transports = {[URL_HTTP] = HTTP_TRANSPORT}, .notsupport_urc = false,  \
-        .dl_dns = 12, .dl_failed = 12, .dl_net_lost = 13, .dl_net_unavailable = 20,                \
-        .dl_flash_write = 12, .dl_flash_full = 12, .dl_unknown = 12, .up_invalid = 255,            \
-        .up_mismatch = 254, .up_busy = 2, .up_failed = 1, .step_ms = 120                           \
+        .lwm2m_transports =                                                                        \
+            {[URL_COAP] = LWM2M_COAP, [URL_HTTP] = {.urc_word = "HTTP", .default_port = 80}},      \
+        .lwm2m_start_urc = false, .dl_dns = 12, .dl_failed = 12, .dl_net_lost = 13,                \
+        .dl_net_unavailable = 20, .dl_flash_write = 12, .dl_flash_full = 12, .dl_unknown = 12,     \
+        .up_invalid = 255, .up_mismatch = 254, .up_busy = 2, .up_failed = 1, .step_ms = 120        \
     }
 
 /* What every MT2625-based model shares: BC66 and BC66-NA run the same firmware

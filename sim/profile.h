@@ -59,6 +59,10 @@ struct prof_transport {
 struct prof_fota {
     const char *test_reply; /* AT+QFOTADL=? information line, NULL: just OK */
     struct prof_transport transports[URL_SCHEMES]; /* by enum url_scheme */
+    /* The Package URI schemes of the LwM2M Firmware Update object (urc_word
+     * only marks one as taken: that path prints no download URCs). */
+    struct prof_transport lwm2m_transports[URL_SCHEMES];
+    bool lwm2m_start_urc; /* +QIND: "FOTA","START" before an update the LwM2M server executes */
     bool notsupport_urc; /* other schemes: +QIND: "FOTA","NOTSUPPORT" (else ERROR) */
     /* <download_err> */
     int dl_dns, dl_failed, dl_net_lost, dl_net_unavailable, dl_flash_write, dl_flash_full;
