@@ -393,8 +393,9 @@ int fota_fetch(struct fota *f, const char *text, fota_fetch_done done, void *ctx
     if (f->phase != FOTA_IDLE)
         return -EBUSY;
     struct url u;
-    if (url_parse(text, &u) != URL_OK)
-        return 7;
+    int e = url_parse(text, &u);
+    if (e != URL_OK) /* a scheme://: 9 unsupported protocol; no URI at all: 7 */
+        return e == URL_ESCHEME && strstr(text, "://") ? 9 : 7;
     const struct prof_transport *t = &f->cfg.prof->fota.lwm2m_transports[u.scheme];
     if (!t->urc_word)
         return 9; /* unsupported protocol */

@@ -161,7 +161,7 @@ static void fw_set(struct lw *l, enum lw_fw_state state, int result)
     l->fw_state = state;
     l->fw_result = result;
     char text[48];
-    snprintf(text, sizeof text, "%d,%d", (int)state, result);
+    snprintf(text, sizeof text, "%d,%d,%d", (int)state, result, l->fw_ours);
     l->port.store(l->port.ctx, "lwm2m_fw", text);
     l->port.event(l->port.ctx, "lwm2m", "firmware", text);
     if (l->client && state_changed)
@@ -190,6 +190,7 @@ static int write_uri(struct lw *l, const struct lwm2m_value *v)
     }
     if (l->fw_state != LW_FW_IDLE)
         return LWM2M_BAD_REQUEST;
+    l->fw_ours = false;
     snprintf(l->fw_uri, sizeof l->fw_uri, "%s", uri);
     int r = l->port.fetch(l->port.ctx, uri);
     if (r < 0)
@@ -209,10 +210,13 @@ void lw_fetched(struct lw *l, int result)
     fw_set(l, result == 0 ? LW_FW_DOWNLOADED : LW_FW_IDLE, result);
 }
 
+/* A failed update may still resume at the next power-on (a flash that
+ * failed keeps its journal): then its END,0 turns the result into 1. */
 void lw_update_finished(struct lw *l, int update_err)
 {
-    if (l->fw_state != LW_FW_UPDATING)
+    if (!l->fw_ours)
         return; /* an update of AT+QFOTADL or AT+QFUPLEX: not the object's */
+    l->fw_ours = update_err != 0;
     fw_set(l, LW_FW_IDLE, update_err == 0 ? 1 : 8);
 }
 
@@ -227,6 +231,7 @@ static int execute_update(struct lw *l)
         fw_set(l, LW_FW_IDLE, r);
         return LWM2M_CHANGED;
     }
+    l->fw_ours = true;
     fw_set(l, LW_FW_UPDATING, 0);
     return LWM2M_CHANGED;
 }
@@ -332,12 +337,13 @@ void lw_init(struct lw *l, const struct lw_config *cfg, const struct lw_port *po
     l->cfg = *cfg;
     l->port = *port;
     load_settings(l);
-    int state = 0, result = 0;
+    int state = 0, result = 0, ours = 0;
     const char *fw = l->port.load(l->port.ctx, "lwm2m_fw");
-    if (fw && sscanf(fw, "%d,%d", &state, &result) == 2 && state >= 0 && state <= 3 &&
+    if (fw && sscanf(fw, "%d,%d,%d", &state, &result, &ours) == 3 && state >= 0 && state <= 3 &&
         result >= 0 && result <= 9) {
         l->fw_state = (enum lw_fw_state)state;
         l->fw_result = result;
+        l->fw_ours = ours != 0;
     }
     if (l->fw_state == LW_FW_DOWNLOADING || l->fw_state == LW_FW_DOWNLOADED)
         fw_set(l, LW_FW_IDLE, 4); /* bcsim was stopped meanwhile: the package is fetched again */
@@ -361,6 +367,13 @@ void lw_power_lost(struct lw *l)
     drop_client(l);
     if (l->fw_state == LW_FW_DOWNLOADING || l->fw_state == LW_FW_DOWNLOADED)
         fw_set(l, LW_FW_IDLE, 4); /* the download, or where it stood, was in RAM */
+}
+
+void lw_pdn_lost(struct lw *l)
+{
+    if (l->client)
+        l->port.event(l->port.ctx, "lwm2m", "registration", "lost with the PDN");
+    drop_client(l);
 }
 
 int lw_configure(struct lw *l, const struct lw_settings *s)

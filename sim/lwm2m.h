@@ -69,6 +69,7 @@ struct lw {
     bool closing;
     enum lw_fw_state fw_state;
     int fw_result; /* Update Result 0-9 */
+    bool fw_ours;  /* the updater runs (or will resume) an update this object started */
     char fw_uri[LW_URI_MAX + 1];
 };
 
@@ -79,6 +80,10 @@ void lw_close(struct lw *l);
  * settings stay (NVRAM: card 2 section 6.3.5 registers again after the
  * update's reboot without configuring). A download under way is lost. */
 void lw_power_lost(struct lw *l);
+
+/* The PDN went: so did the registration (the address it named); the host
+ * registers again. */
+void lw_pdn_lost(struct lw *l);
 
 /* fota's answers: the download's end (0 or an Update Result), the update's
  * END code after the reboot. */

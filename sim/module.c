@@ -440,6 +440,7 @@ static void net_pdn_lost(void *ctx)
 {
     struct module *m = ctx;
     fota_pdn_lost(&m->fota);
+    lw_pdn_lost(&m->lwm2m);
 }
 
 static void fota_reboot(void *ctx, uint32_t delay_ms)
