@@ -425,9 +425,25 @@ int lwh_delete(struct lwh *h, uint16_t obj)
     return 0;
 }
 
-static enum lwm2m_type wire_type(const struct lwm2m_value *v)
+/* The host's value v for resource d, as the client is to take it now: in
+ * now, with d's type set for the call (-1: not possible). The format of a
+ * read, or of an observation's notifications, was chosen by the resource's
+ * type at the time: octet-stream only for an opaque resource, which is why
+ * one that was ever opaque stays so and takes no numbers. Bytes go as a
+ * string during the call (text, octet-stream and TLV all carry a string's
+ * bytes as they are). *after is the type for later requests. */
+static int fit(struct lwm2m_resource *d, const struct lwm2m_value *v, struct lwm2m_value *now,
+               enum lwm2m_type *after)
 {
-    return v->type == LWM2M_TIME ? LWM2M_INTEGER : v->type;
+    bool bytes = v->type == LWM2M_STRING || v->type == LWM2M_OPAQUE;
+    if (d->type == LWM2M_OPAQUE && !bytes)
+        return -1;
+    *after = d->type == LWM2M_OPAQUE ? LWM2M_OPAQUE : v->type;
+    *now = *v;
+    if (bytes)
+        now->type = LWM2M_STRING;
+    d->type = now->type;
+    return 0;
 }
 
 int lwh_answer(struct lwh *h, uint16_t msgid, enum lwh_kind kind, int obj, int inst, int res,
@@ -448,16 +464,18 @@ int lwh_answer(struct lwh *h, uint16_t msgid, enum lwh_kind kind, int obj, int i
         return -EINVAL;
     if (code == LWM2M_CHANGED && reading)
         return -EINVAL;
-    if (code == LWM2M_CONTENT) {
-        struct lwh_object *o = find(h, p->obj, p->inst);
-        int r = o ? res_index(o, p->res) : -1;
-        if (r >= 0)
-            o->res[r].type = wire_type(v);
-    }
+    struct lwh_object *o = find(h, p->obj, p->inst);
+    int r = o ? res_index(o, p->res) : -1;
+    struct lwm2m_value now;
+    enum lwm2m_type after = LWM2M_STRING;
+    if (code == LWM2M_CONTENT && (r < 0 || fit(&o->res[r], v, &now, &after) != 0))
+        return -EINVAL;
     p->used = false;
     arm(h);
     if (h->client)
-        lwm2m_client_respond(h->client, p->req, code, code == LWM2M_CONTENT ? v : NULL);
+        lwm2m_client_respond(h->client, p->req, code, code == LWM2M_CONTENT ? &now : NULL);
+    if (code == LWM2M_CONTENT)
+        o->res[r].type = after;
     return 0;
 }
 
@@ -470,12 +488,16 @@ int lwh_notify(struct lwh *h, uint16_t obj, uint16_t inst, uint16_t res,
         return -ENOENT;
     if (!h->client || !o->observers[r])
         return -ENOTCONN;
-    o->res[r].type = wire_type(v);
-    h->notify_value = v;
+    struct lwm2m_value now;
+    enum lwm2m_type after;
+    if (fit(&o->res[r], v, &now, &after) != 0)
+        return -EINVAL;
+    h->notify_value = &now;
     h->notify_obj = obj;
     h->notify_inst = inst;
     h->notify_res = res;
     lwm2m_client_changed(h->client, obj, inst, res);
     h->notify_value = NULL;
+    o->res[r].type = after;
     return 0;
 }

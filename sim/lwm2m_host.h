@@ -6,7 +6,8 @@
  * The host declares resource ids only: every resource is offered for read,
  * write and execute (the host answers 4.05 where it does not allow one),
  * and its type is the one of the last value the host gave for it (string
- * until then): the client decodes a write by it. */
+ * until then; once opaque, opaque for good): the client decodes a write by
+ * it. */
 #ifndef BCSIM_LWM2M_HOST_H
 #define BCSIM_LWM2M_HOST_H
 
@@ -87,12 +88,14 @@ int lwh_delete(struct lwh *h, uint16_t obj);
 /* The host's answer to msgid, which must be a request of that kind (READ
  * also answers OBSERVE when observe is set) on that path when obj is not
  * negative: code a CoAP code, v a read's value (its type becomes the
- * resource's). 0, -ENOENT (no such request), -EINVAL. */
+ * resource's). 0, -ENOENT (no such request), -EINVAL (another kind or
+ * path, a code the kind cannot have, a number for an opaque resource). */
 int lwh_answer(struct lwh *h, uint16_t msgid, enum lwh_kind kind, int obj, int inst, int res,
                int code, const struct lwm2m_value *v);
 
 /* AT+QLWNOTIFY: v is the resource's value now; its observers get it. 0,
- * -ENOENT (no such resource), -ENOTCONN (nobody observes it). */
+ * -ENOENT (no such resource), -ENOTCONN (nobody observes it), -EINVAL (a
+ * number for an opaque resource). */
 int lwh_notify(struct lwh *h, uint16_t obj, uint16_t inst, uint16_t res,
                const struct lwm2m_value *v);
 
