@@ -421,6 +421,21 @@ START_TEST(test_bad_answers)
     snprintf(cmd, sizeof cmd, "AT+QLWWRRSP=%d,2", id);
     answered(&r, cmd, "QLWWRRSP");
     server_says(&r, "write ep=lwhost path=/19/0/0", "code=2.04");
+    /* Observed as opaque (octet-stream): numbers are refused from now on,
+     * in the first answer and in notifications. */
+    lws_cmd(&r.s, "observe * /19/0/0");
+    id = urc(&r, "observe", rest, sizeof rest);
+    snprintf(cmd, sizeof cmd, "AT+QLWOBSRSP=%d,1,19,0,0,3,1,7,0", id);
+    at(&r, cmd, "\r\nERROR\r\n");
+    snprintf(cmd, sizeof cmd, "AT+QLWOBSRSP=%d,1,19,0,0,2,2,\"CAFE\",0", id);
+    answered(&r, cmd, "QLWOBSRSP");
+    server_says(&r, "observe ep=lwhost path=/19/0/0", "format=opaque value=cafe");
+    at(&r, "AT+QLWNOTIFY=19,0,0,3,1,7,0", "\r\nERROR\r\n");
+    at(&r, "AT+QLWNOTIFY=19,0,0,5,1,1,0", "\r\nERROR\r\n");
+    answered(&r, "AT+QLWNOTIFY=19,0,0,2,1,\"0B\",0", "QLWNOTIFY");
+    server_says(&r, "notify ep=lwhost path=/19/0/0", "value=0b");
+    answered(&r, "AT+QLWNOTIFY=19,0,0,1,2,\"hi\",0", "QLWNOTIFY"); /* a string's bytes */
+    server_says(&r, "notify ep=lwhost path=/19/0/0", "value=6869");
     down(&r);
 }
 END_TEST
