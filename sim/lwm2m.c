@@ -186,7 +186,8 @@ static void on_deregistered(void *ctx, int result)
 {
     struct lw *l = ctx;
     l->state = LW_IDLE;
-    lwh_forget(&l->host);
+    if (!lwm2m_client_is_registered(l->client))
+        lwh_forget(&l->host);
     event(l, "deregistered", result);
     urc(l, "+QLWDEREG: %d", result == 0 ? LW_RESULT_OK : LW_RESULT_FAIL, 0);
 }
@@ -283,6 +284,7 @@ int lw_register(struct lw *l)
     int err = lwm2m_client_register(l->client);
     if (err)
         return err;
+    lwh_forget(&l->host); /* the client dropped the requests it held */
     l->state = LW_REGISTERING;
     return 0;
 }

@@ -363,6 +363,34 @@ START_TEST(test_host_silent)
 }
 END_TEST
 
+/* De-registering drops what waits for the host, and the observations. */
+START_TEST(test_deregister_drops)
+{
+    struct rig r;
+    char rest[256], cmd[128];
+    up(&r);
+    at(&r, "AT+QLWADDOBJ=19,0,2,0,1", "\r\nOK\r\n");
+    reg(&r, "</19/0>");
+    lws_cmd(&r.s, "observe * /19/0/1");
+    int id = urc(&r, "observe", rest, sizeof rest);
+    snprintf(cmd, sizeof cmd, "AT+QLWOBSRSP=%d,1,19,0,1,3,1,1,0", id);
+    answered(&r, cmd, "QLWOBSRSP");
+    server_says(&r, "observe ep=lwhost path=/19/0/1", "value=1");
+    lws_cmd(&r.s, "read * /19/0/0");
+    id = urc(&r, "read", rest, sizeof rest);
+    at(&r, "AT+QLWDEREG", "\r\nOK\r\n");
+    host_expect(&r.h, "+QLWDEREG: 0\r\n", r.buf, sizeof r.buf, WAIT_MS);
+    server_says(&r, "deregistered ep=lwhost", "id=rd/1");
+    snprintf(cmd, sizeof cmd, "AT+QLWRDRSP=%d,1,19,0,0,1,1,\"a\",0", id);
+    at(&r, cmd, "\r\nERROR\r\n");
+    at(&r, "AT+QLWNOTIFY=19,0,1,3,1,2,0", "\r\nERROR\r\n");
+    /* The objects stay for the next registration. */
+    reg(&r, "</19/0>");
+    at(&r, "AT+QLWNOTIFY=19,0,1,3,1,2,0", "\r\nERROR\r\n");
+    down(&r);
+}
+END_TEST
+
 START_TEST(test_bad_answers)
 {
     struct rig r;
@@ -451,6 +479,7 @@ Suite *lwm2m_host_suite(void)
     tcase_add_test(tc, test_observe_notify);
     tcase_add_test(tc, test_host_silent);
     tcase_add_test(tc, test_bad_answers);
+    tcase_add_test(tc, test_deregister_drops);
     suite_add_tcase(s, tc);
     return s;
 }
