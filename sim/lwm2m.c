@@ -268,6 +268,7 @@ static void on_registered(void *ctx, int result)
 {
     struct lw *l = ctx;
     l->state = result == 0 ? LW_REGISTERED : LW_IDLE;
+    lwh_forget(&l->host);
     event(l, "registered", result);
     urc(l, "+QLWREG: %d", result == 0 ? LW_RESULT_OK : LW_RESULT_FAIL, 0);
 }
@@ -275,6 +276,8 @@ static void on_registered(void *ctx, int result)
 static void on_updated(void *ctx, int result, int msgid)
 {
     struct lw *l = ctx;
+    if (!lwm2m_client_is_registered(l->client))
+        lwh_forget(&l->host);
     event(l, "updated", result);
     urc(l, "+QLWUPDATE: %d,%d", result == 0 ? LW_RESULT_OK : LW_RESULT_FAIL, msgid);
 }
@@ -283,14 +286,23 @@ static void on_deregistered(void *ctx, int result)
 {
     struct lw *l = ctx;
     l->state = LW_IDLE;
+    if (!lwm2m_client_is_registered(l->client))
+        lwh_forget(&l->host);
     event(l, "deregistered", result);
     urc(l, "+QLWDEREG: %d", result == 0 ? LW_RESULT_OK : LW_RESULT_FAIL, 0);
+}
+
+static void on_observe(void *ctx, uint16_t obj, int inst, int res, bool on)
+{
+    struct lw *l = ctx;
+    lwh_observed(&l->host, obj, inst, res, on);
 }
 
 static const struct lwm2m_client_ops client_ops = {
     .registered = on_registered,
     .updated = on_updated,
     .deregistered = on_deregistered,
+    .observe = on_observe,
 };
 
 /* ---- The commands ---------------------------------------------------------------------------- */
@@ -347,6 +359,7 @@ void lw_init(struct lw *l, const struct lw_config *cfg, const struct lw_port *po
     }
     if (l->fw_state == LW_FW_DOWNLOADING || l->fw_state == LW_FW_DOWNLOADED)
         fw_set(l, LW_FW_IDLE, 4); /* bcsim was stopped meanwhile: the package is fetched again */
+    lwh_init(&l->host, cfg->loop, port->urc, port->ctx);
 }
 
 static void drop_client(struct lw *l)
@@ -354,17 +367,20 @@ static void drop_client(struct lw *l)
     if (l->client)
         lwm2m_client_close(l->client, NULL);
     l->client = NULL;
+    lwh_detach(&l->host);
     l->state = LW_IDLE;
 }
 
 void lw_close(struct lw *l)
 {
     drop_client(l);
+    lwh_close(&l->host);
 }
 
 void lw_power_lost(struct lw *l)
 {
     drop_client(l);
+    lwh_power_lost(&l->host);
     if (l->fw_state == LW_FW_DOWNLOADING || l->fw_state == LW_FW_DOWNLOADED)
         fw_set(l, LW_FW_IDLE, 4); /* the download, or where it stood, was in RAM */
 }
@@ -419,10 +435,12 @@ int lw_register(struct lw *l)
         lwm2m_client_add_object(l->client, OBJ_SERVER, &module_objects, l);
         lwm2m_client_add_object(l->client, OBJ_DEVICE, &module_objects, l);
         lwm2m_client_add_object(l->client, OBJ_FIRMWARE, &module_objects, l);
+        lwh_attach(&l->host, l->client);
     }
     int err = lwm2m_client_register(l->client);
     if (err)
         return err;
+    lwh_forget(&l->host); /* the client dropped the requests it held */
     l->state = LW_REGISTERING;
     return 0;
 }

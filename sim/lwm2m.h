@@ -7,6 +7,7 @@
 #define BCSIM_LWM2M_H
 
 #include "proto/lwm2m/lwm2m_client.h"
+#include "sim/lwm2m_host.h"
 #include "proto/resolve.h"
 
 #include <stdbool.h>
@@ -66,6 +67,7 @@ struct lw {
     bool configured;
     enum lw_state state;
     struct lwm2m_client *client;
+    struct lwh host; /* the objects of the host (AT+QLWADDOBJ) */
     bool closing;
     enum lw_fw_state fw_state;
     int fw_result; /* Update Result 0-9 */

@@ -32,8 +32,10 @@ static const uint32_t bc260y_bauds[] = {2400,  4800,   9600,   19200,  38400,
     "I", "E", "&W", "+CGMI", "+CGMM", "+CGMR", "+CGSN", "+CMEE", "+IPR", "+CFUN", "+QRST",         \
         "+CPIN", "+CESQ", "+CSQ", "+CEREG", "+CREG", "+CGATT", "+CGPADDR", "+COPS", "+QFOTADL"
 static const char *const common_commands[] = {COMMON_COMMANDS, NULL};
-static const char *const mt2625_commands[] = {COMMON_COMMANDS, "+QFUPLEX",  "+QLWCONFIG", "+QLWREG",
-                                              "+QLWUPDATE",    "+QLWDEREG", NULL};
+static const char *const mt2625_commands[] = {
+    COMMON_COMMANDS, "+QFUPLEX",   "+QLWCONFIG", "+QLWREG",   "+QLWUPDATE",
+    "+QLWDEREG",     "+QLWADDOBJ", "+QLWDELOBJ", "+QLWRDRSP", "+QLWWRRSP",
+    "+QLWEXERSP",    "+QLWOBSRSP", "+QLWNOTIFY", NULL};
 
 /* Flash: 4 KiB sectors; firmware, FOTA download area, scratch (a staging
  * sector and 15 stash slots), journal. Sizes are bcsim's choice: large enough

@@ -3,7 +3,8 @@
 #include <stddef.h>
 #include <string.h>
 
-static const struct at_command *const tables[] = {cmd_general, cmd_network, cmd_fota, cmd_lwm2m, NULL};
+static const struct at_command *const tables[] = {cmd_general, cmd_network,    cmd_fota,
+                                                  cmd_lwm2m,   cmd_lwm2m_host, NULL};
 
 const struct at_command *cmd_lookup(const struct profile *prof, const char *name)
 {

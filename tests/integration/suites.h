@@ -35,5 +35,6 @@ Suite *upload_tool_suite(void);
 Suite *lwm2m_server_suite(void);
 Suite *lwm2m_client_suite(void);
 Suite *lwm2m_module_suite(void);
+Suite *lwm2m_host_suite(void);
 
 #endif
