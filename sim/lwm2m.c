@@ -177,7 +177,8 @@ static int write_uri(struct lw *l, const struct lwm2m_value *v)
     if (v->u.bytes.len > LW_URI_MAX)
         return LWM2M_BAD_REQUEST;
     char uri[LW_URI_MAX + 1];
-    memcpy(uri, v->u.bytes.p, v->u.bytes.len);
+    if (v->u.bytes.len) /* an empty payload comes with no pointer at all */
+        memcpy(uri, v->u.bytes.p, v->u.bytes.len);
     uri[v->u.bytes.len] = '\0';
     if (!uri[0]) {
         if (l->fw_state == LW_FW_UPDATING)

@@ -423,6 +423,28 @@ START_TEST(power_cut_while_downloading)
 }
 END_TEST
 
+/* An empty Package URI while Downloading stops the download and resets the
+ * object to Idle with Update Result 0. */
+START_TEST(empty_uri_resets)
+{
+    flow_package(dir, "bc66", "BC66NBR01A07", "BC66NBR01A10", "up.pkg", NULL);
+    serve((const char *[]){"--coap-fault", "stall=3", NULL});
+    registered("bc66");
+    char uri[128], line[1024];
+    snprintf(uri, sizeof uri, "%sup.pkg", coap_base);
+    write_uri(uri);
+    server_waits("/5/0/3", "1", 5);
+    lws_cmd(&server, "write * /5/0/1 \"\"");
+    lws_expect(&server, "write ep=ep path=/5/0/1 code=2.04", line, sizeof line, WAIT_MS);
+    server_waits("/5/0/3", "0", 5);
+    ck_assert(bcsim_status_wait(&proc, "\"fota\":\"idle\"", WAIT_MS));
+    lws_cmd(&server, "read * /5/0/5");
+    lws_expect(&server, "read ", line, sizeof line, WAIT_MS);
+    ck_assert_msg(strstr(line, "value=0"), "%s", line);
+    fw_stop();
+}
+END_TEST
+
 /* The power goes while Updating: the update resumes at power-on and the
  * result after registering again is still 1. */
 START_TEST(power_cut_while_updating)
@@ -464,6 +486,7 @@ Suite *lwm2m_module_suite(void)
     tcase_add_loop_test(fw, update_results, 0, (int)(sizeof results / sizeof results[0]));
     tcase_add_test(fw, connection_lost);
     tcase_add_test(fw, update_fails_then_resumes);
+    tcase_add_test(fw, empty_uri_resets);
     tcase_add_test(fw, power_cut_while_downloading);
     tcase_add_test(fw, power_cut_while_updating);
     suite_add_tcase(s, fw);
