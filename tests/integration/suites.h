@@ -34,5 +34,6 @@ Suite *uart_dfota_suite(void);
 Suite *upload_tool_suite(void);
 Suite *lwm2m_server_suite(void);
 Suite *lwm2m_client_suite(void);
+Suite *lwm2m_interop_suite(void);
 
 #endif
