@@ -660,6 +660,31 @@ START_TEST(observes_and_notifies)
 }
 END_TEST
 
+/* Discover, and what the client does not do: Write-Attributes (5.01),
+ * Create and Delete (4.05); the client goes on answering after them. */
+START_TEST(discovers_and_refuses)
+{
+    struct rig *r = &the_rig;
+    rig_open(r);
+    rig_register(r);
+    peer_ok(r, "disc %d %s%s", "/5/0", NULL);
+    const char *seg = result_of(r, "/5/0", "2.05");
+    ck_assert_msg(strstr(seg, "application/link-format:"), "%s", seg);
+    ck_assert_msg(strstr(seg, "</5/0>,</5/0/1>,</5/0/2>,</5/0/3>,</5/0/5>"), "%s", seg);
+    peer_ok(r, "time %d %s %s", "/5/0/3", "1 10");
+    result_of(r, "/5/0/3", "5.01");
+    peer_ok(r, "del %d %s%s", "/5/0", NULL);
+    result_of(r, "/5/0", "4.05");
+    peer_ok(r, "create %d %s %s", "/5", "[{\"bn\":\"/5/1/\",\"n\":\"1\",\"vs\":\"x\"}]");
+    result_of(r, "/5", "4.05");
+    r->state = 1;
+    peer_ok(r, "read %d %s%s", "/5/0/3", NULL);
+    seg = result_of(r, "/5/0/3", "2.05");
+    ck_assert_msg(strstr(seg, "data (1 bytes):\r\n            01  ."), "%s", seg);
+    rig_close(r);
+}
+END_TEST
+
 static void skip(const char *name)
 {
     const char *s = getenv("CK_RUN_SUITE"), *c = getenv("CK_RUN_CASE");
@@ -686,6 +711,7 @@ Suite *lwm2m_interop_suite(void)
     ADD(tc, writes_text_and_tlv);
     ADD(tc, executes);
     ADD(tc, observes_and_notifies);
+    ADD(tc, discovers_and_refuses);
     suite_add_tcase(s, tc);
     return s;
 }
