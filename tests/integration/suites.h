@@ -36,5 +36,6 @@ Suite *lwm2m_server_suite(void);
 Suite *lwm2m_client_suite(void);
 Suite *lwm2m_module_suite(void);
 Suite *lwm2m_host_suite(void);
+Suite *lwm2m_interop_suite(void);
 
 #endif
