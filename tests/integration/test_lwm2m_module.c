@@ -282,6 +282,19 @@ START_TEST(card2_firmware_update)
 }
 END_TEST
 
+/* A BC66 registered, the A07 -> A10 package on bcsim serve (its faults as
+ * extra), and its coap:// URI written as the Package URI: State 1. */
+static void downloading(const char *const *extra)
+{
+    flow_package(dir, "bc66", "BC66NBR01A07", "BC66NBR01A10", "up.pkg", NULL);
+    serve(extra);
+    registered("bc66");
+    char uri[128];
+    snprintf(uri, sizeof uri, "%sup.pkg", coap_base);
+    write_uri(uri);
+    server_waits("/5/0/3", "1", 5);
+}
+
 /* Each Update Result from a real cause: the URI written, and what makes it fail. */
 static const struct {
     const char *what, *uri; /* uri: after coap_base, or whole when it has "://" */
@@ -331,13 +344,7 @@ END_TEST
 /* The network goes while the package downloads: Update Result 4. */
 START_TEST(connection_lost)
 {
-    flow_package(dir, "bc66", "BC66NBR01A07", "BC66NBR01A10", "up.pkg", NULL);
-    serve((const char *[]){"--coap-fault", "stall=3", NULL});
-    registered("bc66");
-    char uri[128];
-    snprintf(uri, sizeof uri, "%sup.pkg", coap_base);
-    write_uri(uri);
-    server_waits("/5/0/3", "1", 5);
+    downloading((const char *[]){"--coap-fault", "stall=3", NULL});
     char o[256];
     ck_assert_int_eq(bcsim_ctl(&proc, o, sizeof o, (const char *[]){"net", "detach", NULL}), 0);
     ck_assert(bcsim_status_wait(&proc, "\"network\":\"searching\"", WAIT_MS));
@@ -375,12 +382,8 @@ static bool nvram_has(const char *text, int timeout_ms)
  * the result turns to 1. */
 START_TEST(update_fails_then_resumes)
 {
-    flow_package(dir, "bc66", "BC66NBR01A07", "BC66NBR01A10", "up.pkg", NULL);
-    serve(NULL);
-    registered("bc66");
-    char uri[128], o[256];
-    snprintf(uri, sizeof uri, "%sup.pkg", coap_base);
-    write_uri(uri);
+    downloading(NULL);
+    char o[256];
     server_waits("/5/0/3", "2", 60);
     ck_assert_int_eq(
         bcsim_ctl(&proc, o, sizeof o, (const char *[]){"fault", "flash-worn", "40", NULL}), 0);
@@ -427,13 +430,8 @@ END_TEST
  * object to Idle with Update Result 0. */
 START_TEST(empty_uri_resets)
 {
-    flow_package(dir, "bc66", "BC66NBR01A07", "BC66NBR01A10", "up.pkg", NULL);
-    serve((const char *[]){"--coap-fault", "stall=3", NULL});
-    registered("bc66");
-    char uri[128], line[1024];
-    snprintf(uri, sizeof uri, "%sup.pkg", coap_base);
-    write_uri(uri);
-    server_waits("/5/0/3", "1", 5);
+    downloading((const char *[]){"--coap-fault", "stall=3", NULL});
+    char line[1024];
     lws_cmd(&server, "write * /5/0/1 \"\"");
     lws_expect(&server, "write ep=ep path=/5/0/1 code=2.04", line, sizeof line, WAIT_MS);
     server_waits("/5/0/3", "0", 5);
@@ -449,12 +447,8 @@ END_TEST
  * result after registering again is still 1. */
 START_TEST(power_cut_while_updating)
 {
-    flow_package(dir, "bc66", "BC66NBR01A07", "BC66NBR01A10", "up.pkg", NULL);
-    serve(NULL);
-    registered("bc66");
-    char uri[128], o[256];
-    snprintf(uri, sizeof uri, "%sup.pkg", coap_base);
-    write_uri(uri);
+    downloading(NULL);
+    char o[256];
     server_waits("/5/0/3", "2", 60);
     ck_assert_int_eq(
         bcsim_ctl(&proc, o, sizeof o, (const char *[]){"fault", "flash-cut", "40", NULL}), 0);
