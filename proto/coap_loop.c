@@ -51,6 +51,13 @@ void coap_uv_library_init(void)
     coap_set_log_level(LOG_WARNING); /* the malformed-PDU message is a warning */
 }
 
+void coap_uv_seed(uint64_t seed)
+{
+    coap_uv_library_init();
+    prng_state = seed;
+    coap_set_prng(fast_prng);
+}
+
 /* No timer of our own: libcoap keeps its next deadline (retransmissions,
  * block transfers going stale) in a timerfd inside its epoll fd, so the poll
  * wakes for those too, and coap_io_process re-arms it each time. */

@@ -11,6 +11,7 @@
 
 #include <coap3/coap.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <uv.h>
 
 struct coap_uv {
@@ -24,6 +25,10 @@ struct coap_uv {
 
 /* One-time libcoap set-up for the process (idempotent). */
 void coap_uv_library_init(void);
+
+/* Tokens and message ids from `seed` on, the same every run (a server's
+ * --seed); by default they are seeded once from the system. */
+void coap_uv_seed(uint64_t seed);
 
 /* Watches ctx (created by the caller, block mode and handlers set) on loop.
  * Returns 0 or a negative libuv error. */

@@ -60,26 +60,6 @@ static struct lwsrv *current;
 
 static void on_expiry(uv_timer_t *t);
 
-/* ---- Reproducible tokens ------------------------------------------------------ */
-
-static uint64_t seed_state;
-
-static int seeded_prng(void *out, size_t len)
-{
-    unsigned char *p = out;
-    while (len > 0) {
-        uint64_t z = (seed_state += 0x9e3779b97f4a7c15u);
-        z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9u;
-        z = (z ^ (z >> 27)) * 0x94d049bb133111ebu;
-        z ^= z >> 31;
-        size_t n = len < sizeof z ? len : sizeof z;
-        memcpy(p, &z, n);
-        p += n;
-        len -= n;
-    }
-    return 1;
-}
-
 /* ---- Registrations -------------------------------------------------------------- */
 
 static void emit(struct lwsrv *s, struct lwsrv_event *ev)
@@ -776,10 +756,8 @@ int lwsrv_start(struct lwsrv **out, uv_loop_t *loop, const struct lwsrv_config *
     s->on_event = cfg->on_event;
     s->arg = cfg->arg;
     coap_uv_library_init();
-    if (cfg->seed) {
-        seed_state = cfg->seed;
-        coap_set_prng(seeded_prng);
-    }
+    if (cfg->seed)
+        coap_uv_seed(cfg->seed);
     current = s;
     int err = setup(s, cfg->addr);
     if (!err)
