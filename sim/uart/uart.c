@@ -76,7 +76,7 @@ static bool fault_hits(struct uart *u, enum uart_fault kind, uint64_t count)
 
 /* ---- Input: host -> module ---------------------------------------------------------------- */
 
-static void deliver(struct uart *u, char *data, size_t len)
+static void deliver(struct uart *u, const char *data, size_t len)
 {
     if (len == 0)
         return;
@@ -100,12 +100,9 @@ static void on_rx_arrived(uv_timer_t *t)
     }
 }
 
-static void on_data(void *ctx, const char *data, size_t len)
+/* The bytes as they crossed the line into `line`: the armed faults applied. */
+static size_t cross_line(struct uart *u, const char *data, size_t len, char *line)
 {
-    struct uart *u = ctx;
-    char *line = paced(u) ? u->rx_buf : malloc(len);
-    if (!line)
-        return; /* out of memory: the bytes are lost, as on a glitching line */
     size_t n = 0;
     for (size_t i = 0; i < len; i++) {
         u->rx_count++;
@@ -116,12 +113,31 @@ static void on_data(void *ctx, const char *data, size_t len)
             c ^= 1;
         line[n++] = c;
     }
+    return n;
+}
+
+static void on_data(void *ctx, const char *data, size_t len)
+{
+    struct uart *u = ctx;
+    bool faults = u->fault_at[UART_FAULT_RX_DROP] || u->fault_at[UART_FAULT_RX_FLIP];
     if (!paced(u)) {
-        deliver(u, line, n);
-        free(line);
+        char line[sizeof u->rx_buf]; /* the PTY reads no more at once */
+        if (faults) {
+            deliver(u, line, cross_line(u, data, len, line));
+        } else {
+            u->rx_count += len;
+            deliver(u, data, len);
+        }
         return;
     }
-    u->rx_len = n; /* the PTY reads at most a slice: it fits */
+    /* The PTY reads at most a slice: it fits. */
+    if (faults) {
+        u->rx_len = cross_line(u, data, len, u->rx_buf);
+    } else {
+        memcpy(u->rx_buf, data, len);
+        u->rx_len = len;
+        u->rx_count += len;
+    }
     start_at(&u->rx_pace, on_rx_arrived, line_due(u, &u->rx_free_ns, u->rx_continuing, len));
     update_input(u);
 }
