@@ -783,3 +783,9 @@ void coap_srv_close(struct coap_srv *s, void (*closed)(void *arg), void *arg)
     uv_close((uv_handle_t *)&s->sweep, on_handle_closed);
     coap_uv_close(&s->io, on_io_closed);
 }
+
+void coap_srv_set_faults(struct coap_srv *s, const struct coap_srv_fault *faults, size_t n)
+{
+    s->faults = faults;
+    s->nfaults = n;
+}

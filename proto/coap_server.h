@@ -94,6 +94,9 @@ struct coap_srv;
 int coap_srv_start(struct coap_srv **out, uv_loop_t *loop, const struct coap_srv_config *cfg,
                    const char **what);
 
+/* From the next datagram on, these faults (kept by the caller) apply. */
+void coap_srv_set_faults(struct coap_srv *s, const struct coap_srv_fault *faults, size_t n);
+
 /* The public address actually bound. */
 int coap_srv_address(const struct coap_srv *s, struct sockaddr_storage *ss);
 

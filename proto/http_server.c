@@ -1001,3 +1001,9 @@ void http_srv_close(struct http_srv *s, void (*closed)(struct http_srv *s))
     while (s->conns)
         conn_close(s->conns, false);
 }
+
+void http_srv_set_faults(struct http_srv *s, const struct http_srv_fault *faults, size_t n)
+{
+    s->faults = faults;
+    s->nfaults = n;
+}

@@ -102,6 +102,10 @@ struct http_srv {
 int http_srv_start(struct http_srv *s, uv_loop_t *loop, const struct http_srv_config *cfg,
                    const char **what);
 
+/* From the next request on, these faults (kept by the caller) shape the
+ * answers; answers already under way keep theirs. */
+void http_srv_set_faults(struct http_srv *s, const struct http_srv_fault *faults, size_t n);
+
 /* The address actually bound (the port chosen when 0 was asked). */
 int http_srv_address(const struct http_srv *s, struct sockaddr_storage *ss);
 

@@ -205,6 +205,11 @@ int resolve_start(const struct resolver *r, uv_loop_t *loop, struct resolve_req 
     req->ctx = ctx;
     req->port = port;
     struct sockaddr_storage a;
+    bool literal = parse_literal(host, strlen(host), &a) == 0;
+    if (r && r->names_fail && !literal) { /* a DNS failure replayed: an unknown name */
+        cb(ctx, UV_EAI_NONAME, NULL);
+        return 0;
+    }
     int i = find(r, host, port);
     if (i >= 0) {
         a = r->map[i].addr;
@@ -213,7 +218,7 @@ int resolve_start(const struct resolver *r, uv_loop_t *loop, struct resolve_req 
         cb(ctx, 0, (struct sockaddr *)&a);
         return 0;
     }
-    if (parse_literal(host, strlen(host), &a) == 0) {
+    if (literal) {
         set_port(&a, port);
         cb(ctx, 0, (struct sockaddr *)&a);
         return 0;

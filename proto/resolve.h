@@ -9,6 +9,7 @@
 #define BCSIM_RESOLVE_H
 
 #include <netinet/in.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/socket.h>
@@ -24,6 +25,7 @@ struct resolver {
         struct sockaddr_storage addr; /* its port: where to connect; 0: the URL's */
     } map[RESOLVE_MAX];
     int n;
+    bool names_fail; /* every name (override or DNS) fails as unknown; literals still work */
 };
 
 /* Adds one override in either form above. Returns 0, or -EINVAL (bad syntax,

@@ -97,12 +97,16 @@ static int sink_begin(void *ctx, int64_t length)
 #define DOWNLOADING_URC "+QIND: \"FOTA\",\"DOWNLOADING\",%d%%"
 #define UPDATING_URC    "+QIND: \"FOTA\",\"UPDATING\",%d%%,1,1"
 
-static void report_progress(struct fota *f, int percent, const char *urc_format)
+/* Every percent the updater reaches: an event and the URC. */
+static void updating_progress(struct fota *f, int percent)
 {
     if (percent <= f->percent)
         return;
     f->percent = percent;
-    urc(f, urc_format, percent);
+    char text[12];
+    snprintf(text, sizeof text, "%d", percent);
+    event(f, "updating", "percent", text);
+    urc(f, UPDATING_URC, percent);
 }
 
 /* Every percent goes to the events; the URC only where the model prints it. */
@@ -581,7 +585,7 @@ static void updater_step(uv_timer_t *t)
         f->port.power_cut(f->port.ctx); /* the flash's power-cut fault hit the updater */
         return;
     }
-    report_progress(f, (int)patch_percent(f->patch), UPDATING_URC);
+    updating_progress(f, (int)patch_percent(f->patch));
     if (r == PATCH_MORE)
         clk_after(f->cfg.clk, &f->timer, updater_step, f->cfg.prof->fota.step_ms);
     else if (r == PATCH_DONE)

@@ -550,6 +550,8 @@ int mod_open(struct module *m, uv_loop_t *loop, const struct mod_config *cfg, ch
     memset(m, 0, sizeof *m);
     m->prof = cfg->prof;
     m->clk = cfg->clk;
+    if (cfg->resolver)
+        m->resolver = *cfg->resolver;
     m->events = cfg->events;
     m->signal = cfg->prof->signal;
     m->loop = loop;
@@ -599,7 +601,7 @@ int mod_open(struct module *m, uv_loop_t *loop, const struct mod_config *cfg, ch
         .clk = m->clk,
         .flash = &m->flash.flash,
         .prof = m->prof,
-        .resolver = cfg->resolver,
+        .resolver = &m->resolver,
         .radio = cfg->radio,
     };
     if ((err = fota_init(&m->fota, &fota_cfg,
@@ -615,7 +617,7 @@ int mod_open(struct module *m, uv_loop_t *loop, const struct mod_config *cfg, ch
         flash_file_close(&m->flash);
         return err;
     }
-    lw_init(&m->lwm2m, &(struct lw_config){.loop = loop, .resolver = cfg->resolver},
+    lw_init(&m->lwm2m, &(struct lw_config){.loop = loop, .resolver = &m->resolver},
             &(struct lw_port){.urc = port_urc,
                               .event = port_event,
                               .pdn_up = fota_pdn_up,

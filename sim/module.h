@@ -57,6 +57,7 @@ struct module {
     bool bricked;                        /* it accepted none: the module stays silent */
     char brick_why[256];                 /* ... and why, for status */
     bool updating;                       /* this boot belongs to the updater */
+    struct resolver resolver; /* --resolve's overrides, and the DNS fault */
     struct fota fota;
     struct lw lwm2m; /* the LwM2M client and the objects 1, 3 and 5 */
 

@@ -22,6 +22,7 @@ void simctl_status(const struct module *m, struct simctl_status *out)
     out->power = mod_power_name(m->power);
     out->network = net_stat_name(m->net.stat);
     out->cell = m->net.cell;
+    out->dns_fails = m->resolver.names_fail;
     snprintf(out->ip, sizeof out->ip, "%s", m->net.pdn ? m->net.ip : "");
     out->fota = fota_phase_name(&m->fota);
     snprintf(out->fota_why, sizeof out->fota_why, "%s", fota_why(&m->fota));
@@ -34,6 +35,65 @@ void simctl_status(const struct module *m, struct simctl_status *out)
     clk_describe(m->clk, out->speed, sizeof out->speed);
     out->uart_bytes_dropped = m->uart.dropped;
     out->signal = m->signal;
+}
+
+/* The text fields of a snapshot, by name; the others are formatted below. */
+static const struct {
+    const char *name;
+    size_t offset;
+    bool pointer; /* a const char * field, else a char array */
+} text_fields[] = {
+    {"model", offsetof(struct simctl_status, model), true},
+    {"product", offsetof(struct simctl_status, product), true},
+    {"revision", offsetof(struct simctl_status, revision), false},
+    {"firmware_why", offsetof(struct simctl_status, firmware_why), false},
+    {"imei", offsetof(struct simctl_status, imei), false},
+    {"power", offsetof(struct simctl_status, power), true},
+    {"network", offsetof(struct simctl_status, network), true},
+    {"ip", offsetof(struct simctl_status, ip), false},
+    {"fota", offsetof(struct simctl_status, fota), true},
+    {"fota_why", offsetof(struct simctl_status, fota_why), false},
+    {"pty", offsetof(struct simctl_status, pty), false},
+    {"speed", offsetof(struct simctl_status, speed), false},
+};
+
+int simctl_status_field(const struct simctl_status *st, const char *name, char *out, size_t size)
+{
+    for (size_t i = 0; i < COUNT(text_fields); i++) {
+        if (strcmp(text_fields[i].name, name) != 0)
+            continue;
+        const char *p = (const char *)st + text_fields[i].offset;
+        snprintf(out, size, "%s", text_fields[i].pointer ? *(const char *const *)p : p);
+        return 0;
+    }
+    const char *flag = NULL;
+    if (strcmp(name, "firmware") == 0)
+        flag = st->bricked ? "bricked" : "ok";
+    else if (strcmp(name, "cell") == 0)
+        flag = st->cell ? "true" : "false";
+    else if (strcmp(name, "dns_fails") == 0)
+        flag = st->dns_fails ? "true" : "false";
+    else if (strcmp(name, "host_attached") == 0)
+        flag = st->host_attached ? "true" : "false";
+    else if (strcmp(name, "autobaud_locked") == 0)
+        flag = st->autobaud_locked ? "true" : "false";
+    if (flag) {
+        snprintf(out, size, "%s", flag);
+        return 0;
+    }
+    uint64_t v;
+    if (strcmp(name, "flash_ops") == 0)
+        v = st->flash_ops;
+    else if (strcmp(name, "downloaded") == 0)
+        v = st->downloaded;
+    else if (strcmp(name, "baud") == 0)
+        v = st->baud;
+    else if (strcmp(name, "uart_bytes_dropped") == 0)
+        v = st->uart_bytes_dropped;
+    else
+        return -1;
+    snprintf(out, size, "%llu", (unsigned long long)v);
+    return 0;
 }
 
 /* ---- Power and network -------------------------------------------------------------- */
@@ -104,6 +164,12 @@ int simctl_net_find(const char *name, enum simctl_net *out)
         return i;
     *out = (enum simctl_net)i;
     return 0;
+}
+
+void simctl_dns(struct module *m, bool fail)
+{
+    m->resolver.names_fail = fail;
+    mod_event(m, "dns", "state", fail ? "failing" : "ok");
 }
 
 void simctl_net(struct module *m, enum simctl_net n)

@@ -34,6 +34,7 @@ struct simctl_status {
     const char *power;   /* "off", "booting", "on" */
     const char *network; /* "idle", "registered", "searching", "denied" */
     bool cell;           /* the network is there (simctl_net) */
+    bool dns_fails;      /* every name lookup fails (simctl_dns) */
     char ip[16];         /* "" while no PDN is up */
     const char *fota;    /* "idle", "downloading", "updating" */
     char fota_why[200];  /* why the last update stopped or failed, or "" */
@@ -49,6 +50,11 @@ struct simctl_status {
 };
 
 void simctl_status(const struct module *m, struct simctl_status *out);
+
+/* One field of a snapshot as text, by its status name ("revision", "fota",
+ * "downloaded", "firmware" as "ok"/"bricked", booleans as "true"/"false"):
+ * 0, or -1 for a name that is not a field. */
+int simctl_status_field(const struct simctl_status *st, const char *name, char *out, size_t size);
 
 /* ---- Power -------------------------------------------------------------------- */
 
@@ -79,6 +85,13 @@ int simctl_net_find(const char *name, enum simctl_net *out);
 
 /* Publishes a "cell" event and moves the registration state machine. */
 void simctl_net(struct module *m, enum simctl_net n);
+
+/* ---- Name resolution ---------------------------------------------------------------- */
+
+/* fail: every host name the module looks up (downloads, the LwM2M server)
+ * fails as unknown from now on, --resolve overrides included; addresses
+ * written as literals still work. Publishes a "dns" event. */
+void simctl_dns(struct module *m, bool fail);
 
 /* ---- Signal quality -------------------------------------------------------------- */
 

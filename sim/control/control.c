@@ -160,6 +160,7 @@ static void cmd_status(struct ctl_conn *c, int argc, char **argv)
     jw_str(&w, "power", st.power);
     jw_str(&w, "network", st.network);
     jw_bool(&w, "cell", st.cell);
+    jw_bool(&w, "dns_fails", st.dns_fails);
     jw_str(&w, "ip", st.ip);
     jw_str(&w, "fota", st.fota);
     jw_str(&w, "fota_why", st.fota_why);
@@ -193,6 +194,16 @@ static void cmd_net(struct ctl_conn *c, int argc, char **argv)
         return;
     }
     simctl_net(c->server->m, n);
+    reply_ok(c);
+}
+
+static void cmd_dns(struct ctl_conn *c, int argc, char **argv)
+{
+    if (argc != 2 || (strcmp(argv[1], "fail") != 0 && strcmp(argv[1], "ok") != 0)) {
+        reply_error(c, "usage: dns fail|ok");
+        return;
+    }
+    simctl_dns(c->server->m, strcmp(argv[1], "fail") == 0);
     reply_ok(c);
 }
 
@@ -330,9 +341,9 @@ static const struct {
     const char *name;
     void (*fn)(struct ctl_conn *c, int argc, char **argv);
 } commands[] = {
-    {"status", cmd_status}, {"power", cmd_power}, {"net", cmd_net},
-    {"signal", cmd_signal}, {"urc", cmd_urc},     {"override", cmd_override},
-    {"events", cmd_events}, {"fault", cmd_fault},
+    {"status", cmd_status},     {"power", cmd_power},   {"net", cmd_net},
+    {"dns", cmd_dns},           {"signal", cmd_signal}, {"urc", cmd_urc},
+    {"override", cmd_override}, {"events", cmd_events}, {"fault", cmd_fault},
 };
 
 static void dispatch(struct ctl_conn *c, char *line)

@@ -50,9 +50,9 @@ struct scn_server {
 
 struct scn_resolve {
     char host[256];
-    uint16_t port;               /* 0: every port */
-    char server[SCN_NAME_MAX];   /* a declared server, or "" */
-    char addr[64];               /* else ADDR[:PORT] as --resolve takes it */
+    uint16_t port;             /* 0: every port */
+    char server[SCN_NAME_MAX]; /* a declared server, or "" */
+    char addr[64];             /* else ADDR[:PORT] as --resolve takes it */
     struct scn_pos pos;
 };
 
@@ -156,10 +156,10 @@ enum scn_crc { SCN_CRC, SCN_CRC_SWAPPED, SCN_CRC_NONE };
 struct scn_step {
     enum scn_step_kind kind;
     char text[SCN_TEXT_MAX], text2[SCN_TEXT_MAX];
-    size_t len;         /* SEND_RAW: bytes in text */
-    bool equal;         /* ASSERT: == (else !=) */
+    size_t len; /* SEND_RAW: bytes in text */
+    bool equal; /* ASSERT: == (else !=) */
     struct scn_pattern pattern;
-    uint64_t ms;        /* within / for / wait; SCN_WITHIN_DEFAULT_MS if not given */
+    uint64_t ms;                /* within / for / wait; SCN_WITHIN_DEFAULT_MS if not given */
     char capture[SCN_NAME_MAX]; /* "as NAME", or "" */
     char package[SCN_NAME_MAX];
     uint32_t offset, length;
@@ -178,10 +178,10 @@ struct scn_step {
 #define SCN_ACTIONS_POOL 256
 
 struct scenario {
-    char path[4096];  /* as given */
-    char title[256];  /* `scenario`, or the file's base name */
-    char model[16];   /* "bc66", "bc66-na", "bc260y-cn" (lower case) */
-    char speed[32];   /* "" if not given */
+    char path[4096]; /* as given */
+    char title[256]; /* `scenario`, or the file's base name */
+    char model[16];  /* "bc66", "bc66-na", "bc260y-cn" (lower case) */
+    char speed[32];  /* "" if not given */
     bool has_seed;
     uint32_t seed;
     bool has_link;

@@ -450,6 +450,9 @@ static const struct failure failures[] = {
     /* DNS: card 1 has code 2; BC66 only "download failed". */
     {"bc260y-cn", "http://no-such-host.invalid/up.pkg", NULL, {0}, HTTPEND(2), NULL, false},
     {"bc66", "http://no-such-host.invalid/up.pkg", NULL, {0}, HTTPEND(12), NULL, false},
+    /* A DNS failure replayed (`ctl dns fail`): a name that resolves otherwise. */
+    {"bc260y-cn", "http://localhost:%d/up.pkg", NULL, {"dns", "fail"}, HTTPEND(2), NULL, false},
+    {"bc66", "http://localhost:%d/up.pkg", NULL, {"dns", "fail"}, HTTPEND(12), NULL, false},
     /* Nothing listens there. */
     {"bc260y-cn", "http://127.0.0.1:%d/up.pkg", NULL, {0}, HTTPEND(12), NULL, true},
     /* 404 from the server. */

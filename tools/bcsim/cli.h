@@ -26,6 +26,7 @@ int cli_pkg(int argc, char **argv);
 int cli_serve(int argc, char **argv);
 int cli_upload(int argc, char **argv);
 int cli_lwm2m_server(int argc, char **argv);
+int cli_scenario(int argc, char **argv);
 
 extern const char cli_run_usage[];
 extern const char cli_ctl_usage[];
@@ -34,5 +35,6 @@ extern const char cli_pkg_usage[];
 extern const char cli_serve_usage[];
 extern const char cli_upload_usage[];
 extern const char cli_lwm2m_server_usage[];
+extern const char cli_scenario_usage[];
 
 #endif

@@ -10,8 +10,11 @@
 #include "sim/control/control.h"
 #include "sim/commands/commands.h"
 #include "sim/module.h"
+#include "sim/scenario/scn_rules.h"
+#include "tools/scenario/scn_env.h"
 
 #include <errno.h>
+#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,7 +24,7 @@ const char cli_run_usage[] =
     "usage: bcsim [run] [--model bc66|bc66-na|bc260y-cn] [--state DIR] [--link PATH]\n"
     "             [--speed realtime|fast|FACTOR] [--control SOCKET] [--log FILE]\n"
     "             [--resolve HOST[:PORT]=ADDR[:PORT]]... [--factory-reset]\n"
-    "             [--downlink B/S] [--rtt MS] [--boot-on-open]\n"
+    "             [--downlink B/S] [--rtt MS] [--boot-on-open] [--scenario FILE]\n"
     "\n"
     "  --model M          module to emulate (default bc66)\n"
     "  --state DIR        persistent state: NVRAM and flash\n"
@@ -37,10 +40,12 @@ const char cli_run_usage[] =
     "  --boot-on-open     stay off until a host opens the PTY, then power on\n"
     "  --downlink B/S     NB-IoT downlink rate downloads get, bytes per second\n"
     "                     (default 2000; 0 unpaced); scaled by --speed\n"
-    "  --rtt MS           round-trip time of the radio link (default 1000)\n";
+    "  --rtt MS           round-trip time of the radio link (default 1000)\n"
+    "  --scenario FILE    load a scenario's module side: its rules, packages and\n"
+    "                     servers (its host steps are for 'bcsim scenario run')\n";
 
 struct run_opts {
-    const char *model, *state, *link, *speed, *control, *log, *downlink, *rtt;
+    const char *model, *state, *link, *speed, *control, *log, *downlink, *rtt, *scenario;
     const char *resolve[RESOLVE_MAX];
     int nresolve;
     int factory_reset;
@@ -61,6 +66,7 @@ static int parse(int argc, char **argv, struct run_opts *o)
         {"--log", offsetof(struct run_opts, log)},
         {"--downlink", offsetof(struct run_opts, downlink)},
         {"--rtt", offsetof(struct run_opts, rtt)},
+        {"--scenario", offsetof(struct run_opts, scenario)},
     };
     for (int i = 0; i < argc; i++) {
         if (strcmp(argv[i], "--factory-reset") == 0) {
@@ -125,6 +131,11 @@ struct emulator {
     struct module module;
     struct ctl_server control;
     uv_signal_t sigint, sigterm, sighup;
+    struct scenario *scn; /* --scenario: its module side */
+    struct scn_env env;
+    bool env_started;
+    struct scn_rules *rules;
+    char scn_dir[64]; /* its packages: a directory of ours, removed at exit */
 };
 
 static void log_event(void *ctx, const char *line)
@@ -141,7 +152,11 @@ static void on_signal(uv_signal_t *s, int signum)
     struct emulator *em = s->data;
     mod_power_off(&em->module);
     ctl_server_stop(&em->control);
+    scn_rules_stop(em->rules);
+    em->rules = NULL;
     mod_close(&em->module);
+    if (em->env_started)
+        scn_env_close(&em->env, NULL);
     uv_close((uv_handle_t *)&em->sigint, NULL);
     uv_close((uv_handle_t *)&em->sigterm, NULL);
     uv_close((uv_handle_t *)&em->sighup, NULL);
@@ -156,14 +171,111 @@ static const char *upper(const char *s, char *buf, size_t size)
     return buf;
 }
 
+/* --scenario: parsed before anything starts; it names the model (a --model
+ * that says otherwise is an error) and the speed (--speed wins). */
+static int load_scenario(struct emulator *em, struct run_opts *o)
+{
+    struct scn_error err;
+    em->scn = scn_alloc();
+    if (!em->scn || scn_load(em->scn, o->scenario, &err) != 0) {
+        if (!em->scn)
+            fprintf(stderr, "bcsim: out of memory\n");
+        else if (err.pos.line)
+            fprintf(stderr, "%s:%d:%d: %s\n", o->scenario, err.pos.line, err.pos.col, err.message);
+        else
+            fprintf(stderr, "bcsim: %s: %s\n", o->scenario, err.message);
+        return -1;
+    }
+    const struct profile *want = o->model ? prof_find(o->model) : NULL;
+    if (want && want != prof_find(em->scn->model)) {
+        fprintf(stderr, "bcsim: --model %s, but %s is a scenario for the %s\n", o->model,
+                o->scenario, em->scn->model);
+        return -1;
+    }
+    o->model = em->scn->model;
+    if (!o->speed && em->scn->speed[0])
+        o->speed = em->scn->speed;
+    return 0;
+}
+
+static int scn_expand(void *ctx, const char *in, char *out, size_t size, char *why, size_t why_size)
+{
+    struct emulator *em = ctx;
+    return scn_env_expand(&em->env, in, out, size, NULL, NULL, why, why_size);
+}
+
+static int scn_server(void *ctx, const struct scn_action *a, char *why, size_t why_size)
+{
+    struct emulator *em = ctx;
+    return scn_env_server(&em->env, a, why, why_size);
+}
+
+static void scn_log(void *ctx, const char *line)
+{
+    struct emulator *em = ctx;
+    tlog_note(&em->log, line);
+    if (strncmp(line, "action failed", 13) == 0)
+        fprintf(stderr, "bcsim: scenario %s\n", line);
+}
+
+/* The scenario's packages and servers, before the module opens: the module's
+ * names resolve to its servers (after --resolve's own). */
+static int start_scenario_env(struct emulator *em, char *why, size_t why_size)
+{
+    char self[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+    const char *tmp = getenv("TMPDIR");
+    snprintf(em->scn_dir, sizeof em->scn_dir, "%s/bcsim-run-XXXXXX",
+             tmp && strlen(tmp) < 40 ? tmp : "/tmp");
+    if (n <= 0 || !mkdtemp(em->scn_dir)) {
+        snprintf(why, why_size, "cannot make a directory for the scenario: %s", strerror(errno));
+        em->scn_dir[0] = '\0';
+        return -1;
+    }
+    self[n] = '\0';
+    em->env_started = true;
+    uint32_t seed = em->scn->has_seed ? em->scn->seed : 1;
+    if (scn_env_start(&em->env, &em->loop, em->scn, self, em->scn_dir, em->scn_dir, seed, NULL,
+                      NULL, why, why_size) != 0)
+        return -1;
+    for (int i = 0; i < em->env.resolver.n && em->resolver.n < RESOLVE_MAX; i++)
+        em->resolver.map[em->resolver.n++] = em->env.resolver.map[i];
+    for (int i = 0; i < em->scn->nservers; i++) {
+        char name[SCN_NAME_MAX + 8], url[128];
+        snprintf(name, sizeof name, "%s.url", em->scn->servers[i].name);
+        if (scn_env_var(&em->env, name, url, sizeof url) == 0)
+            printf("bcsim: scenario server %s at %s\n", em->scn->servers[i].name, url);
+    }
+    if (em->scn->nsteps)
+        printf("bcsim: scenario %s: its %d host steps are not played here (bcsim scenario run "
+               "plays them)\n",
+               em->scn->path, em->scn->nsteps);
+    return 0;
+}
+
+static int remove_entry(const char *path, const struct stat *st, int type, struct FTW *ftw)
+{
+    (void)st;
+    (void)type;
+    (void)ftw;
+    remove(path);
+    return 0;
+}
+
 int cli_run(int argc, char **argv)
 {
-    struct run_opts o = {.model = "bc66", .speed = "realtime"};
+    struct run_opts o = {0};
     if (parse(argc, argv, &o) != 0)
         return CLI_USAGE;
 
     static struct emulator em; /* large (flash buffers later): not on the stack */
     memset(&em, 0, sizeof em);
+    if (o.scenario && load_scenario(&em, &o) != 0)
+        return CLI_USAGE;
+    if (!o.model)
+        o.model = "bc66";
+    if (!o.speed)
+        o.speed = "realtime";
     const struct profile *prof = prof_find(o.model);
     if (!prof) {
         fprintf(stderr, "bcsim: unknown model '%s' (bc66, bc66-na, bc260y-cn)\n", o.model);
@@ -175,6 +287,8 @@ int cli_run(int argc, char **argv)
         return CLI_USAGE;
     }
     struct dl_link radio = {.bytes_per_s = 2000, .rtt_ms = 1000};
+    if (em.scn && em.scn->has_link)
+        radio = (struct dl_link){.bytes_per_s = em.scn->downlink, .rtt_ms = em.scn->rtt_ms};
     if ((o.downlink && parse_u32("--downlink", o.downlink, &radio.bytes_per_s) != 0) ||
         (o.rtt && parse_u32("--rtt", o.rtt, &radio.rtt_ms) != 0))
         return CLI_USAGE;
@@ -237,6 +351,10 @@ int cli_run(int argc, char **argv)
         .boot_on_open = o.boot_on_open,
         .lookup = cmd_lookup,
     };
+    if (em.scn && start_scenario_env(&em, why, sizeof why) != 0) {
+        fprintf(stderr, "bcsim: %s\n", why);
+        return CLI_UNAVAILABLE;
+    }
     if (mod_open(&em.module, &em.loop, &cfg, why, sizeof why) != 0) {
         fprintf(stderr, "bcsim: %s\n", why);
         return CLI_UNAVAILABLE;
@@ -253,6 +371,13 @@ int cli_run(int argc, char **argv)
             return CLI_UNAVAILABLE;
         }
     }
+    struct scn_rules_ops rules_ops = {
+        .expand = scn_expand, .server = scn_server, .log = scn_log, .ctx = &em};
+    if (em.scn &&
+        scn_rules_start(&em.rules, &em.module, em.scn, &rules_ops, why, sizeof why) != 0) {
+        fprintf(stderr, "bcsim: %s\n", why);
+        return CLI_UNAVAILABLE;
+    }
     uv_signal_t *sigs[] = {&em.sigint, &em.sigterm, &em.sighup};
     int signums[] = {SIGINT, SIGTERM, SIGHUP};
     for (int i = 0; i < 3; i++) {
@@ -262,7 +387,10 @@ int cli_run(int argc, char **argv)
     }
 
     char name[32];
-    if (o.boot_on_open) {
+    if (em.scn && em.scn->boot_off && !o.boot_on_open) {
+        printf("bcsim: %s on %s (off: the scenario says boot off; bcsim ctl power on)\n",
+               upper(prof->id, name, sizeof name), em.module.uart.pty.path);
+    } else if (o.boot_on_open) {
         printf("bcsim: %s on %s (off until a host opens it)\n", upper(prof->id, name, sizeof name),
                em.module.uart.pty.path);
     } else {
@@ -284,5 +412,8 @@ int cli_run(int argc, char **argv)
     uv_loop_close(&em.loop);
     tlog_close(&em.log);
     statedir_close(&em.state);
+    if (em.scn_dir[0]) /* ours: made by mkdtemp */
+        nftw(em.scn_dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+    free(em.scn);
     return CLI_OK;
 }

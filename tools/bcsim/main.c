@@ -30,6 +30,8 @@ static const struct subcommand subcommands[] = {
      cli_upload},
     {"lwm2m-server", "a scriptable LwM2M 1.0 server for the module's client",
      cli_lwm2m_server_usage, cli_lwm2m_server},
+    {"scenario", "run fault scenarios and their host scripts to a verdict (CI: JUnit XML)",
+     cli_scenario_usage, cli_scenario},
     {"help", "show help for a command", help_usage, cmd_help},
 };
 

@@ -1,0 +1,387 @@
+/* bcsim scenario run|check FILE...: self-contained scenarios to a verdict each,
+ * for people and for CI (exit status, JUnit XML). Each scenario runs in a
+ * child process of its own, so that one that crashes or hangs is that
+ * scenario's error and no other's; several run at once with --jobs. */
+#include "tools/bcsim/cli.h"
+#include "tools/bcsim/cli_args.h"
+
+#include "sim/base/clock.h"
+#include "sim/scenario/scn.h"
+#include "tools/scenario/scn_env.h"
+#include "tools/scenario/scn_report.h"
+#include "tools/scenario/scn_run.h"
+
+#include <errno.h>
+#include <ftw.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+const char cli_scenario_usage[] =
+    "usage: bcsim scenario run [--speed S] [--seed N] [--junit FILE] [--jobs N]\n"
+    "                          [--timeout S] [--verbose] FILE...\n"
+    "       bcsim scenario check FILE...\n"
+    "\n"
+    "  run        run each scenario (servers, module, host steps) to PASS, FAIL or ERROR\n"
+    "  check      parse each file and report its syntax errors, run nothing\n"
+    "  --speed S  realtime, fast or a factor, for every scenario (default: each file's,\n"
+    "             else fast)\n"
+    "  --seed N   the seed of every scenario (default: each file's, else 1)\n"
+    "  --junit F  also write a JUnit XML report to F\n"
+    "  --jobs N   scenarios run at once, 1-64 (default: the number of CPUs)\n"
+    "  --timeout S  a scenario still running after S seconds fails (default 300)\n"
+    "  --verbose  print the transcript of every scenario, not only of failures\n"
+    "\n"
+    "Exit status: 0 every scenario passed, 1 one failed, 2 bad command line or a\n"
+    "syntax error, 3 one could not run (a server that cannot start, a package that\n"
+    "cannot be made).\n";
+
+struct entry {
+    const char *path;
+    char title[256];
+    bool runnable;
+    struct scn_result result;
+    pid_t pid;
+    bool done, printed;
+    struct timespec started;
+};
+
+struct opts {
+    const char *speed, *seed, *junit, *jobs, *timeout;
+    bool verbose;
+};
+
+static int parse_opts(int argc, char **argv, struct opts *o, int *first_file)
+{
+    static const struct {
+        const char *name;
+        size_t offset;
+    } valued[] = {
+        {"--speed", offsetof(struct opts, speed)},     {"--seed", offsetof(struct opts, seed)},
+        {"--junit", offsetof(struct opts, junit)},     {"--jobs", offsetof(struct opts, jobs)},
+        {"--timeout", offsetof(struct opts, timeout)},
+    };
+    int i = 0;
+    for (; i < argc && argv[i][0] == '-'; i++) {
+        if (strcmp(argv[i], "--") == 0) {
+            i++;
+            break;
+        }
+        if (strcmp(argv[i], "--verbose") == 0) {
+            o->verbose = true;
+            continue;
+        }
+        size_t k;
+        for (k = 0; k < sizeof valued / sizeof valued[0]; k++) {
+            const char *v;
+            int r = cli_take(argc, argv, &i, valued[k].name, &v);
+            if (r < 0)
+                return -1;
+            if (r > 0) {
+                *(const char **)((char *)o + valued[k].offset) = v;
+                break;
+            }
+        }
+        if (k == sizeof valued / sizeof valued[0]) {
+            fprintf(stderr, "bcsim scenario: unknown option '%s'\n%s", argv[i], cli_scenario_usage);
+            return -1;
+        }
+    }
+    *first_file = i;
+    if (i == argc) {
+        fprintf(stderr, "bcsim scenario: no scenario files\n%s", cli_scenario_usage);
+        return -1;
+    }
+    return 0;
+}
+
+static int remove_entry(const char *path, const struct stat *st, int type, struct FTW *ftw)
+{
+    (void)st;
+    (void)type;
+    (void)ftw;
+    remove(path);
+    return 0;
+}
+
+static void print_indented(const char *text)
+{
+    for (const char *p = text; *p;) {
+        size_t n = strcspn(p, "\n");
+        printf("      %.*s\n", (int)n, p);
+        p += n + (p[n] == '\n');
+    }
+}
+
+static void print_entry(const struct entry *e, bool verbose)
+{
+    const struct scn_result *r = &e->result;
+    printf("%-5s %s (%.2f s)\n", scn_verdict_name(r->verdict), e->path, r->seconds);
+    if (r->verdict != SCN_PASS) {
+        print_indented(r->message);
+        if (r->transcript[0])
+            printf("      seed %u, speed %s; the transcript's end:\n", r->seed, r->speed);
+    }
+    if (r->transcript[0] && (verbose || r->verdict == SCN_FAIL))
+        print_indented(r->transcript);
+    fflush(stdout);
+}
+
+/* Parses every file (syntax errors on stderr, as PATH:LINE:COL: MESSAGE) and
+ * makes the packages of those that parse; true if all parsed. */
+static bool prepare(struct entry *e, int n, const char *self, const char *cache, bool make)
+{
+    bool all = true;
+    struct scenario *s = scn_alloc();
+    if (!s) {
+        fprintf(stderr, "bcsim scenario: out of memory\n");
+        exit(CLI_UNAVAILABLE);
+    }
+    for (int i = 0; i < n; i++) {
+        struct scn_error err;
+        memset(s, 0, sizeof *s);
+        snprintf(e[i].title, sizeof e[i].title, "%s", e[i].path);
+        if (scn_load(s, e[i].path, &err) != 0) {
+            all = false;
+            e[i].result.verdict = SCN_ERROR;
+            if (err.pos.line)
+                snprintf(e[i].result.message, sizeof e[i].result.message, "%s:%d:%d: %s", e[i].path,
+                         err.pos.line, err.pos.col, err.message);
+            else
+                snprintf(e[i].result.message, sizeof e[i].result.message, "%s: %s", e[i].path,
+                         err.message);
+            fprintf(stderr, "%s\n", e[i].result.message);
+            e[i].done = true;
+            continue;
+        }
+        snprintf(e[i].title, sizeof e[i].title, "%s", s->title);
+        if (!make)
+            continue;
+        char why[1024];
+        if (scn_env_make_packages(s, self, cache, why, sizeof why) != 0) {
+            e[i].result.verdict = SCN_ERROR;
+            snprintf(e[i].result.message, sizeof e[i].result.message, "%s", why);
+            e[i].done = true;
+            continue;
+        }
+        e[i].runnable = true;
+    }
+    free(s);
+    return all;
+}
+
+static void run_child(const struct entry *e, const struct scn_run_opts *ro, const char *out)
+{
+    struct scn_result *r = calloc(1, sizeof *r);
+    struct scenario *s = scn_alloc();
+    struct scn_error err;
+    if (!r || !s || scn_load(s, e->path, &err) != 0)
+        _exit(CLI_UNAVAILABLE);
+    scn_run(s, ro, r);
+    FILE *f = fopen(out, "wb");
+    if (!f || fwrite(r, sizeof *r, 1, f) != 1 || fclose(f) != 0)
+        _exit(CLI_UNAVAILABLE);
+    _exit(CLI_OK);
+}
+
+static void result_path(const char *cache, int i, char *buf, size_t size)
+{
+    snprintf(buf, size, "%s/result-%d", cache, i);
+}
+
+static void collect(struct entry *e, const char *cache, int i, int status)
+{
+    char path[PATH_MAX];
+    result_path(cache, i, path, sizeof path);
+    FILE *f = fopen(path, "rb");
+    bool ok = f && fread(&e->result, sizeof e->result, 1, f) == 1;
+    if (f)
+        fclose(f);
+    if (!ok) {
+        memset(&e->result, 0, sizeof e->result);
+        e->result.verdict = SCN_ERROR;
+        if (WIFSIGNALED(status))
+            snprintf(e->result.message, sizeof e->result.message,
+                     "the scenario's process died of signal %d (%s)", WTERMSIG(status),
+                     strsignal(WTERMSIG(status)));
+        else
+            snprintf(e->result.message, sizeof e->result.message,
+                     "the scenario's process exited %d without a verdict",
+                     WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+    }
+    e->done = true;
+}
+
+static double since(const struct timespec *t)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (double)(now.tv_sec - t->tv_sec) + (double)(now.tv_nsec - t->tv_nsec) / 1e9;
+}
+
+/* Runs the runnable entries, `jobs` at a time, printing verdicts in file order. */
+static void run_all(struct entry *e, int n, int jobs, const struct scn_run_opts *ro,
+                    const char *cache, bool verbose)
+{
+    int next = 0, running = 0, shown = 0;
+    for (;;) {
+        while (running < jobs && next < n) {
+            if (!e[next].runnable) {
+                next++;
+                continue;
+            }
+            char out[PATH_MAX];
+            result_path(cache, next, out, sizeof out);
+            fflush(NULL);
+            clock_gettime(CLOCK_MONOTONIC, &e[next].started);
+            pid_t pid = fork();
+            if (pid == 0)
+                run_child(&e[next], ro, out);
+            if (pid < 0) {
+                e[next].result.verdict = SCN_ERROR;
+                snprintf(e[next].result.message, sizeof e[next].result.message, "fork: %s",
+                         strerror(errno));
+                e[next].done = true;
+            } else {
+                e[next].pid = pid;
+                running++;
+            }
+            next++;
+        }
+        while (shown < n && e[shown].done) {
+            print_entry(&e[shown], verbose);
+            shown++;
+        }
+        if (running == 0 && next >= n)
+            break;
+        int status;
+        pid_t pid = waitpid(-1, &status, 0);
+        if (pid < 0) {
+            if (errno == EINTR)
+                continue;
+            break;
+        }
+        for (int i = 0; i < n; i++)
+            if (e[i].pid == pid && !e[i].done) {
+                collect(&e[i], cache, i, status);
+                if (e[i].result.seconds == 0)
+                    e[i].result.seconds = since(&e[i].started);
+                running--;
+            }
+    }
+    while (shown < n)
+        print_entry(&e[shown++], verbose);
+}
+
+static int self_path(char *buf, size_t size)
+{
+    ssize_t n = readlink("/proc/self/exe", buf, size - 1);
+    if (n <= 0)
+        return -1;
+    buf[n] = '\0';
+    return 0;
+}
+
+int cli_scenario(int argc, char **argv)
+{
+    if (argc < 1 || strcmp(argv[0], "--help") == 0 || strcmp(argv[0], "-h") == 0) {
+        fputs(cli_scenario_usage, argc < 1 ? stderr : stdout);
+        return argc < 1 ? CLI_USAGE : CLI_OK;
+    }
+    bool check = strcmp(argv[0], "check") == 0;
+    if (!check && strcmp(argv[0], "run") != 0) {
+        fprintf(stderr, "bcsim scenario: unknown command '%s' (run, check)\n", argv[0]);
+        return CLI_USAGE;
+    }
+    struct opts o = {0};
+    int first;
+    if (parse_opts(argc - 1, argv + 1, &o, &first) != 0)
+        return CLI_USAGE;
+    first++;
+    struct scn_run_opts ro = {.speed = o.speed, .timeout_s = 300};
+    int64_t v;
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    int jobs = cpus > 0 && cpus <= 64 ? (int)cpus : 1;
+    if (o.seed) {
+        if (cli_number("bcsim scenario", "--seed", o.seed, 0, UINT32_MAX, &v) != 0)
+            return CLI_USAGE;
+        ro.has_seed = true;
+        ro.seed = (uint32_t)v;
+    }
+    if (o.jobs) {
+        if (cli_number("bcsim scenario", "--jobs", o.jobs, 1, 64, &v) != 0)
+            return CLI_USAGE;
+        jobs = (int)v;
+    }
+    if (o.timeout) {
+        if (cli_number("bcsim scenario", "--timeout", o.timeout, 1, 86400, &v) != 0)
+            return CLI_USAGE;
+        ro.timeout_s = (uint32_t)v;
+    }
+    if (o.speed) {
+        struct clk c;
+        if (clk_parse(&c, o.speed) != 0) {
+            fprintf(stderr, "bcsim scenario: --speed %s: expected realtime, fast or a number\n",
+                    o.speed);
+            return CLI_USAGE;
+        }
+    }
+    int n = argc - first;
+    struct entry *e = calloc((size_t)n, sizeof *e);
+    if (!e) {
+        fprintf(stderr, "bcsim scenario: out of memory\n");
+        return CLI_UNAVAILABLE;
+    }
+    for (int i = 0; i < n; i++)
+        e[i].path = argv[first + i];
+    if (check) {
+        bool ok = prepare(e, n, NULL, NULL, false);
+        free(e);
+        return ok ? CLI_OK : CLI_USAGE;
+    }
+
+    char self[PATH_MAX], cache[64];
+    const char *tmp = getenv("TMPDIR");
+    snprintf(cache, sizeof cache, "%s/bcsim-scenarios-XXXXXX",
+             tmp && strlen(tmp) < 40 ? tmp : "/tmp");
+    if (self_path(self, sizeof self) != 0 || !mkdtemp(cache)) {
+        fprintf(stderr, "bcsim scenario: cannot make a work directory: %s\n", strerror(errno));
+        free(e);
+        return CLI_UNAVAILABLE;
+    }
+    ro.self = self;
+    ro.cache_dir = cache;
+    signal(SIGPIPE, SIG_IGN);
+    struct timespec t0;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    bool parsed = prepare(e, n, self, cache, true);
+    run_all(e, n, jobs, &ro, cache, o.verbose);
+
+    int pass = 0, fail = 0, error = 0;
+    for (int i = 0; i < n; i++) {
+        pass += e[i].result.verdict == SCN_PASS;
+        fail += e[i].result.verdict == SCN_FAIL;
+        error += e[i].result.verdict == SCN_ERROR;
+    }
+    printf("%d scenario%s: %d passed, %d failed, %d could not run (%.1f s)\n", n, n == 1 ? "" : "s",
+           pass, fail, error, since(&t0));
+    int code = !parsed ? CLI_USAGE : error ? CLI_UNAVAILABLE : fail ? CLI_FAILED : CLI_OK;
+    if (o.junit) {
+        struct scn_report_entry *re = calloc((size_t)n, sizeof *re);
+        for (int i = 0; re && i < n; i++)
+            re[i] = (struct scn_report_entry){e[i].path, e[i].title, &e[i].result};
+        if (!re || scn_report_junit(o.junit, re, (size_t)n) != 0) {
+            fprintf(stderr, "bcsim scenario: cannot write %s: %s\n", o.junit, strerror(errno));
+            code = code == CLI_OK ? CLI_UNAVAILABLE : code;
+        }
+        free(re);
+    }
+    nftw(cache, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+    free(e);
+    return code;
+}

@@ -1,0 +1,183 @@
+/* Packages for scenarios, made with the bcsim program's own subcommands. */
+#include "tools/scenario/scn_pkg.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <spawn.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+extern char **environ;
+
+/* Runs `self ARGS...`, its output to `log` (its last line is the reason when
+ * it fails). Returns its exit status, or -1. */
+static int tool(const char *self, const char *log, char *const args[], char *why, size_t why_size)
+{
+    char *argv[16];
+    int n = 0;
+    argv[n++] = (char *)self;
+    for (int i = 0; args[i] && n < 15; i++)
+        argv[n++] = args[i];
+    argv[n] = NULL;
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_addopen(&fa, STDOUT_FILENO, log, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    posix_spawn_file_actions_adddup2(&fa, STDOUT_FILENO, STDERR_FILENO);
+    pid_t pid;
+    int err = posix_spawn(&pid, self, &fa, NULL, argv, environ);
+    posix_spawn_file_actions_destroy(&fa);
+    if (err) {
+        snprintf(why, why_size, "cannot run %s: %s", self, strerror(err));
+        return -1;
+    }
+    int status;
+    while (waitpid(pid, &status, 0) < 0)
+        if (errno != EINTR) {
+            snprintf(why, why_size, "waitpid: %s", strerror(errno));
+            return -1;
+        }
+    if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+        return 0;
+    char last[512] = "";
+    FILE *f = fopen(log, "r");
+    for (char line[512]; f && fgets(line, sizeof line, f);)
+        if (line[0] != '\n')
+            snprintf(last, sizeof last, "%s", line);
+    if (f)
+        fclose(f);
+    last[strcspn(last, "\n")] = '\0';
+    snprintf(why, why_size, "bcsim %s %s failed: %s", args[0], args[1], last[0] ? last : "?");
+    return -1;
+}
+
+static int exists(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0 && S_ISREG(st.st_mode);
+}
+
+static int file_size(const char *path, long *size)
+{
+    struct stat st;
+    if (stat(path, &st) != 0)
+        return -1;
+    *size = (long)st.st_size;
+    return 0;
+}
+
+/* An image of revision `to` whose payload is the image `base` followed by
+ * `tail` incompressible bytes (the same bytes every time). */
+static int padded_payload(const char *base, const char *raw, size_t tail, char *why,
+                          size_t why_size)
+{
+    FILE *in = fopen(base, "rb"), *out = fopen(raw, "wb");
+    int ok = in && out;
+    char buf[65536];
+    for (size_t n; ok && (n = fread(buf, 1, sizeof buf, in)) > 0;)
+        ok = fwrite(buf, 1, n, out) == n;
+    uint64_t x = 0x9e3779b97f4a7c15u;
+    for (size_t i = 0; ok && i < tail; i++) {
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        ok = fputc((int)(x >> 24) & 0xff, out) != EOF;
+    }
+    if (in)
+        fclose(in);
+    if (out && fclose(out) != 0)
+        ok = 0;
+    if (!ok)
+        snprintf(why, why_size, "cannot write %s: %s", raw, strerror(errno));
+    return ok ? 0 : -1;
+}
+
+/* Exactly p->size bytes: from `from` to an image of revision p->to padded
+ * until the package comes out at that size (a few tries: the tail is
+ * incompressible, so the package grows with it byte for byte). */
+static int make_sized(const char *self, const char *dir, const char *model,
+                      const struct scn_package *p, const char *a, const char *out, char *why,
+                      size_t why_size)
+{
+    char raw[4200], img[4200], log[4200];
+    snprintf(raw, sizeof raw, "%s/sized.raw", dir);
+    snprintf(img, sizeof img, "%s/sized.img", dir);
+    snprintf(log, sizeof log, "%s/tool.log", dir);
+    long tail = p->size > 1024 ? (long)p->size - 1024 : (long)p->size;
+    for (int tries = 0; tries < 8; tries++) {
+        if (padded_payload(a, raw, (size_t)tail, why, why_size) != 0)
+            return -1;
+        if (tool(self, log,
+                 (char *[]){"image", "make", "--model", (char *)model, "--revision", (char *)p->to,
+                            "--payload", raw, "-o", img, NULL},
+                 why, why_size) != 0 ||
+            tool(self, log,
+                 (char *[]){"pkg", "make", "--from", (char *)a, "--to", img, "-o", (char *)out,
+                            NULL},
+                 why, why_size) != 0)
+            return -1;
+        long got;
+        if (file_size(out, &got) != 0)
+            break;
+        if (got == (long)p->size)
+            return 0;
+        tail += (long)p->size - got;
+        if (tail <= 0) {
+            snprintf(why, why_size, "package %s: %u bytes is too small to make", p->name, p->size);
+            unlink(out);
+            return -1;
+        }
+    }
+    unlink(out);
+    snprintf(why, why_size, "package %s: no package of exactly %u bytes", p->name, p->size);
+    return -1;
+}
+
+int scn_pkg_make(const char *self, const char *cache_dir, const char *model,
+                 const struct scn_package *p, char *path, size_t path_size, char *why,
+                 size_t why_size)
+{
+    int n = snprintf(path, path_size, "%s/%s_%s_%s_%s_%u.pkg", cache_dir, model, p->from, p->to,
+                     p->breakage[0] ? p->breakage : "good", p->size);
+    if (n < 0 || (size_t)n >= path_size) {
+        snprintf(why, why_size, "cache path too long");
+        return -1;
+    }
+    if (exists(path))
+        return 0;
+    char a[4200], b[4200], log[4200], tmp[4300];
+    snprintf(a, sizeof a, "%s/%s_%s.img", cache_dir, model, p->from);
+    snprintf(b, sizeof b, "%s/%s_%s.img", cache_dir, model, p->to);
+    snprintf(log, sizeof log, "%s/tool.log", cache_dir);
+    snprintf(tmp, sizeof tmp, "%s.part", path);
+    if ((!exists(a) && tool(self, log,
+                            (char *[]){"image", "export", "--model", (char *)model, "--revision",
+                                       (char *)p->from, "-o", a, NULL},
+                            why, why_size) != 0) ||
+        (!p->size && !exists(b) &&
+         tool(self, log,
+              (char *[]){"image", "export", "--model", (char *)model, "--revision", (char *)p->to,
+                         "-o", b, NULL},
+              why, why_size) != 0))
+        return -1;
+    int r;
+    if (p->size)
+        r = make_sized(self, cache_dir, model, p, a, tmp, why, why_size);
+    else if (p->breakage[0])
+        r = tool(self, log,
+                 (char *[]){"pkg", "make", "--from", a, "--to", b, "-o", tmp, "--break",
+                            (char *)p->breakage, NULL},
+                 why, why_size);
+    else
+        r = tool(self, log, (char *[]){"pkg", "make", "--from", a, "--to", b, "-o", tmp, NULL}, why,
+                 why_size);
+    if (r == 0 && rename(tmp, path) != 0) {
+        snprintf(why, why_size, "cannot rename %s: %s", tmp, strerror(errno));
+        r = -1;
+    }
+    if (r != 0)
+        unlink(tmp);
+    return r;
+}
