@@ -48,6 +48,7 @@ struct parser {
     int end_col;              /* where the line's statement ends (a comment or the end) */
     bool seen[6];             /* declarations given once: scenario model speed seed link boot */
     struct resolver resolver; /* the resolve mappings, to refuse a duplicate */
+    struct resolver scratch;  /* to check one side of a mapping alone */
 };
 
 static int fail(struct parser *p, int col, const char *fmt, ...)
@@ -929,16 +930,28 @@ static int decl_resolve(struct parser *p)
     } else {
         memcpy(r->addr, to->s, to->len + 1);
     }
-    /* resolve_add checks both sides and refuses a HOST[:PORT] mapped twice;
-     * a server's address is only known at run time. */
+    /* resolve_add's syntax, one side at a time so the error points at the
+     * right token, then the mapping itself: HOST[:PORT] mapped twice is an
+     * error. A server's address is only known at run time. */
     char spec[RESOLVE_HOST_MAX + 80], why[RESOLVE_HOST_MAX + 200];
     if (host->len >= RESOLVE_HOST_MAX)
         return fail(p, host->col, "host name too long");
-    snprintf(spec, sizeof spec, "%s=%s", host->s, addr ? to->s : "127.0.0.1");
-    if (resolve_add(&p->resolver, spec, why, sizeof why) != 0) {
-        const char *m = strstr(why, ": ");
-        return fail(p, addr && strstr(why, "ADDR") ? to->col : host->col, "resolve: %s",
-                    m ? m + 2 : why);
+    const struct {
+        const char *host, *to;
+        int col;
+    } checks[] = {
+        {host->s, "127.0.0.1", host->col},
+        {"h", addr ? to->s : "127.0.0.1", to->col},
+        {host->s, addr ? to->s : "127.0.0.1", host->col},
+    };
+    for (size_t k = 0; k < COUNT(checks); k++) {
+        struct resolver *into = k == 2 ? &p->resolver : &p->scratch;
+        p->scratch.n = 0;
+        snprintf(spec, sizeof spec, "%s=%s", checks[k].host, checks[k].to);
+        if (resolve_add(into, spec, why, sizeof why) != 0) {
+            const char *m = strstr(why, ": ");
+            return fail(p, checks[k].col, "resolve: %s", m ? m + 2 : why);
+        }
     }
     snprintf(r->host, sizeof r->host, "%s", p->resolver.map[p->resolver.n - 1].host);
     r->port = p->resolver.map[p->resolver.n - 1].port;
@@ -1032,11 +1045,14 @@ static int parse_declaration(struct parser *p, const char *w, bool *done)
         p->i++;
         s->boot_off = true;
     } else if (strcmp(w, "package") == 0) {
-        return decl_package(p);
+        if (decl_package(p) != 0)
+            return -1;
     } else if (strcmp(w, "server") == 0) {
-        return decl_server(p);
+        if (decl_server(p) != 0)
+            return -1;
     } else if (strcmp(w, "resolve") == 0) {
-        return decl_resolve(p);
+        if (decl_resolve(p) != 0)
+            return -1;
     } else {
         *done = false;
         return 0;
