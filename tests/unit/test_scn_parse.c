@@ -430,6 +430,7 @@ static const struct {
     {"model bc66\nboot on\n", 2, 6, "expected \"off\""},
     {"model bc66\nscenario x\n", 2, 10, "the scenario's name (a string), got \"x\""},
     {"model bc66\non updating 101% -> power cut\n", 2, 13, "expected a percentage"},
+    {"model bc66\non download 101% -> power cut\n", 2, 13, "a percentage from 0% to 100%"},
     {"model bc66\non download 5 -> power cut\n", 2, 15, "expected \"bytes\", got \"->\""},
     {"model bc66\non boot 1 power cut\n", 2, 11, "expected \"repeat\" or \"->\", got \"power\""},
     {"model bc66\non reboot 1 -> power cut\n", 2, 4, "unknown trigger \"reboot\""},
