@@ -156,7 +156,7 @@ enum scn_crc { SCN_CRC, SCN_CRC_SWAPPED, SCN_CRC_NONE };
 struct scn_step {
     enum scn_step_kind kind;
     char text[SCN_TEXT_MAX], text2[SCN_TEXT_MAX];
-    size_t len; /* SEND_RAW: bytes in text */
+    size_t len; /* SEND, SEND_RAW, LWM2M: bytes in text (may hold NUL) */
     bool equal; /* ASSERT: == (else !=) */
     struct scn_pattern pattern;
     uint64_t ms;                /* within / for / wait; SCN_WITHIN_DEFAULT_MS if not given */
@@ -213,8 +213,9 @@ struct scn_error {
  * allocate it (scn_alloc). */
 int scn_parse(struct scenario *s, const char *path, const char *text, struct scn_error *err);
 
-/* Reads and parses a file: -1 with err (pos 0,0 when the file cannot be
- * read, the message saying why). */
+/* Reads (at most 1 MiB) and parses a file: -1 with err (pos 0,0 when the
+ * file cannot be read or is too large, the message saying why: strerror's
+ * text for a failed open or read). */
 int scn_load(struct scenario *s, const char *path, struct scn_error *err);
 
 struct scenario *scn_alloc(void); /* zeroed; NULL when out of memory; free() it */

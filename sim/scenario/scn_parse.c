@@ -717,8 +717,8 @@ static int parse_trigger(struct parser *p, struct scn_trigger *tr)
             tr->percent = true;
             return 0;
         }
-        if (!v || v->kind != TOK_WORD || !strchr("0123456789", v->s[0]) || v->s[0] == '\0')
-            return fail_got(p, "a percentage such as 40% or BYTES bytes");
+        if (!v || v->kind != TOK_WORD || v->s[0] < '0' || v->s[0] > '9' || v->s[v->len - 1] == '%')
+            return fail_got(p, "a percentage from 0% to 100% or BYTES bytes");
         if (take_number(p, 0, NUMBER_MAX, "a byte count", &tr->n) != 0)
             return -1;
         if (!is_word(p, "bytes"))

@@ -117,6 +117,50 @@ START_TEST(readme_power_cut_example)
 }
 END_TEST
 
+/* The README's examples themselves, so that the reference stays true: each
+ * fenced block that starts with a comment, its "..." line left out. */
+START_TEST(readme_blocks)
+{
+    FILE *f = fopen(SOURCE_ROOT "/scenarios/README.md", "r");
+    ck_assert_ptr_nonnull(f);
+    static char readme[64 * 1024], block[8192];
+    size_t n = fread(readme, 1, sizeof readme - 1, f);
+    ck_assert(feof(f));
+    fclose(f);
+    readme[n] = '\0';
+    struct scenario *s = scn_alloc();
+    ck_assert_ptr_nonnull(s);
+    int found = 0;
+    for (const char *c = strstr(readme, "```\n#"); c; c = strstr(c, "```\n#")) {
+        const char *start = c + 4, *end = strstr(start, "```");
+        ck_assert_ptr_nonnull(end);
+        size_t len = 0;
+        for (const char *line = start; line < end;) {
+            const char *nl = strchr(line, '\n');
+            size_t l = (size_t)(nl - line) + 1;
+            if (strncmp(line, "...\n", 4) != 0) {
+                ck_assert_uint_lt(len + l, sizeof block);
+                memcpy(block + len, line, l);
+                len += l;
+            }
+            line = nl + 1;
+        }
+        block[len] = '\0';
+        struct scn_error err;
+        ck_assert_msg(scn_parse(s, "readme.scn", block, &err) == 0, "%d:%d: %s in\n%s",
+                      err.pos.line, err.pos.col, err.message, block);
+        found++;
+        c = end + 3;
+    }
+    ck_assert_int_eq(found, 2);
+    /* the last: the power cut */
+    ck_assert_str_eq(s->model, "bc260y-cn");
+    ck_assert_int_eq(s->nrules, 1);
+    ck_assert_int_eq(s->rules[0].nactions, 3);
+    free(s);
+}
+END_TEST
+
 START_TEST(declarations)
 {
     struct scenario *s = parse_ok("model BC66-NA\n"
@@ -378,6 +422,11 @@ START_TEST(comments)
     ck_assert_str_eq(s->steps[0].text, "AT#QX");
     ck_assert_str_eq(s->steps[1].pattern.text, "a#b");
     free(s);
+    /* a regex with ${} is compiled when it runs, after the replacement */
+    s = parse_ok("model bc66\nexpect /(${x}/\nawait /a\\/b\\\\/\n");
+    ck_assert_str_eq(s->steps[0].pattern.text, "(${x}");
+    ck_assert_str_eq(s->steps[1].pattern.text, "a/b\\\\");
+    free(s);
 }
 END_TEST
 
@@ -430,6 +479,7 @@ static const struct {
     {"model bc66\nboot on\n", 2, 6, "expected \"off\""},
     {"model bc66\nscenario x\n", 2, 10, "the scenario's name (a string), got \"x\""},
     {"model bc66\non updating 101% -> power cut\n", 2, 13, "expected a percentage"},
+    {"model bc66\non download 101% -> power cut\n", 2, 13, "a percentage from 0% to 100%"},
     {"model bc66\non download 5 -> power cut\n", 2, 15, "expected \"bytes\", got \"->\""},
     {"model bc66\non boot 1 power cut\n", 2, 11, "expected \"repeat\" or \"->\", got \"power\""},
     {"model bc66\non reboot 1 -> power cut\n", 2, 4, "unknown trigger \"reboot\""},
@@ -678,6 +728,7 @@ Suite *scn_parse_suite(void)
     TCase *tc = tcase_create("scn_parse");
     tcase_add_test(tc, readme_http_example);
     tcase_add_test(tc, readme_power_cut_example);
+    tcase_add_test(tc, readme_blocks);
     tcase_add_test(tc, declarations);
     tcase_add_test(tc, triggers);
     tcase_add_test(tc, actions);
