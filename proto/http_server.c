@@ -38,6 +38,7 @@ struct plan {
     int64_t length_delta; /* added to the announced Content-Length */
     uint32_t drip_bytes, drip_ms;
     bool split;
+    bool garbage; /* the answer is not HTTP at all */
 };
 
 enum phase {
@@ -94,6 +95,8 @@ struct http_srv_conn {
 static void pump(struct http_srv_conn *c);
 static void conn_close(struct http_srv_conn *c, bool reset);
 
+#define GARBAGE_ANSWER "\x16\x03\x01 bcsim: this answer is not HTTP\r\n\r\n"
+
 /* ---- Faults ------------------------------------------------------------------ */
 
 static const struct fault_word fault_names[] = {
@@ -106,6 +109,7 @@ static const struct fault_word fault_names[] = {
     {"noclen", HTTP_SRV_NOCLEN, NULL},
     {"drip", HTTP_SRV_DRIP, "expected drip=BYTES/MS, 1 to 65536 bytes every 1 to 60000 ms"},
     {"split", HTTP_SRV_SPLIT, NULL},
+    {"garbage", HTTP_SRV_GARBAGE, NULL},
 };
 
 /* Decimal digits only, at most 12 of them (a terabyte is enough for anyone). */
@@ -202,6 +206,9 @@ static void apply_fault(struct plan *p, const struct http_srv_fault *f)
     case HTTP_SRV_SPLIT:
         p->split = true;
         break;
+    case HTTP_SRV_GARBAGE:
+        p->garbage = true;
+        break;
     }
 }
 
@@ -217,6 +224,7 @@ static void select_faults(const struct http_srv *s, const char *path,
         [HTTP_SRV_STATUS] = S_STATUS,  [HTTP_SRV_RESET] = S_CUT,     [HTTP_SRV_CLOSE] = S_CUT,
         [HTTP_SRV_STALL] = S_CUT,      [HTTP_SRV_LENGTH] = S_LENGTH, [HTTP_SRV_CHUNKED] = S_FRAMING,
         [HTTP_SRV_NOCLEN] = S_FRAMING, [HTTP_SRV_DRIP] = S_DRIP,     [HTTP_SRV_SPLIT] = S_SPLIT,
+        [HTTP_SRV_GARBAGE] = S_STATUS,
     };
     for (int specific = 0; specific < 2; specific++)
         for (size_t i = 0; i < s->nfaults; i++) {
@@ -327,6 +335,10 @@ static void start_response(struct http_srv_conn *c, int status)
     c->rng = 0x2545f491u;
     c->out = c->head;
     c->out_len = format_head(c, status);
+    if (c->plan.garbage) { /* a line that no HTTP client can take for a status line */
+        c->out_len = (size_t)snprintf(c->head, sizeof c->head, "%s", GARBAGE_ANSWER);
+        c->body_size = c->body_read = 0;
+    }
     c->out_payload = 0;
     pump(c);
 }

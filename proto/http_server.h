@@ -36,6 +36,7 @@ enum http_srv_fault_kind {
     HTTP_SRV_NOCLEN,  /* noclen: HTTP/1.0, no Content-Length, body ends at close */
     HTTP_SRV_DRIP,    /* drip=BYTES/MS: the body BYTES at a time every MS ms */
     HTTP_SRV_SPLIT,   /* split: status line and headers a few bytes per write */
+    HTTP_SRV_GARBAGE, /* garbage: an answer that is not HTTP, then the close */
 };
 
 struct http_srv_fault {

@@ -11,6 +11,7 @@
 #include "tools/scenario/scn_report.h"
 #include "tools/scenario/scn_run.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <ftw.h>
 #include <limits.h>
@@ -18,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -26,6 +28,7 @@ const char cli_scenario_usage[] =
     "usage: bcsim scenario run [--speed S] [--seed N] [--junit FILE] [--jobs N]\n"
     "                          [--timeout S] [--verbose] FILE...\n"
     "       bcsim scenario check FILE...\n"
+    "  (a FILE that is a directory stands for its *.scn files, in name order)\n"
     "\n"
     "  run        run each scenario (servers, module, host steps) to PASS, FAIL or ERROR\n"
     "  check      parse each file and report its syntax errors, run nothing\n"
@@ -278,6 +281,71 @@ static void run_all(struct entry *e, int n, int jobs, const struct scn_run_opts 
         print_entry(&e[shown++], verbose);
 }
 
+static int is_scn(const struct dirent *d)
+{
+    size_t n = strlen(d->d_name);
+    return d->d_name[0] != '.' && n > 4 && strcmp(d->d_name + n - 4, ".scn") == 0;
+}
+
+/* The files to run: each argument, or for a directory its *.scn files in
+ * name order. -1 (after a message) when a directory cannot be read or holds
+ * none. The caller frees the strings and the array. */
+static int expand_paths(char **args, int nargs, char ***out)
+{
+    char **paths = NULL;
+    int n = 0;
+    for (int i = 0; i < nargs; i++) {
+        struct stat st;
+        struct dirent **list = NULL;
+        int k = stat(args[i], &st) == 0 && S_ISDIR(st.st_mode)
+                    ? scandir(args[i], &list, is_scn, alphasort)
+                    : -2;
+        if (k == -1 || k == 0) {
+            fprintf(stderr, "bcsim scenario: %s: %s\n", args[i],
+                    k == 0 ? "no .scn files in this directory" : strerror(errno));
+            free(list);
+            return -1;
+        }
+        int add = k == -2 ? 1 : k;
+        char **grown = realloc(paths, (size_t)(n + add) * sizeof *paths);
+        if (!grown) {
+            fprintf(stderr, "bcsim scenario: out of memory\n");
+            return -1;
+        }
+        paths = grown;
+        if (k == -2) {
+            if (!(paths[n++] = strdup(args[i]))) {
+                fprintf(stderr, "bcsim scenario: out of memory\n");
+                return -1;
+            }
+            continue;
+        }
+        for (int j = 0; j < k; j++) {
+            size_t len = strlen(args[i]) + strlen(list[j]->d_name) + 2;
+            char *p = malloc(len);
+            if (p)
+                snprintf(p, len, "%s%s%s", args[i], args[i][strlen(args[i]) - 1] == '/' ? "" : "/",
+                         list[j]->d_name);
+            free(list[j]);
+            if (!p) {
+                fprintf(stderr, "bcsim scenario: out of memory\n");
+                return -1;
+            }
+            paths[n++] = p;
+        }
+        free(list);
+    }
+    *out = paths;
+    return n;
+}
+
+static void free_paths(char **paths, int n)
+{
+    for (int i = 0; i < n; i++)
+        free(paths[i]);
+    free(paths);
+}
+
 static int self_path(char *buf, size_t size)
 {
     ssize_t n = readlink("/proc/self/exe", buf, size - 1);
@@ -331,16 +399,21 @@ int cli_scenario(int argc, char **argv)
             return CLI_USAGE;
         }
     }
-    int n = argc - first;
+    char **paths = NULL;
+    int n = expand_paths(argv + first, argc - first, &paths);
+    if (n < 0)
+        return CLI_USAGE;
     struct entry *e = calloc((size_t)n, sizeof *e);
     if (!e) {
         fprintf(stderr, "bcsim scenario: out of memory\n");
+        free_paths(paths, n);
         return CLI_UNAVAILABLE;
     }
     for (int i = 0; i < n; i++)
-        e[i].path = argv[first + i];
+        e[i].path = paths[i];
     if (check) {
         bool ok = prepare(e, n, NULL, NULL, false);
+        free_paths(paths, n);
         free(e);
         return ok ? CLI_OK : CLI_USAGE;
     }
@@ -351,6 +424,7 @@ int cli_scenario(int argc, char **argv)
              tmp && strlen(tmp) < 40 ? tmp : "/tmp");
     if (self_path(self, sizeof self) != 0 || !mkdtemp(cache)) {
         fprintf(stderr, "bcsim scenario: cannot make a work directory: %s\n", strerror(errno));
+        free_paths(paths, n);
         free(e);
         return CLI_UNAVAILABLE;
     }
@@ -382,6 +456,7 @@ int cli_scenario(int argc, char **argv)
         free(re);
     }
     nftw(cache, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+    free_paths(paths, n);
     free(e);
     return code;
 }

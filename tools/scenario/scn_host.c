@@ -243,13 +243,15 @@ static void on_step_timer(uv_timer_t *t)
     case SCN_S_EXPECT:
     case SCN_S_AWAIT:
     case SCN_S_LWM2M_EXPECT:
-        finish(h, -1, "%s%s%s: nothing matched within %llu ms", st->pattern.regex ? "/" : "\"",
-               pattern, st->pattern.regex ? "/" : "\"",
-               (unsigned long long)scn_host_bound_ms(h->clk, st->ms));
+        finish(h, -1, "expected %s%s%s within %llu ms: %s", st->pattern.regex ? "/" : "\"", pattern,
+               st->pattern.regex ? "/" : "\"",
+               (unsigned long long)scn_host_bound_ms(h->clk, st->ms),
+               st->kind == SCN_S_EXPECT ? "no line came" : "no line matched");
         return;
     case SCN_S_LINES:
         if (h->matched == 0) {
-            finish(h, -1, "no line matched /%s/ within %llu ms", pattern,
+            finish(h, -1, "expected lines matching %s%s%s within %llu ms: none came",
+                   st->pattern.regex ? "/" : "\"", pattern, st->pattern.regex ? "/" : "\"",
                    (unsigned long long)scn_host_bound_ms(h->clk, st->ms));
             return;
         }
@@ -429,7 +431,7 @@ static void run_step(struct scn_host *h)
         switch (st->kind) {
         case SCN_S_EXPECT:
             if (!m) {
-                finish(h, -1, "%s%s%s expected, got \"%s\"", st->pattern.regex ? "/" : "\"",
+                finish(h, -1, "expected %s%s%s, got \"%s\"", st->pattern.regex ? "/" : "\"",
                        pattern, st->pattern.regex ? "/" : "\"", line);
                 return;
             }
@@ -448,7 +450,9 @@ static void run_step(struct scn_host *h)
         case SCN_S_LINES:
             if (!m) {
                 if (h->matched == 0) {
-                    finish(h, -1, "/%s/ expected, got \"%s\"", pattern, line);
+                    finish(h, -1, "expected lines matching %s%s%s, got \"%s\"",
+                           st->pattern.regex ? "/" : "\"", pattern, st->pattern.regex ? "/" : "\"",
+                           line);
                     return;
                 }
                 next_step(h); /* the line stays for the next step */

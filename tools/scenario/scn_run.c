@@ -20,7 +20,7 @@
 #include <unistd.h>
 
 #define CAPTURES_MAX     64
-#define TRANSCRIPT_LINES 120 /* kept for a failure's report: the last ones */
+#define TRANSCRIPT_LINES 200 /* kept for a failure's report: the last ones */
 
 struct run {
     uv_loop_t loop;
@@ -98,8 +98,13 @@ static void on_event(void *ctx, const char *json)
         "\"type\":\"dns\"",   "\"type\":\"firmware\"", "\"type\":\"upload\""};
     for (size_t i = 0; i < sizeof shown / sizeof shown[0]; i++)
         if (strstr(json, shown[i])) {
-            const char *body = strstr(json, "\"type\"");
-            note(ctx, '*', body ? body : json);
+            const char *body = strstr(json, "\"type\""); /* t and module are known */
+            char text[512];
+            snprintf(text, sizeof text, "%s", body ? body : json);
+            size_t n = strlen(text);
+            if (n && text[n - 1] == '}')
+                text[n - 1] = '\0';
+            note(ctx, '*', text);
             return;
         }
 }
