@@ -26,7 +26,7 @@
 
 const char cli_scenario_usage[] =
     "usage: bcsim scenario run [--speed S] [--seed N] [--junit FILE] [--jobs N]\n"
-    "                          [--timeout S] [--verbose] FILE...\n"
+    "                          [--timeout S] [--cache DIR] [--verbose] FILE...\n"
     "       bcsim scenario check FILE...\n"
     "  (a FILE that is a directory stands for its *.scn files, in name order)\n"
     "\n"
@@ -38,6 +38,8 @@ const char cli_scenario_usage[] =
     "  --junit F  also write a JUnit XML report to F\n"
     "  --jobs N   scenarios run at once, 1-64 (default: the number of CPUs)\n"
     "  --timeout S  a scenario still running after S seconds fails (default 300)\n"
+    "  --cache DIR  keep the packages made in DIR, for the next run (they are made\n"
+    "             by this bcsim version: empty DIR after changing bcsim's images)\n"
     "  --verbose  print the transcript of every scenario, not only of failures\n"
     "\n"
     "Exit status: 0 every scenario passed, 1 one failed, 2 bad command line or a\n"
@@ -55,7 +57,7 @@ struct entry {
 };
 
 struct opts {
-    const char *speed, *seed, *junit, *jobs, *timeout;
+    const char *speed, *seed, *junit, *jobs, *timeout, *cache;
     bool verbose;
 };
 
@@ -67,7 +69,7 @@ static int parse_opts(int argc, char **argv, struct opts *o, int *first_file)
     } valued[] = {
         {"--speed", offsetof(struct opts, speed)},     {"--seed", offsetof(struct opts, seed)},
         {"--junit", offsetof(struct opts, junit)},     {"--jobs", offsetof(struct opts, jobs)},
-        {"--timeout", offsetof(struct opts, timeout)},
+        {"--timeout", offsetof(struct opts, timeout)}, {"--cache", offsetof(struct opts, cache)},
     };
     int i = 0;
     for (; i < argc && argv[i][0] == '-'; i++) {
@@ -192,15 +194,15 @@ static void run_child(const struct entry *e, const struct scn_run_opts *ro, cons
     _exit(CLI_OK);
 }
 
-static void result_path(const char *cache, int i, char *buf, size_t size)
+static void result_path(const char *work, int i, char *buf, size_t size)
 {
-    snprintf(buf, size, "%s/result-%d", cache, i);
+    snprintf(buf, size, "%s/result-%d", work, i);
 }
 
-static void collect(struct entry *e, const char *cache, int i, int status)
+static void collect(struct entry *e, const char *work, int i, int status)
 {
     char path[PATH_MAX];
-    result_path(cache, i, path, sizeof path);
+    result_path(work, i, path, sizeof path);
     FILE *f = fopen(path, "rb");
     bool ok = f && fread(&e->result, sizeof e->result, 1, f) == 1;
     if (f)
@@ -229,7 +231,7 @@ static double since(const struct timespec *t)
 
 /* Runs the runnable entries, `jobs` at a time, printing verdicts in file order. */
 static void run_all(struct entry *e, int n, int jobs, const struct scn_run_opts *ro,
-                    const char *cache, bool verbose)
+                    const char *work, bool verbose)
 {
     int next = 0, running = 0, shown = 0;
     for (;;) {
@@ -239,7 +241,7 @@ static void run_all(struct entry *e, int n, int jobs, const struct scn_run_opts 
                 continue;
             }
             char out[PATH_MAX];
-            result_path(cache, next, out, sizeof out);
+            result_path(work, next, out, sizeof out);
             fflush(NULL);
             clock_gettime(CLOCK_MONOTONIC, &e[next].started);
             pid_t pid = fork();
@@ -271,7 +273,7 @@ static void run_all(struct entry *e, int n, int jobs, const struct scn_run_opts 
         }
         for (int i = 0; i < n; i++)
             if (e[i].pid == pid && !e[i].done) {
-                collect(&e[i], cache, i, status);
+                collect(&e[i], work, i, status);
                 if (e[i].result.seconds == 0)
                     e[i].result.seconds = since(&e[i].started);
                 running--;
@@ -418,23 +420,32 @@ int cli_scenario(int argc, char **argv)
         return ok ? CLI_OK : CLI_USAGE;
     }
 
-    char self[PATH_MAX], cache[64];
+    char self[PATH_MAX], work[64];
     const char *tmp = getenv("TMPDIR");
-    snprintf(cache, sizeof cache, "%s/bcsim-scenarios-XXXXXX",
+    snprintf(work, sizeof work, "%s/bcsim-scenarios-XXXXXX",
              tmp && strlen(tmp) < 40 ? tmp : "/tmp");
-    if (self_path(self, sizeof self) != 0 || !mkdtemp(cache)) {
+    if (self_path(self, sizeof self) != 0 || !mkdtemp(work)) {
         fprintf(stderr, "bcsim scenario: cannot make a work directory: %s\n", strerror(errno));
         free_paths(paths, n);
         free(e);
         return CLI_UNAVAILABLE;
     }
     ro.self = self;
+    /* Packages go to --cache (kept for the next run) or to the work directory. */
+    const char *cache = o.cache ? o.cache : work;
+    if (o.cache && mkdir(o.cache, 0755) != 0 && errno != EEXIST) {
+        fprintf(stderr, "bcsim scenario: --cache %s: %s\n", o.cache, strerror(errno));
+        nftw(work, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+        free_paths(paths, n);
+        free(e);
+        return CLI_UNAVAILABLE;
+    }
     ro.cache_dir = cache;
     signal(SIGPIPE, SIG_IGN);
     struct timespec t0;
     clock_gettime(CLOCK_MONOTONIC, &t0);
     bool parsed = prepare(e, n, self, cache, true);
-    run_all(e, n, jobs, &ro, cache, o.verbose);
+    run_all(e, n, jobs, &ro, work, o.verbose);
 
     int pass = 0, fail = 0, error = 0;
     for (int i = 0; i < n; i++) {
@@ -455,7 +466,7 @@ int cli_scenario(int argc, char **argv)
         }
         free(re);
     }
-    nftw(cache, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+    nftw(work, remove_entry, 16, FTW_DEPTH | FTW_PHYS); /* ours: made by mkdtemp */
     free_paths(paths, n);
     free(e);
     return code;

@@ -139,8 +139,8 @@ int scn_pkg_make(const char *self, const char *cache_dir, const char *model,
                  const struct scn_package *p, char *path, size_t path_size, char *why,
                  size_t why_size)
 {
-    int n = snprintf(path, path_size, "%s/%s_%s_%s_%s_%u.pkg", cache_dir, model, p->from, p->to,
-                     p->breakage[0] ? p->breakage : "good", p->size);
+    int n = snprintf(path, path_size, "%s/%s_%s_%s_%s_%u_%s.pkg", cache_dir, model, p->from, p->to,
+                     p->breakage[0] ? p->breakage : "good", p->size, BCSIM_VERSION);
     if (n < 0 || (size_t)n >= path_size) {
         snprintf(why, why_size, "cache path too long");
         return -1;
@@ -148,8 +148,8 @@ int scn_pkg_make(const char *self, const char *cache_dir, const char *model,
     if (exists(path))
         return 0;
     char a[4200], b[4200], log[4200], tmp[4300];
-    snprintf(a, sizeof a, "%s/%s_%s.img", cache_dir, model, p->from);
-    snprintf(b, sizeof b, "%s/%s_%s.img", cache_dir, model, p->to);
+    snprintf(a, sizeof a, "%s/%s_%s_%s.img", cache_dir, model, p->from, BCSIM_VERSION);
+    snprintf(b, sizeof b, "%s/%s_%s_%s.img", cache_dir, model, p->to, BCSIM_VERSION);
     snprintf(log, sizeof log, "%s/tool.log", cache_dir);
     snprintf(tmp, sizeof tmp, "%s.part", path);
     if ((!exists(a) && tool(self, log,
