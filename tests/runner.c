@@ -30,7 +30,7 @@ static const struct {
     SUITE(control),     SUITE(download),      SUITE(simctl),        SUITE(corpus),
     SUITE(coap_fota),   SUITE(coap_download), SUITE(coap_serve),    SUITE(uart_dfota),
     SUITE(upload_tool), SUITE(lwm2m_server),  SUITE(lwm2m_client),  SUITE(lwm2m_module),
-    SUITE(lwm2m_host),  SUITE(lwm2m_interop), SUITE(scn_parse),
+    SUITE(lwm2m_host),  SUITE(lwm2m_interop), SUITE(scenario),      SUITE(scn_parse),
 };
 #define NSUITES (sizeof suites / sizeof suites[0])
 

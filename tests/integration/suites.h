@@ -15,6 +15,7 @@ Suite *delta_suite(void);
 Suite *powercut_suite(void);
 Suite *url_suite(void);
 Suite *scn_parse_suite(void);
+Suite *scenario_suite(void);
 Suite *download_suite(void);
 Suite *coap_download_suite(void);
 Suite *boot_suite(void);
