@@ -46,11 +46,14 @@ static int luhn_digit(const char *digits14)
     return (10 - sum % 10) % 10;
 }
 
-/* A fresh IMEI: the model's type allocation code, a random serial, Luhn digit. */
-static void make_imei(const struct profile *prof, char imei[16])
+/* A fresh IMEI: the model's type allocation code, a serial (random unless
+ * given), Luhn digit. */
+static void make_imei(const struct profile *prof, char imei[16], const uint32_t *serial)
 {
     uint32_t r = 0;
-    if (getrandom(&r, sizeof r, 0) != sizeof r)
+    if (serial)
+        r = *serial;
+    else if (getrandom(&r, sizeof r, 0) != sizeof r)
         r = (uint32_t)getpid() * 2654435761u;
     snprintf(imei, 16, "%.8s%06u", prof->tac_prefix, (unsigned)(r % 1000000u));
     imei[14] = (char)('0' + luhn_digit(imei));
@@ -77,7 +80,7 @@ int mod_factory_reset_nvram(const struct profile *prof, const char *nvram_path)
     if (valid_imei(kept))
         snprintf(imei, sizeof imei, "%s", kept);
     else
-        make_imei(prof, imei);
+        make_imei(prof, imei, NULL);
     kv_set(&fresh, "imei", imei);
     return kv_save(&fresh, nvram_path);
 }
@@ -570,7 +573,7 @@ int mod_open(struct module *m, uv_loop_t *loop, const struct mod_config *cfg, ch
     }
     const char *imei = kv_get(&m->nvram, "imei");
     if (!valid_imei(imei)) {
-        make_imei(m->prof, m->imei);
+        make_imei(m->prof, m->imei, cfg->has_imei_serial ? &cfg->imei_serial : NULL);
         kv_set(&m->nvram, "imei", m->imei);
         if ((err = kv_save(&m->nvram, m->nvram_path)) != 0) {
             snprintf(why, why_size, "%s: %s", m->nvram_path, strerror(-err));

@@ -36,6 +36,8 @@ struct mod_config {
     const struct resolver *resolver; /* --resolve overrides for downloads */
     struct dl_link radio;            /* the radio link downloads cross */
     bool boot_on_open;               /* power on when a host opens the PTY (and it is off) */
+    bool has_imei_serial;            /* a fresh NVRAM's IMEI from this serial, not at random */
+    uint32_t imei_serial;
     /* The command tables (sim/commands), which sit above the module. */
     const struct at_command *(*lookup)(const struct profile *p, const char *name);
 };

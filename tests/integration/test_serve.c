@@ -693,6 +693,30 @@ START_TEST(fault_split)
 }
 END_TEST
 
+/* garbage: an answer that is not HTTP (curl gives up on it), then the close;
+ * only for the path it names. */
+START_TEST(fault_garbage)
+{
+    struct served s;
+    SERVE(&s, "--fault", "garbage@/pkg.bin");
+    int fd = raw_connect(&s);
+    static const char req[] = "GET /pkg.bin HTTP/1.1\r\n\r\n";
+    raw_send(fd, req, sizeof req - 1);
+    char resp[4096];
+    size_t n = 0;
+    ssize_t r;
+    while (n + 1 < sizeof resp && (r = read(fd, resp + n, sizeof resp - n - 1)) > 0)
+        n += (size_t)r;
+    close(fd);
+    resp[n] = '\0';
+    ck_assert_msg(n > 0 && n < 100 && strncmp(resp, "HTTP/", 5) != 0, "%s", host_show(resp));
+    ck_assert_int_ne(GET(&s, "pkg.bin"), 0);
+    ck_assert_int_eq(GET(&s, "small.bin"), 0);
+    ck_assert_str_eq(out, "200 20000");
+    serve_stop(&s);
+}
+END_TEST
+
 /* ---- Unruly clients --------------------------------------------------------------- */
 
 START_TEST(garbage_requests)
@@ -1207,6 +1231,7 @@ Suite *serve_suite(void)
     tcase_add_test(tc, fault_noclen);
     tcase_add_test(tc, fault_drip);
     tcase_add_test(tc, fault_split);
+    tcase_add_test(tc, fault_garbage);
     tcase_add_test(tc, garbage_requests);
     tcase_add_test(tc, request_in_one_byte_writes);
     tcase_add_test(tc, many_clients_at_once);

@@ -281,6 +281,8 @@ static int setup(struct run *x, const struct scn_run_opts *o, char *why, size_t 
         .radio = {.bytes_per_s = s->has_link ? s->downlink : 2000,
                   .rtt_ms = s->has_link ? s->rtt_ms : 1000},
         .lookup = cmd_lookup,
+        .has_imei_serial = true, /* the same IMEI (the LwM2M endpoint) for the same seed */
+        .imei_serial = x->seed,
     };
     if (mod_open(&x->module, &x->loop, &cfg, why, why_size) != 0)
         return -1;
