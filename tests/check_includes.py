@@ -13,6 +13,7 @@ keeps to the rule:
     sim (proto, fw_image) <- tools, tests; nothing includes tools/
     tools/upload (libc, POSIX; nothing else of bcsim) <- tools/bcsim, tests
     tools/lwm2m_server (proto, libcoap) <- tools/bcsim
+    tools/scenario (sim, proto, fw_image) <- tools/bcsim
 
 The layers are kept apart by meson's link lines too, but a header included
 across a layer compiles fine until someone moves a file; this check keeps the
@@ -45,6 +46,8 @@ def layer_of(path):
         return "tools/upload"
     if path.startswith("tools/lwm2m_server/"):
         return "tools/lwm2m_server"
+    if path.startswith("tools/scenario/"):
+        return "tools/scenario"
     return path.split("/", 1)[0]
 
 
@@ -76,6 +79,11 @@ def check_quoted(src, name, exists):
         yield "includes tools/lwm2m_server/ (only tools/bcsim and itself may)"
     if src_layer == "tools/lwm2m_server" and dst_layer not in ("proto", "tools/lwm2m_server"):
         yield "tools/lwm2m_server/ includes outside itself and proto/"
+    if dst_layer == "tools/scenario" and src_layer not in ("tools/bcsim", "tools/scenario"):
+        yield "includes tools/scenario/ (only tools/bcsim and itself may)"
+    if src_layer == "tools/scenario" and dst_layer not in ("sim", "proto", "fw_image",
+                                                           "tools/scenario"):
+        yield "tools/scenario/ includes outside itself, sim/, proto/ and fw_image/"
     if src_layer == "fw_image" and dst_layer != "fw_image":
         yield "fw_image/ includes outside fw_image/ (the flash model is libc only; " \
               "the generator fw_image/gen/ sits above it)"
