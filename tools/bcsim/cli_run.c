@@ -11,10 +11,10 @@
 #include "sim/commands/commands.h"
 #include "sim/module.h"
 #include "sim/scenario/scn_rules.h"
+#include "tools/scenario/scn_dir.h"
 #include "tools/scenario/scn_env.h"
 
 #include <errno.h>
-#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -135,7 +135,7 @@ struct emulator {
     struct scn_env env;
     bool env_started;
     struct scn_rules *rules;
-    char scn_dir[64]; /* its packages: a directory of ours, removed at exit */
+    char scn_dir[SCN_DIR_MAX]; /* its packages: a directory of ours, removed at exit */
 };
 
 static void log_event(void *ctx, const char *line)
@@ -224,12 +224,8 @@ static int start_scenario_env(struct emulator *em, char *why, size_t why_size)
 {
     char self[PATH_MAX];
     ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
-    const char *tmp = getenv("TMPDIR");
-    snprintf(em->scn_dir, sizeof em->scn_dir, "%s/bcsim-run-XXXXXX",
-             tmp && strlen(tmp) < 40 ? tmp : "/tmp");
-    if (n <= 0 || !mkdtemp(em->scn_dir)) {
+    if (n <= 0 || scn_dir_make(em->scn_dir, NULL, "bcsim-run") != 0) {
         snprintf(why, why_size, "cannot make a directory for the scenario: %s", strerror(errno));
-        em->scn_dir[0] = '\0';
         return -1;
     }
     self[n] = '\0';
@@ -250,15 +246,6 @@ static int start_scenario_env(struct emulator *em, char *why, size_t why_size)
         printf("bcsim: scenario %s: its %d host steps are not played here (bcsim scenario run "
                "plays them)\n",
                em->scn->path, em->scn->nsteps);
-    return 0;
-}
-
-static int remove_entry(const char *path, const struct stat *st, int type, struct FTW *ftw)
-{
-    (void)st;
-    (void)type;
-    (void)ftw;
-    remove(path);
     return 0;
 }
 
@@ -412,8 +399,7 @@ int cli_run(int argc, char **argv)
     uv_loop_close(&em.loop);
     tlog_close(&em.log);
     statedir_close(&em.state);
-    if (em.scn_dir[0]) /* ours: made by mkdtemp */
-        nftw(em.scn_dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+    scn_dir_remove(em.scn_dir); /* ours: made by scn_dir_make */
     free(em.scn);
     return CLI_OK;
 }

@@ -7,13 +7,13 @@
 
 #include "sim/base/clock.h"
 #include "sim/scenario/scn.h"
+#include "tools/scenario/scn_dir.h"
 #include "tools/scenario/scn_env.h"
 #include "tools/scenario/scn_report.h"
 #include "tools/scenario/scn_run.h"
 
 #include <dirent.h>
 #include <errno.h>
-#include <ftw.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdio.h>
@@ -45,6 +45,10 @@ const char cli_scenario_usage[] =
     "Exit status: 0 every scenario passed, 1 one failed, 2 bad command line or a\n"
     "syntax error, 3 one could not run (a server that cannot start, a package that\n"
     "cannot be made).\n";
+
+/* A scenario's process that outlives its own --timeout by this much is killed
+ * (its loop is stuck: the scenario is an ERROR, with the signal). */
+#define KILL_GRACE_S 30
 
 struct entry {
     const char *path;
@@ -102,15 +106,6 @@ static int parse_opts(int argc, char **argv, struct opts *o, int *first_file)
         fprintf(stderr, "bcsim scenario: no scenario files\n%s", cli_scenario_usage);
         return -1;
     }
-    return 0;
-}
-
-static int remove_entry(const char *path, const struct stat *st, int type, struct FTW *ftw)
-{
-    (void)st;
-    (void)type;
-    (void)ftw;
-    remove(path);
     return 0;
 }
 
@@ -265,11 +260,20 @@ static void run_all(struct entry *e, int n, int jobs, const struct scn_run_opts 
         if (running == 0 && next >= n)
             break;
         int status;
-        pid_t pid = waitpid(-1, &status, 0);
+        pid_t pid = waitpid(-1, &status, WNOHANG);
         if (pid < 0) {
             if (errno == EINTR)
                 continue;
             break;
+        }
+        if (pid == 0) { /* none has ended: one stuck past its own time limit is killed */
+            for (int i = 0; i < n; i++)
+                if (e[i].pid > 0 && !e[i].done &&
+                    since(&e[i].started) > ro->timeout_s + KILL_GRACE_S)
+                    kill(e[i].pid, SIGKILL);
+            struct timespec tick = {0, 20 * 1000 * 1000};
+            nanosleep(&tick, NULL);
+            continue;
         }
         for (int i = 0; i < n; i++)
             if (e[i].pid == pid && !e[i].done) {
@@ -420,11 +424,8 @@ int cli_scenario(int argc, char **argv)
         return ok ? CLI_OK : CLI_USAGE;
     }
 
-    char self[PATH_MAX], work[64];
-    const char *tmp = getenv("TMPDIR");
-    snprintf(work, sizeof work, "%s/bcsim-scenarios-XXXXXX",
-             tmp && strlen(tmp) < 40 ? tmp : "/tmp");
-    if (self_path(self, sizeof self) != 0 || !mkdtemp(work)) {
+    char self[PATH_MAX], work[SCN_DIR_MAX];
+    if (self_path(self, sizeof self) != 0 || scn_dir_make(work, NULL, "bcsim-scenarios") != 0) {
         fprintf(stderr, "bcsim scenario: cannot make a work directory: %s\n", strerror(errno));
         free_paths(paths, n);
         free(e);
@@ -435,12 +436,13 @@ int cli_scenario(int argc, char **argv)
     const char *cache = o.cache ? o.cache : work;
     if (o.cache && mkdir(o.cache, 0755) != 0 && errno != EEXIST) {
         fprintf(stderr, "bcsim scenario: --cache %s: %s\n", o.cache, strerror(errno));
-        nftw(work, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+        scn_dir_remove(work);
         free_paths(paths, n);
         free(e);
         return CLI_UNAVAILABLE;
     }
     ro.cache_dir = cache;
+    ro.work_dir = work;
     signal(SIGPIPE, SIG_IGN);
     struct timespec t0;
     clock_gettime(CLOCK_MONOTONIC, &t0);
@@ -466,7 +468,7 @@ int cli_scenario(int argc, char **argv)
         }
         free(re);
     }
-    nftw(work, remove_entry, 16, FTW_DEPTH | FTW_PHYS); /* ours: made by mkdtemp */
+    scn_dir_remove(work); /* ours: made by scn_dir_make */
     free_paths(paths, n);
     free(e);
     return code;

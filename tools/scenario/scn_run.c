@@ -7,11 +7,11 @@
 #include "sim/control/api.h"
 #include "sim/module.h"
 #include "sim/scenario/scn_rules.h"
+#include "tools/scenario/scn_dir.h"
 #include "tools/scenario/scn_env.h"
 #include "tools/scenario/scn_host.h"
 
 #include <errno.h>
-#include <ftw.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -49,7 +49,7 @@ struct run {
     uv_timer_t guard;
     bool finished;
     uint32_t timeout_s;
-    char dir[64];
+    char dir[SCN_DIR_MAX];
 };
 
 const char *scn_verdict_name(enum scn_verdict v)
@@ -252,15 +252,11 @@ static int setup(struct run *x, const struct scn_run_opts *o, char *why, size_t 
     clk_start(&x->clk, &x->loop);
     x->events.clk = &x->clk;
     evt_subscribe(&x->events, on_event, x);
-    const char *tmp = getenv("TMPDIR");
-    snprintf(x->dir, sizeof x->dir, "%s/bcsim-scn-XXXXXX", tmp && strlen(tmp) < 40 ? tmp : "/tmp");
-    if (!mkdtemp(x->dir)) {
-        snprintf(why, why_size, "cannot make a directory in %s: %s", tmp ? tmp : "/tmp",
-                 strerror(errno));
-        x->dir[0] = '\0';
+    if (scn_dir_make(x->dir, o->work_dir, "bcsim-scn") != 0) {
+        snprintf(why, why_size, "cannot make a directory for the run: %s", strerror(errno));
         return -1;
     }
-    char state[128], nvram[PATH_MAX], flash[PATH_MAX];
+    char state[SCN_DIR_MAX + 8], nvram[PATH_MAX], flash[PATH_MAX];
     snprintf(state, sizeof state, "%s/state", x->dir);
     if (statedir_open(&x->state, state, false, why, why_size) != 0)
         return -1;
@@ -323,15 +319,6 @@ static void env_closed(struct scn_env *e)
     (void)e;
 }
 
-static int remove_entry(const char *path, const struct stat *st, int type, struct FTW *ftw)
-{
-    (void)st;
-    (void)type;
-    (void)ftw;
-    remove(path);
-    return 0;
-}
-
 static void teardown(struct run *x)
 {
     if (x->host_started)
@@ -347,8 +334,7 @@ static void teardown(struct run *x)
     uv_loop_close(&x->loop);
     if (x->state_open)
         statedir_close(&x->state);
-    if (x->dir[0]) /* ours: made by mkdtemp above */
-        nftw(x->dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+    scn_dir_remove(x->dir); /* ours: made by scn_dir_make */
 }
 
 void scn_run(const struct scenario *s, const struct scn_run_opts *o, struct scn_result *r)

@@ -28,7 +28,9 @@ struct scn_run_opts {
     const char *speed;     /* NULL: the scenario's, else fast */
     bool has_seed;
     uint32_t seed;
-    uint32_t timeout_s; /* a scenario still running after this fails */
+    uint32_t timeout_s;   /* a scenario still running after this fails */
+    const char *work_dir; /* its directory goes in here (NULL: $TMPDIR), so that the
+                           * caller removes what a killed run left */
 };
 
 void scn_run(const struct scenario *s, const struct scn_run_opts *o, struct scn_result *r);
