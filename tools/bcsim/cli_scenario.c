@@ -9,6 +9,7 @@
 #include "sim/scenario/scn.h"
 #include "tools/scenario/scn_dir.h"
 #include "tools/scenario/scn_env.h"
+#include "tools/scenario/scn_pkg.h"
 #include "tools/scenario/scn_report.h"
 #include "tools/scenario/scn_run.h"
 
@@ -130,6 +131,58 @@ static void print_entry(const struct entry *e, bool verbose)
     if (r->transcript[0] && (verbose || r->verdict == SCN_FAIL))
         print_indented(r->transcript);
     fflush(stdout);
+}
+
+/* Makes the packages of every file that parses into the cache, `jobs`
+ * processes at once: the slow part of a run that has no cache yet. Errors are
+ * left for prepare(), which meets them again (at once: what failed is quick to
+ * fail) and reports them per scenario. */
+static void make_packages(const struct entry *e, int n, int jobs, const char *self,
+                          const char *cache)
+{
+    /* The distinct packages first, so that no two processes make the same one. */
+    struct wanted {
+        char model[16];
+        struct scn_package p;
+    } *want = NULL;
+    int nwant = 0;
+    struct scenario *s = scn_alloc();
+    for (int i = 0; s && i < n; i++) {
+        struct scn_error err;
+        if (scn_load(s, e[i].path, &err) != 0)
+            continue;
+        for (int k = 0; k < s->npackages; k++) {
+            const struct scn_package *p = &s->packages[k];
+            bool seen = false;
+            for (int j = 0; j < nwant && !seen; j++)
+                seen = strcmp(want[j].model, s->model) == 0 &&
+                       strcmp(want[j].p.from, p->from) == 0 && strcmp(want[j].p.to, p->to) == 0 &&
+                       strcmp(want[j].p.breakage, p->breakage) == 0 && want[j].p.size == p->size;
+            struct wanted *grown = seen ? want : realloc(want, (size_t)(nwant + 1) * sizeof *want);
+            if (!grown)
+                break;
+            want = grown;
+            if (!seen) {
+                snprintf(want[nwant].model, sizeof want[nwant].model, "%s", s->model);
+                want[nwant++].p = *p;
+            }
+        }
+    }
+    free(s);
+    fflush(NULL);
+    for (int w = 0; w < jobs && w < nwant; w++) {
+        if (fork() != 0)
+            continue;
+        for (int j = w; j < nwant; j += jobs) {
+            char path[PATH_MAX], why[1024];
+            scn_pkg_make(self, cache, want[j].model, &want[j].p, path, sizeof path, why,
+                         sizeof why);
+        }
+        _exit(0);
+    }
+    while (wait(NULL) > 0 || errno == EINTR)
+        ;
+    free(want);
 }
 
 /* Parses every file (syntax errors on stderr, as PATH:LINE:COL: MESSAGE) and
@@ -446,6 +499,7 @@ int cli_scenario(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
     struct timespec t0;
     clock_gettime(CLOCK_MONOTONIC, &t0);
+    make_packages(e, n, jobs, self, cache);
     bool parsed = prepare(e, n, self, cache, true);
     run_all(e, n, jobs, &ro, work, o.verbose);
 

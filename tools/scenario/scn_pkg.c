@@ -102,9 +102,9 @@ static int make_sized(const char *self, const char *dir, const char *model,
                       size_t why_size)
 {
     char raw[4200], img[4200], log[4200];
-    snprintf(raw, sizeof raw, "%s/sized.raw", dir);
-    snprintf(img, sizeof img, "%s/sized.img", dir);
-    snprintf(log, sizeof log, "%s/tool.log", dir);
+    snprintf(raw, sizeof raw, "%s/sized-%d.raw", dir, (int)getpid());
+    snprintf(img, sizeof img, "%s/sized-%d.img", dir, (int)getpid());
+    snprintf(log, sizeof log, "%s/tool-%d.log", dir, (int)getpid());
     long tail = p->size > 1024 ? (long)p->size - 1024 : (long)p->size;
     for (int tries = 0; tries < 8; tries++) {
         if (padded_payload(a, raw, (size_t)tail, why, why_size) != 0)
@@ -121,8 +121,11 @@ static int make_sized(const char *self, const char *dir, const char *model,
         long got;
         if (file_size(out, &got) != 0)
             break;
-        if (got == (long)p->size)
+        if (got == (long)p->size) {
+            unlink(raw);
+            unlink(img);
             return 0;
+        }
         tail += (long)p->size - got;
         if (tail <= 0) {
             snprintf(why, why_size, "package %s: %u bytes is too small to make", p->name, p->size);
@@ -150,8 +153,9 @@ int scn_pkg_make(const char *self, const char *cache_dir, const char *model,
     char a[4200], b[4200], log[4200], tmp[4300];
     snprintf(a, sizeof a, "%s/%s_%s_%s.img", cache_dir, model, p->from, BCSIM_VERSION);
     snprintf(b, sizeof b, "%s/%s_%s_%s.img", cache_dir, model, p->to, BCSIM_VERSION);
-    snprintf(log, sizeof log, "%s/tool.log", cache_dir);
-    snprintf(tmp, sizeof tmp, "%s.part", path);
+    /* Names of this process's own: several may fill one cache at once. */
+    snprintf(log, sizeof log, "%s/tool-%d.log", cache_dir, (int)getpid());
+    snprintf(tmp, sizeof tmp, "%s.%d.part", path, (int)getpid());
     if ((!exists(a) && tool(self, log,
                             (char *[]){"image", "export", "--model", (char *)model, "--revision",
                                        (char *)p->from, "-o", a, NULL},
@@ -179,5 +183,6 @@ int scn_pkg_make(const char *self, const char *cache_dir, const char *model,
     }
     if (r != 0)
         unlink(tmp);
+    unlink(log);
     return r;
 }
