@@ -205,6 +205,23 @@ START_TEST(exit_status_of_a_mixed_run)
 }
 END_TEST
 
+/* Every kind of statement once (tests/scenarios/tour.scn); its rules' logs
+ * show that each trigger fired, and fired as often as it should. */
+START_TEST(every_kind_of_statement_runs)
+{
+    int rc = run((const char *[]){"--verbose", SOURCE_ROOT "/tests/scenarios/tour.scn", NULL});
+    ck_assert_msg(rc == 0, "exit %d\n%s", rc, shown());
+    static const char *const logs[] = {"log: first boot", "log: powered", "log: block 1 written",
+                                       "log: 8192 acknowledged", "+HELLO: 5 8677250"};
+    for (size_t i = 0; i < sizeof logs / sizeof logs[0]; i++)
+        ck_assert_msg(strstr(out, logs[i]), "%s\n%s", logs[i], shown());
+    int asked = 0;
+    for (const char *p = out; (p = strstr(p, "log: csq asked")) != NULL; p++)
+        asked++;
+    ck_assert_int_eq(asked, 3); /* `repeat`: each AT+CSQ */
+}
+END_TEST
+
 /* Servers that go away and come back on their port, from the host's `do`. */
 START_TEST(server_stop_and_start)
 {
@@ -259,6 +276,7 @@ Suite *scenario_suite(void)
     tcase_add_test(tc, what_cannot_run_is_an_error);
     tcase_add_test(tc, exit_status_of_a_mixed_run);
     tcase_add_test(tc, server_stop_and_start);
+    tcase_add_test(tc, every_kind_of_statement_runs);
     tcase_add_test(tc, run_loads_the_module_side);
     suite_add_tcase(s, tc);
     return s;

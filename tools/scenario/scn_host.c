@@ -62,18 +62,15 @@ static int expand(struct scn_host *h, const char *in, char *out, size_t size)
 
 /* ---- Lines received ------------------------------------------------------------- */
 
-static void queue_push(struct scn_host_queue *q, const char *line)
+/* false when the queue is full: no step has taken a line for a long while. */
+static bool queue_push(struct scn_host_queue *q, const char *line)
 {
-    char *copy = strdup(line);
+    char *copy = q->count < SCN_HOST_LINES ? strdup(line) : NULL;
     if (!copy)
-        return;
-    if (q->count == SCN_HOST_LINES) { /* nobody reads them: the oldest goes */
-        free(q->lines[q->head]);
-        q->head = (q->head + 1) % SCN_HOST_LINES;
-        q->count--;
-    }
+        return false;
     q->lines[(q->head + q->count) % SCN_HOST_LINES] = copy;
     q->count++;
+    return true;
 }
 
 static const char *queue_peek(const struct scn_host_queue *q)
@@ -100,7 +97,8 @@ static void queue_clear(struct scn_host_queue *q)
 static void got_line(struct scn_host *h, const char *line)
 {
     h->ops.log(h->ops.ctx, '<', line);
-    queue_push(&h->uart, line);
+    if (!queue_push(&h->uart, line))
+        finish(h, -1, "more than %d lines came that no step has read", SCN_HOST_LINES);
 }
 
 static void take_bytes(struct scn_host *h, const char *p, size_t n)
@@ -419,6 +417,17 @@ static void run_step(struct scn_host *h)
         return;
     if (expand(h, st->pattern.text, pattern, sizeof pattern) != 0)
         return;
+    if (st->kind == SCN_S_ABSENT) { /* the lines stay for the steps after */
+        for (; h->matched < q->count; h->matched++) {
+            const char *line = q->lines[(q->head + h->matched) % SCN_HOST_LINES];
+            int m = scn_match(st->pattern.regex, pattern, line, NULL, 0, why, sizeof why);
+            if (m != 0) {
+                finish(h, -1, m < 0 ? "%s" : "\"%s\" came", m < 0 ? why : line);
+                return;
+            }
+        }
+        return;
+    }
     const char *line;
     while ((line = queue_peek(q)) != NULL) {
         int m = st->kind == SCN_S_QUIET
@@ -465,12 +474,7 @@ static void run_step(struct scn_host *h)
             finish(h, -1, "\"%s\" came", line);
             return;
         case SCN_S_ABSENT:
-            if (m) {
-                finish(h, -1, "\"%s\" came", line);
-                return;
-            }
-            queue_pop(q);
-            continue;
+            break; /* looked at below, without taking the lines */
         default:
             return;
         }
@@ -514,7 +518,8 @@ int scn_host_start(struct scn_host *h, uv_loop_t *loop, const struct scenario *s
 
 void scn_host_lwm2m_line(struct scn_host *h, const char *line)
 {
-    queue_push(&h->lwm2m, line);
+    if (!queue_push(&h->lwm2m, line))
+        finish(h, -1, "more than %d LwM2M server lines came that no step has read", SCN_HOST_LINES);
     if (!h->waiting_do && !h->done && h->step < h->s->nsteps &&
         h->s->steps[h->step].kind == SCN_S_LWM2M_EXPECT)
         run_step(h);

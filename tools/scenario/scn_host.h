@@ -27,7 +27,7 @@ struct scn_host_ops {
     void *ctx;
 };
 
-#define SCN_HOST_LINES 256 /* lines received and not yet consumed, per source */
+#define SCN_HOST_LINES 4096 /* lines received and not yet consumed, per source */
 
 struct scn_host_queue {
     char *lines[SCN_HOST_LINES];

@@ -20,7 +20,7 @@
 #include <unistd.h>
 
 #define CAPTURES_MAX     64
-#define TRANSCRIPT_LINES 200 /* kept for a failure's report: the last ones */
+#define TRANSCRIPT_LINES 600 /* kept for a failure's report: the last ones */
 
 struct run {
     uv_loop_t loop;

@@ -11,7 +11,7 @@
 
 enum scn_verdict { SCN_PASS, SCN_FAIL, SCN_ERROR };
 
-#define SCN_TRANSCRIPT_MAX 32768
+#define SCN_TRANSCRIPT_MAX 98304
 
 struct scn_result {
     enum scn_verdict verdict;
