@@ -7,7 +7,7 @@ meson runs one test per Check suite (tests/meson.build); CI reads Check's
 summary line, so this prints the suites' SKIP lines and then, last, one line
 in Check's own format, "P%: Checks: N, Failures: F, Errors: E", the sums over
 every suite's own summary line. A test outside meson's suite "checks" (the include
-checks) counts as one check, failed or not. A suite that printed no summary
+checks, the scenario library) counts as one check, failed or not. A suite that printed no summary
 (it crashed, or timed out), or that failed although its summary says it
 passed (a leak found at exit), counts as an error of its own. Exits 1 unless every
 test passed and every suite printed its summary.
