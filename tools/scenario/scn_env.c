@@ -101,9 +101,8 @@ static void server_closed(struct scn_srv *v)
         v->coap = NULL;
     if (v->start_when_closed) {
         v->start_when_closed = false;
-        char why[256];
-        if (start_server(v, why, sizeof why) != 0)
-            fprintf(stderr, "bcsim scenario: %s\n", why);
+        if (start_server(v, e->broken, sizeof e->broken) == 0)
+            e->broken[0] = '\0';
     }
     if (--e->closing == 0 && e->closed)
         e->closed(e);
@@ -425,7 +424,10 @@ int scn_env_server(struct scn_env *e, const struct scn_action *a, char *why, siz
             v->start_when_closed = true;
             return 0;
         }
-        return v->state == SCN_SRV_RUNNING ? 0 : start_server(v, why, why_size);
+        if (v->state == SCN_SRV_RUNNING || start_server(v, why, why_size) == 0)
+            return 0;
+        snprintf(e->broken, sizeof e->broken, "%s", why); /* its port taken meanwhile */
+        return -1;
     default:
         snprintf(why, why_size, "not a server action");
         return -1;

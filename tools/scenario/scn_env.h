@@ -53,6 +53,7 @@ struct scn_env {
     void *lwm2m_ctx;
     int closing;
     void (*closed)(struct scn_env *e);
+    char broken[256]; /* a server that could not start again: the run cannot go on */
 };
 
 /* Puts the packages (made into cache_dir beforehand) into DIR/www, starts the

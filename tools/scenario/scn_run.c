@@ -215,6 +215,10 @@ static void verdict(struct run *x, enum scn_verdict v, const char *why)
 static void host_finished(void *ctx, int status, const char *why)
 {
     struct run *x = ctx;
+    if (x->env.broken[0]) { /* the scenario could not be played as written */
+        verdict(x, SCN_ERROR, x->env.broken);
+        return;
+    }
     const char *rule_error = x->rules ? scn_rules_error(x->rules) : "";
     if (status == 0 && rule_error[0]) {
         char msg[600];
