@@ -33,6 +33,7 @@ struct scn_package {
     char from[32], to[32]; /* built-in revisions */
     char breakage[16];     /* "" or a --break kind */
     uint32_t size;         /* 0: whatever the delta is */
+    bool force;            /* one the module always refuses (pkg make --force) */
     struct scn_pos pos;
 };
 

@@ -856,8 +856,11 @@ static int decl_package(struct parser *p)
                 return -1;
             pk->size = (uint32_t)v;
             has_size = true;
+        } else if (is_word(p, "force") && !pk->force) {
+            p->i++;
+            pk->force = true;
         } else {
-            return fail_got(p, "break KIND, size BYTES or the end of the line");
+            return fail_got(p, "break KIND, size BYTES, force or the end of the line");
         }
     }
     s->npackages++;

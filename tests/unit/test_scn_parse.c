@@ -169,7 +169,7 @@ START_TEST(declarations)
                                   "link rtt=50 downlink=0\n"
                                   "boot off\n"
                                   "package a from R1 to R2 break wrong-model size 4096\n"
-                                  "package b from R1 to R2 size 1 break truncate\n"
+                                  "package b from R1 to R2 size 1 break truncate force\n"
                                   "server http www status=503 reset=4096@/a chunked\n"
                                   "server coap c code=4.04 drop=3\n"
                                   "server lwm2m lw\n"
@@ -190,6 +190,7 @@ START_TEST(declarations)
     ck_assert_uint_eq(s->packages[0].size, 4096);
     ck_assert_str_eq(s->packages[1].breakage, "truncate");
     ck_assert_uint_eq(s->packages[1].size, 1);
+    ck_assert(!s->packages[0].force && s->packages[1].force);
     ck_assert_int_eq(s->nservers, 4);
     ck_assert_int_eq(s->servers[0].nfaults, 3);
     ck_assert_str_eq(s->servers[0].faults[1], "reset=4096@/a");
@@ -508,6 +509,7 @@ static const struct {
     {"model bc66\npackage p from A to B\npackage p from A to B\n", 3, 9, "declared twice"},
     {"model bc66\npackage p from A to B break bent\n", 2, 29, "wrong-base, wrong-model, corrupt"},
     {"model bc66\npackage p from A to B size 0\n", 2, 28, "the size in bytes"},
+    {"model bc66\npackage p from A to B force force\n", 2, 29, "break KIND, size BYTES, force"},
     {"model bc66\npackage p to B\n", 2, 11, "expected \"from\", got \"to\""},
     {"model bc66\npackage a/b from A to B\n", 2, 9, "a package's name is"},
     {"model bc66\nsend-data p 0 10\npackage p from A to B\n", 2, 11,

@@ -157,7 +157,8 @@ static void make_packages(const struct entry *e, int n, int jobs, const char *se
             for (int j = 0; j < nwant && !seen; j++)
                 seen = strcmp(want[j].model, s->model) == 0 &&
                        strcmp(want[j].p.from, p->from) == 0 && strcmp(want[j].p.to, p->to) == 0 &&
-                       strcmp(want[j].p.breakage, p->breakage) == 0 && want[j].p.size == p->size;
+                       strcmp(want[j].p.breakage, p->breakage) == 0 && want[j].p.size == p->size &&
+                       want[j].p.force == p->force;
             struct wanted *grown = seen ? want : realloc(want, (size_t)(nwant + 1) * sizeof *want);
             if (!grown)
                 break;

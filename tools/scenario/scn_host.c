@@ -469,6 +469,7 @@ static void run_step(struct scn_host *h)
             }
             h->matched++;
             queue_pop(q);
+            arm(h, scn_host_bound_ms(h->clk, st->ms)); /* `within` is for each next line */
             continue;
         case SCN_S_QUIET:
             finish(h, -1, "\"%s\" came", line);

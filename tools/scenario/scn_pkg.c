@@ -94,6 +94,22 @@ static int padded_payload(const char *base, const char *raw, size_t tail, char *
     return ok ? 0 : -1;
 }
 
+/* bcsim pkg make from a to b into out, with p's --break and --force. */
+static int pkg_make(const char *self, const char *log, const char *a, const char *b,
+                    const char *out, const struct scn_package *p, char *why, size_t why_size)
+{
+    char *args[16] = {"pkg", "make", "--from", (char *)a, "--to", (char *)b, "-o", (char *)out};
+    int n = 8;
+    if (p->breakage[0]) {
+        args[n++] = "--break";
+        args[n++] = (char *)p->breakage;
+    }
+    if (p->force)
+        args[n++] = "--force";
+    args[n] = NULL;
+    return tool(self, log, args, why, why_size);
+}
+
 /* Exactly p->size bytes: from `from` to an image of revision p->to padded
  * until the package comes out at that size (a few tries: the tail is
  * incompressible, so the package grows with it byte for byte). */
@@ -113,10 +129,7 @@ static int make_sized(const char *self, const char *dir, const char *model,
                  (char *[]){"image", "make", "--model", (char *)model, "--revision", (char *)p->to,
                             "--payload", raw, "-o", img, NULL},
                  why, why_size) != 0 ||
-            tool(self, log,
-                 (char *[]){"pkg", "make", "--from", (char *)a, "--to", img, "-o", (char *)out,
-                            NULL},
-                 why, why_size) != 0)
+            pkg_make(self, log, a, img, out, p, why, why_size) != 0)
             return -1;
         long got;
         if (file_size(out, &got) != 0)
@@ -142,8 +155,9 @@ int scn_pkg_make(const char *self, const char *cache_dir, const char *model,
                  const struct scn_package *p, char *path, size_t path_size, char *why,
                  size_t why_size)
 {
-    int n = snprintf(path, path_size, "%s/%s_%s_%s_%s_%u_%s.pkg", cache_dir, model, p->from, p->to,
-                     p->breakage[0] ? p->breakage : "good", p->size, BCSIM_VERSION);
+    int n = snprintf(path, path_size, "%s/%s_%s_%s_%s_%u%s_%s.pkg", cache_dir, model, p->from,
+                     p->to, p->breakage[0] ? p->breakage : "good", p->size,
+                     p->force ? "_forced" : "", BCSIM_VERSION);
     if (n < 0 || (size_t)n >= path_size) {
         snprintf(why, why_size, "cache path too long");
         return -1;
@@ -166,17 +180,8 @@ int scn_pkg_make(const char *self, const char *cache_dir, const char *model,
                          "-o", b, NULL},
               why, why_size) != 0))
         return -1;
-    int r;
-    if (p->size)
-        r = make_sized(self, cache_dir, model, p, a, tmp, why, why_size);
-    else if (p->breakage[0])
-        r = tool(self, log,
-                 (char *[]){"pkg", "make", "--from", a, "--to", b, "-o", tmp, "--break",
-                            (char *)p->breakage, NULL},
-                 why, why_size);
-    else
-        r = tool(self, log, (char *[]){"pkg", "make", "--from", a, "--to", b, "-o", tmp, NULL}, why,
-                 why_size);
+    int r = p->size ? make_sized(self, cache_dir, model, p, a, tmp, why, why_size)
+                    : pkg_make(self, log, a, b, tmp, p, why, why_size);
     if (r == 0 && rename(tmp, path) != 0) {
         snprintf(why, why_size, "cannot rename %s: %s", tmp, strerror(errno));
         r = -1;
