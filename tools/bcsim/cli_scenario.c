@@ -234,13 +234,19 @@ static void run_child(const struct entry *e, const struct scn_run_opts *ro, cons
     struct scn_result *r = calloc(1, sizeof *r);
     struct scenario *s = scn_alloc();
     struct scn_error err;
-    if (!r || !s || scn_load(s, e->path, &err) != 0)
-        _exit(CLI_UNAVAILABLE);
-    scn_run(s, ro, r);
-    FILE *f = fopen(out, "wb");
-    if (!f || fwrite(r, sizeof *r, 1, f) != 1 || fclose(f) != 0)
-        _exit(CLI_UNAVAILABLE);
-    _exit(CLI_OK);
+    int code = CLI_UNAVAILABLE;
+    if (r && s && scn_load(s, e->path, &err) == 0) {
+        scn_run(s, ro, r);
+        FILE *f = fopen(out, "wb");
+        if (f) {
+            bool written = fwrite(r, sizeof *r, 1, f) == 1;
+            if (fclose(f) == 0 && written)
+                code = CLI_OK;
+        }
+    }
+    free(r);
+    free(s);
+    _exit(code);
 }
 
 static void result_path(const char *work, int i, char *buf, size_t size)
