@@ -236,14 +236,16 @@ static int download_code(const struct fota *f, enum dl_error err)
     }
 }
 
-/* Object 5's Update Result for a download that failed. */
+/* Object 5's Update Result for a download that failed. A server or a file
+ * that goes away once part of the package has come does not make the URI
+ * invalid: that is a connection lost. */
 static int lwm2m_download_result(const struct fota *f, enum dl_error err)
 {
     switch (err) {
     case DL_EDNS:
     case DL_ECONNECT:
     case DL_ESTATUS:
-        return 7; /* invalid URI: no such server or resource */
+        return fota_sink_length(&f->sink) ? 4 : 7; /* 7: no such server or resource */
     case DL_ESINK:
         return f->sink_err == FLASH_EFULL ? 2 : 8;
     default:
@@ -426,6 +428,10 @@ int fota_apply(struct fota *f)
     int r = start_update(f, f->cfg.prof->fota.lwm2m_start_urc);
     if (r == PATCH_MORE || r == PATCH_EPOWER)
         return 0;
+    if (r == PATCH_EFLASH) { /* not the package: the flash would not start the update */
+        urc(f, "+QIND: \"FOTA\",\"END\",%d", update_code(f->cfg.prof, r));
+        return 8;
+    }
     return lwm2m_package_result(f, r);
 }
 

@@ -70,16 +70,20 @@ static int file_size(const char *path, long *size)
     return 0;
 }
 
-/* An image of revision `to` whose payload is the image `base` followed by
+/* A payload: the image `base` without its last `drop` bytes, followed by
  * `tail` incompressible bytes (the same bytes every time). */
-static int padded_payload(const char *base, const char *raw, size_t tail, char *why,
+static int padded_payload(const char *base, const char *raw, size_t drop, size_t tail, char *why,
                           size_t why_size)
 {
     FILE *in = fopen(base, "rb"), *out = fopen(raw, "wb");
-    int ok = in && out;
+    int ok = in && out && fseek(in, 0, SEEK_END) == 0;
+    long len = ok ? ftell(in) : -1;
+    ok = ok && len > (long)drop && fseek(in, 0, SEEK_SET) == 0;
     char buf[65536];
-    for (size_t n; ok && (n = fread(buf, 1, sizeof buf, in)) > 0;)
-        ok = fwrite(buf, 1, n, out) == n;
+    for (size_t left = ok ? (size_t)len - drop : 0, n; ok && left > 0; left -= n) {
+        n = fread(buf, 1, left < sizeof buf ? left : sizeof buf, in);
+        ok = n > 0 && fwrite(buf, 1, n, out) == n;
+    }
     uint64_t x = 0x9e3779b97f4a7c15u;
     for (size_t i = 0; ok && i < tail; i++) {
         x ^= x << 13, x ^= x >> 7, x ^= x << 17;
@@ -110,45 +114,63 @@ static int pkg_make(const char *self, const char *log, const char *a, const char
     return tool(self, log, args, why, why_size);
 }
 
-/* Exactly p->size bytes: from `from` to an image of revision p->to padded
- * until the package comes out at that size (a few tries: the tail is
- * incompressible, so the package grows with it byte for byte). */
+/* Exactly p->size bytes: from `from` to an image of revision p->to whose
+ * payload is `from`'s image and an incompressible tail, the tail's length
+ * tuned until the package comes out at that size (it grows with the tail
+ * byte for byte). Where the target image crosses a sector boundary the
+ * package's plan jumps by a few bytes, leaving sizes no tail reaches: then
+ * the same search again with the base a little shorter, which moves the
+ * boundary. */
 static int make_sized(const char *self, const char *dir, const char *model,
                       const struct scn_package *p, const char *a, const char *out, char *why,
                       size_t why_size)
 {
+    static const size_t drops[] = {0, 2048, 1024, 3072};
     char raw[4200], img[4200], log[4200];
     snprintf(raw, sizeof raw, "%s/sized-%d.raw", dir, (int)getpid());
     snprintf(img, sizeof img, "%s/sized-%d.img", dir, (int)getpid());
     snprintf(log, sizeof log, "%s/tool-%d.log", dir, (int)getpid());
-    long tail = p->size > 1024 ? (long)p->size - 1024 : (long)p->size;
-    for (int tries = 0; tries < 8; tries++) {
-        if (padded_payload(a, raw, (size_t)tail, why, why_size) != 0)
-            return -1;
-        if (tool(self, log,
-                 (char *[]){"image", "make", "--model", (char *)model, "--revision", (char *)p->to,
-                            "--payload", raw, "-o", img, NULL},
-                 why, why_size) != 0 ||
-            pkg_make(self, log, a, img, out, p, why, why_size) != 0)
-            return -1;
-        long got;
-        if (file_size(out, &got) != 0)
-            break;
-        if (got == (long)p->size) {
-            unlink(raw);
-            unlink(img);
-            return 0;
-        }
-        tail += (long)p->size - got;
-        if (tail <= 0) {
-            snprintf(why, why_size, "package %s: %u bytes is too small to make", p->name, p->size);
-            unlink(out);
-            return -1;
+    int r = -1;
+    bool too_small = false;
+    for (size_t d = 0; d < sizeof drops / sizeof drops[0] && r != 0 && !too_small; d++) {
+        long tail = p->size > 1024 ? (long)p->size - 1024 : (long)p->size, below = -1;
+        for (int tries = 0; tries < 6; tries++) {
+            long got;
+            if (padded_payload(a, raw, drops[d], (size_t)tail, why, why_size) != 0 ||
+                tool(self, log,
+                     (char *[]){"image", "make", "--model", (char *)model, "--revision",
+                                (char *)p->to, "--payload", raw, "-o", img, NULL},
+                     why, why_size) != 0 ||
+                pkg_make(self, log, a, img, out, p, why, why_size) != 0 ||
+                file_size(out, &got) != 0) {
+                unlink(raw);
+                unlink(img);
+                return -1;
+            }
+            if (got == (long)p->size) {
+                r = 0;
+                break;
+            }
+            if (got < (long)p->size)
+                below = tail;
+            else if (below == tail - 1)
+                break; /* tail - 1 was short of it and tail is past it: a gap */
+            long next = tail + (long)p->size - got;
+            tail = next == below ? next + 1 : next;
+            if (tail <= 0) {
+                too_small = true;
+                break;
+            }
         }
     }
-    unlink(out);
-    snprintf(why, why_size, "package %s: no package of exactly %u bytes", p->name, p->size);
-    return -1;
+    unlink(raw);
+    unlink(img);
+    if (r != 0) {
+        unlink(out);
+        snprintf(why, why_size, "package %s: %s %u bytes", p->name,
+                 too_small ? "too small to make at" : "no package of exactly", p->size);
+    }
+    return r;
 }
 
 int scn_pkg_make(const char *self, const char *cache_dir, const char *model,
