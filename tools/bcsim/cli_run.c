@@ -15,6 +15,7 @@
 #include "tools/scenario/scn_env.h"
 
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -249,6 +250,19 @@ static int start_scenario_env(struct emulator *em, char *why, size_t why_size)
     return 0;
 }
 
+/* Startup failed after the loop began: close what is open, remove what we made. */
+static int give_up(struct emulator *em, bool module_open)
+{
+    if (module_open)
+        mod_close(&em->module);
+    if (em->env_started)
+        scn_env_close(&em->env, NULL);
+    uv_run(&em->loop, UV_RUN_DEFAULT);
+    scn_dir_remove(em->scn_dir);
+    free(em->scn);
+    return CLI_UNAVAILABLE;
+}
+
 int cli_run(int argc, char **argv)
 {
     struct run_opts o = {0};
@@ -338,13 +352,18 @@ int cli_run(int argc, char **argv)
         .boot_on_open = o.boot_on_open,
         .lookup = cmd_lookup,
     };
-    if (em.scn && start_scenario_env(&em, why, sizeof why) != 0) {
+    /* Making the scenario's packages takes seconds: a SIGINT or SIGTERM
+     * meanwhile waits for the loop's handlers, which clean up after it. */
+    sigset_t stop_signals, before;
+    sigemptyset(&stop_signals);
+    sigaddset(&stop_signals, SIGINT);
+    sigaddset(&stop_signals, SIGTERM);
+    sigaddset(&stop_signals, SIGHUP);
+    sigprocmask(SIG_BLOCK, &stop_signals, &before);
+    if ((em.scn && start_scenario_env(&em, why, sizeof why) != 0) ||
+        mod_open(&em.module, &em.loop, &cfg, why, sizeof why) != 0) {
         fprintf(stderr, "bcsim: %s\n", why);
-        return CLI_UNAVAILABLE;
-    }
-    if (mod_open(&em.module, &em.loop, &cfg, why, sizeof why) != 0) {
-        fprintf(stderr, "bcsim: %s\n", why);
-        return CLI_UNAVAILABLE;
+        return give_up(&em, false);
     }
     if (o.control && ctl_server_start(&em.control, &em.loop, o.control, &em.module, &em.events, why,
                                       sizeof why) != 0) {
@@ -353,9 +372,7 @@ int cli_run(int argc, char **argv)
             o.control = NULL;
         } else {
             fprintf(stderr, "bcsim: %s\n", why);
-            mod_close(&em.module);
-            uv_run(&em.loop, UV_RUN_DEFAULT);
-            return CLI_UNAVAILABLE;
+            return give_up(&em, true);
         }
     }
     struct scn_rules_ops rules_ops = {
@@ -363,7 +380,7 @@ int cli_run(int argc, char **argv)
     if (em.scn &&
         scn_rules_start(&em.rules, &em.module, em.scn, &rules_ops, why, sizeof why) != 0) {
         fprintf(stderr, "bcsim: %s\n", why);
-        return CLI_UNAVAILABLE;
+        return give_up(&em, true);
     }
     uv_signal_t *sigs[] = {&em.sigint, &em.sigterm, &em.sighup};
     int signums[] = {SIGINT, SIGTERM, SIGHUP};
@@ -372,6 +389,7 @@ int cli_run(int argc, char **argv)
         sigs[i]->data = &em;
         uv_signal_start(sigs[i], on_signal, signums[i]);
     }
+    sigprocmask(SIG_SETMASK, &before, NULL);
 
     char name[32];
     if (em.scn && em.scn->boot_off && !o.boot_on_open) {
