@@ -159,6 +159,44 @@ START_TEST(broken_variants_fail)
 }
 END_TEST
 
+/* Library scenarios, each broken one way (a wrong code, a line taken out, a
+ * bound too short for what the module does), must fail and say so. */
+static const struct {
+    const char *file, *from, *to, *says;
+} library_broken[] = {
+    {"bc260y_http_dl-12-not-found.scn", "\"HTTPEND\\\",12\"", "\"HTTPEND\\\",13\"",
+     "line 16: expect: expected \"+QIND: \"FOTA\",\"HTTPEND\",13\", got "
+     "\"+QIND: \"FOTA\",\"HTTPEND\",12\""},
+    {"bc66_http_card2-6.1.scn", "expect \"+QIND: \\\"FOTA\\\",\\\"HTTPSTART\\\"\"\n", "",
+     "line 21: lines: expected lines matching /^\\+QIND: \"FOTA\",\"DOWNLOADING\",[0-9]+%$/, got "
+     "\"+QIND: \"FOTA\",\"HTTPSTART\"\""},
+    {"bc260y_http_dl-12-stall.scn", "\"HTTPEND\\\",12\" within 10s", "\"HTTPEND\\\",12\" within 1s",
+     "line 21: expect: expected \"+QIND: \"FOTA\",\"HTTPEND\",12\" "
+     "within 200 ms: no line came"},
+};
+
+START_TEST(broken_library_scenarios_fail)
+{
+    char src[300], text[1 << 16];
+    snprintf(src, sizeof src, "%s/scenarios/%s", SOURCE_ROOT, library_broken[_i].file);
+    FILE *f = fopen(src, "r");
+    ck_assert_msg(f != NULL, "%s", src);
+    size_t n = fread(text, 1, sizeof text - 1, f);
+    fclose(f);
+    text[n] = '\0';
+    char *at = strstr(text, library_broken[_i].from);
+    ck_assert_msg(at != NULL, "%s: no <%s>", src, library_broken[_i].from);
+    char broken_text[1 << 16];
+    snprintf(broken_text, sizeof broken_text, "%.*s%s%s", (int)(at - text), text,
+             library_broken[_i].to, at + strlen(library_broken[_i].from));
+    const char *p = write_scn(library_broken[_i].file, broken_text);
+    int rc = run((const char *[]){p, NULL});
+    ck_assert_msg(rc == 1, "%s: exit %d\n%s", p, rc, shown());
+    ck_assert_msg(strstr(out, library_broken[_i].says), "%s: wanted <%s>\n%s", p,
+                  library_broken[_i].says, shown());
+}
+END_TEST
+
 START_TEST(syntax_error_names_the_place)
 {
     const char *f = write_scn("typo.scn", "model bc66\n"
@@ -272,6 +310,8 @@ Suite *scenario_suite(void)
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_test(tc, good_scenario_passes);
     tcase_add_loop_test(tc, broken_variants_fail, 0, (int)(sizeof broken / sizeof broken[0]));
+    tcase_add_loop_test(tc, broken_library_scenarios_fail, 0,
+                        (int)(sizeof library_broken / sizeof library_broken[0]));
     tcase_add_test(tc, syntax_error_names_the_place);
     tcase_add_test(tc, what_cannot_run_is_an_error);
     tcase_add_test(tc, exit_status_of_a_mixed_run);
