@@ -291,6 +291,21 @@ const struct simctl_fault_desc *simctl_fault_find(const char *name)
     return NULL;
 }
 
+void simctl_fault_usage(char *buf, size_t size)
+{
+    size_t n = 0;
+    buf[0] = '\0';
+    for (size_t k = 0; k < COUNT(faults) && n < size; k++) {
+        const struct simctl_fault_desc *d = &faults[k];
+        int w = d->arg ? snprintf(buf + n, size - n, "%s%s %s%s%s", k ? " | " : "", d->name,
+                                  d->optional ? "[" : "", d->arg, d->optional ? "]" : "")
+                       : snprintf(buf + n, size - n, "%s%s", k ? " | " : "", d->name);
+        if (w < 0)
+            break;
+        n += (size_t)w;
+    }
+}
+
 static const struct simctl_fault_desc *fault_desc(enum simctl_fault kind)
 {
     for (size_t k = 0; k < COUNT(faults); k++)

@@ -161,6 +161,10 @@ struct simctl_fault_desc {
 /* The fault called `name`, or NULL. */
 const struct simctl_fault_desc *simctl_fault_find(const char *name);
 
+/* Every fault with its value, from the one table: "flash-program [N] |
+ * flash-erase [N] | flash-capacity BYTES | ... | clear", for usage messages. */
+void simctl_fault_usage(char *buf, size_t size);
+
 /* Arms (or, for CLEAR, disarms) a fault and publishes a "fault" event.
  * `value` is ignored by kinds that take none; -ERANGE unless it is from
  * SIMCTL_FAULT_MIN to SIMCTL_FAULT_MAX for the others. */

@@ -306,9 +306,9 @@ static void cmd_fault(struct ctl_conn *c, int argc, char **argv)
 {
     const struct simctl_fault_desc *d = argc >= 2 ? simctl_fault_find(argv[1]) : NULL;
     if (!d || argc > 3 || (argc == 3 && !d->arg) || (argc == 2 && d->arg && !d->optional)) {
-        reply_error(c, "usage: fault flash-program [N] | flash-erase [N] | flash-capacity BYTES | "
-                       "flash-cut N | flash-tear N | flash-worn [N] | uart-rx-drop [N] | "
-                       "uart-rx-flip [N] | uart-tx-drop [N] | clear");
+        char usage[512];
+        simctl_fault_usage(usage, sizeof usage);
+        reply_error(c, "usage: fault %s", usage);
         return;
     }
     int64_t v = 1;

@@ -25,9 +25,6 @@
 #define SCN_FILE_MAX (1024 * 1024)
 #define LINE_TOKENS  128
 #define NUMBER_MAX   4294967295u
-#define FAULT_NAMES                                                                                \
-    "flash-program, flash-erase, flash-capacity, flash-cut, flash-tear, flash-worn, "              \
-    "uart-rx-drop, uart-rx-flip, uart-tx-drop, clear"
 
 enum tok_kind { TOK_WORD, TOK_STRING, TOK_REGEX, TOK_SEMI };
 
@@ -516,12 +513,16 @@ static int action_signal(struct parser *p, struct scn_action *a)
 
 static int action_fault(struct parser *p, struct scn_action *a)
 {
-    struct tok *t = take_word(p, "a fault (" FAULT_NAMES ")");
+    char faults[512];
+    simctl_fault_usage(faults, sizeof faults);
+    char expected[600];
+    snprintf(expected, sizeof expected, "a fault (%s)", faults);
+    struct tok *t = take_word(p, expected);
     if (!t)
         return -1;
     const struct simctl_fault_desc *d = simctl_fault_find(t->s);
     if (!d)
-        return fail(p, t->col, "unknown fault \"%.60s\" (" FAULT_NAMES ")", t->s);
+        return fail(p, t->col, "unknown fault \"%.60s\" (%s)", t->s, faults);
     a->kind = SCN_A_FAULT;
     snprintf(a->word, sizeof a->word, "%s", d->name);
     if (!d->arg)

@@ -443,7 +443,7 @@ static const struct {
      "expected a duration such as 5s or 500ms, got the end of the line"},
     {"model bc66\nexpct \"OK\"\n", 2, 1, "unknown statement \"expct\""},
     {"model bc66\n  do fault flash-cutt 3\n", 2, 12,
-     "unknown fault \"flash-cutt\" (flash-program, "},
+     "unknown fault \"flash-cutt\" (flash-program [N] | flash-erase [N] | "},
     {"model bc66\ndo fault flash-cut\n", 2, 19, "fault flash-cut's N (a number from 1 to"},
     {"model bc66\ndo fault flash-cut 0\n", 2, 20, "got \"0\""},
     {"model bc66\ndo fault clear 3\n", 2, 16, "expected \";\" or the end of the line, got \"3\""},
