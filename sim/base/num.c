@@ -55,3 +55,14 @@ int num_parse_decimal(const char *s, double *out)
     *out = strtod(s, NULL); /* the syntax is checked: strtod only converts */
     return 0;
 }
+
+int num_hex_digit(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}

@@ -15,4 +15,7 @@ int num_parse(const char *s, int64_t min, int64_t max, int64_t *out);
  * blanks, hex or inf). Returns 0 and sets *out, or -EINVAL. */
 int num_parse_decimal(const char *s, double *out);
 
+/* The value of one hex digit (0-9, a-f, A-F), or -1. */
+int num_hex_digit(char c);
+
 #endif

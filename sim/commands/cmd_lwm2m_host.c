@@ -2,6 +2,7 @@
  * +QLWNOTIFY: the LwM2M objects the host manages itself (sim/lwm2m_host.h).
  * Each answer is followed by a "+QLW...: 0" URC once the client has it. */
 #include "sim/commands/commands.h"
+#include "sim/base/num.h"
 #include "sim/module.h"
 
 #include <errno.h>
@@ -64,17 +65,6 @@ static int qlwdelobj_write(struct at_engine *e, const struct at_cmd *c)
     return lwh_delete(HOST(e), (uint16_t)obj) == 0 ? AT_OK : AT_ERROR;
 }
 
-static int hexdigit(char ch)
-{
-    if (ch >= '0' && ch <= '9')
-        return ch - '0';
-    if (ch >= 'a' && ch <= 'f')
-        return ch - 'a' + 10;
-    if (ch >= 'A' && ch <= 'F')
-        return ch - 'A' + 10;
-    return -1;
-}
-
 /* <type>,<len>,<value>,<index> from argument i on into v (opaque bytes
  * into buf). <len> is the value's length: its characters, or its bytes for
  * opaque (hex, two digits a byte). Only index 0 (a value in one piece). */
@@ -102,7 +92,7 @@ static int parse_value(const struct at_cmd *c, int i, struct lwm2m_value *v, uin
         return 0;
     case LWH_T_OPAQUE:
         for (size_t k = 0; k < len; k++) {
-            int hi = hexdigit(text[2 * k]), lo = hexdigit(text[2 * k + 1]);
+            int hi = num_hex_digit(text[2 * k]), lo = num_hex_digit(text[2 * k + 1]);
             if (hi < 0 || lo < 0)
                 return -1;
             buf[k] = (uint8_t)(hi << 4 | lo);

@@ -4,6 +4,8 @@
  * ends the parse. */
 #include "sim/scenario/scn.h"
 
+#include "sim/base/num.h"
+
 #include "proto/coap_server.h"
 #include "proto/http_server.h"
 #include "proto/resolve.h"
@@ -70,17 +72,6 @@ static bool blank(char c)
     return c == ' ' || c == '\t' || c == '\r';
 }
 
-static int hex(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* A "...", from *q (at the quote) to after the closing quote, into out. */
 static int lex_string(struct parser *p, const char *line, const char **q, char *out, size_t *len)
 {
@@ -111,7 +102,7 @@ static int lex_string(struct parser *p, const char *line, const char **q, char *
                 b = '\t';
                 break;
             case 'x': {
-                int hi = hex(c[2]), lo = hi < 0 ? -1 : hex(c[3]);
+                int hi = num_hex_digit(c[2]), lo = hi < 0 ? -1 : num_hex_digit(c[3]);
                 if (hi < 0 || lo < 0)
                     return fail(p, col, "expected two hex digits after \\x");
                 b = (char)(hi * 16 + lo);

@@ -2,6 +2,7 @@
  * control API. See scn_rules.h. */
 #include "sim/scenario/scn_rules.h"
 
+#include "sim/base/num.h"
 #include "sim/control/api.h"
 #include "sim/module.h"
 
@@ -79,8 +80,8 @@ static const char *json_string(const char *p, char *out, size_t size)
                 break;
             case 'u': {
                 unsigned v = 0;
-                for (int k = 0; k < 4 && *p; k++, p++)
-                    v = v * 16 + (unsigned)(*p <= '9' ? *p - '0' : (*p | 0x20) - 'a' + 10);
+                for (int k = 0; k < 4 && num_hex_digit(*p) >= 0; k++, p++)
+                    v = v * 16 + (unsigned)num_hex_digit(*p);
                 c = (char)(v & 0xff); /* the writer escapes bytes as \u00XX */
                 break;
             }
