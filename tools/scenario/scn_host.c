@@ -230,26 +230,33 @@ static void close_pty(struct scn_host *h)
 
 /* ---- Steps ------------------------------------------------------------------------- */
 
+/* A step's pattern as a message shows it: /regex/ or "text". */
+static const char *shown(const struct scn_step *st, const char *pattern, char *buf, size_t size)
+{
+    const char *q = st->pattern.regex ? "/" : "\"";
+    snprintf(buf, size, "%s%s%s", q, pattern, q);
+    return buf;
+}
+
 static void on_step_timer(uv_timer_t *t)
 {
     struct scn_host *h = t->data;
     const struct scn_step *st = &h->s->steps[h->step];
-    char pattern[SCN_TEXT_MAX];
+    char pattern[SCN_TEXT_MAX], quoted[SCN_TEXT_MAX + 2];
     if (expand(h, st->pattern.text, pattern, sizeof pattern) != 0)
         return;
     switch (st->kind) {
     case SCN_S_EXPECT:
     case SCN_S_AWAIT:
     case SCN_S_LWM2M_EXPECT:
-        finish(h, -1, "expected %s%s%s within %llu ms: %s", st->pattern.regex ? "/" : "\"", pattern,
-               st->pattern.regex ? "/" : "\"",
+        finish(h, -1, "expected %s within %llu ms: %s", shown(st, pattern, quoted, sizeof quoted),
                (unsigned long long)scn_host_bound_ms(h->clk, st->ms),
                st->kind == SCN_S_EXPECT ? "no line came" : "no line matched");
         return;
     case SCN_S_LINES:
         if (h->matched == 0) {
-            finish(h, -1, "expected lines matching %s%s%s within %llu ms: none came",
-                   st->pattern.regex ? "/" : "\"", pattern, st->pattern.regex ? "/" : "\"",
+            finish(h, -1, "expected lines matching %s within %llu ms: none came",
+                   shown(st, pattern, quoted, sizeof quoted),
                    (unsigned long long)scn_host_bound_ms(h->clk, st->ms));
             return;
         }
@@ -412,7 +419,7 @@ static void run_step(struct scn_host *h)
         return;
     const struct scn_step *st = &h->s->steps[h->step];
     struct scn_host_queue *q = st->kind == SCN_S_LWM2M_EXPECT ? &h->lwm2m : &h->uart;
-    char pattern[SCN_TEXT_MAX], cap[SCN_TEXT_MAX], why[256];
+    char pattern[SCN_TEXT_MAX], cap[SCN_TEXT_MAX], why[256], quoted[SCN_TEXT_MAX + 2];
     if (st->kind == SCN_S_WAIT)
         return;
     if (expand(h, st->pattern.text, pattern, sizeof pattern) != 0)
@@ -440,8 +447,8 @@ static void run_step(struct scn_host *h)
         switch (st->kind) {
         case SCN_S_EXPECT:
             if (!m) {
-                finish(h, -1, "expected %s%s%s, got \"%s\"", st->pattern.regex ? "/" : "\"",
-                       pattern, st->pattern.regex ? "/" : "\"", line);
+                finish(h, -1, "expected %s, got \"%s\"", shown(st, pattern, quoted, sizeof quoted),
+                       line);
                 return;
             }
             /* fall through */
@@ -459,9 +466,8 @@ static void run_step(struct scn_host *h)
         case SCN_S_LINES:
             if (!m) {
                 if (h->matched == 0) {
-                    finish(h, -1, "expected lines matching %s%s%s, got \"%s\"",
-                           st->pattern.regex ? "/" : "\"", pattern, st->pattern.regex ? "/" : "\"",
-                           line);
+                    finish(h, -1, "expected lines matching %s, got \"%s\"",
+                           shown(st, pattern, quoted, sizeof quoted), line);
                     return;
                 }
                 next_step(h); /* the line stays for the next step */

@@ -3,6 +3,7 @@
 
 #include "sim/base/events.h"
 #include "sim/base/statedir.h"
+#include "sim/base/tlog.h"
 #include "sim/commands/commands.h"
 #include "sim/control/api.h"
 #include "sim/module.h"
@@ -67,14 +68,7 @@ static void note(struct run *x, char dir, const char *text)
     else
         x->nlines++;
     char shown[256];
-    size_t n = 0;
-    for (const unsigned char *p = (const unsigned char *)text; *p && n + 5 < sizeof shown; p++) {
-        if (*p >= 0x20 && *p < 0x7f)
-            shown[n++] = (char)*p;
-        else
-            n += (size_t)snprintf(shown + n, sizeof shown - n, "\\x%02X", *p);
-    }
-    shown[n] = '\0';
+    tlog_escape(shown, sizeof shown, text, strlen(text));
     snprintf(x->lines[slot], sizeof x->lines[slot], "%7.3f %c %s",
              (double)(uv_now(&x->loop) - x->t0) / 1000.0, dir, shown);
 }
