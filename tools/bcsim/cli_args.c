@@ -120,3 +120,12 @@ int cli_write_file(const char *path, const uint8_t *data, size_t len)
     }
     return 0;
 }
+
+int cli_self_path(char *buf, size_t size)
+{
+    ssize_t n = readlink("/proc/self/exe", buf, size - 1);
+    if (n <= 0)
+        return -1;
+    buf[n] = '\0';
+    return 0;
+}

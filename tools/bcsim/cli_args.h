@@ -27,4 +27,7 @@ int cli_write_file(const char *path, const uint8_t *data, size_t len);
  * why not and returns non-zero. */
 int cli_check_output(const char *path);
 
+/* The path of this bcsim executable (to run its own subcommands): 0, or -1. */
+int cli_self_path(char *buf, size_t size);
+
 #endif

@@ -224,12 +224,11 @@ static void scn_log(void *ctx, const char *line)
 static int start_scenario_env(struct emulator *em, char *why, size_t why_size)
 {
     char self[PATH_MAX];
-    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
-    if (n <= 0 || scn_dir_make(em->scn_dir, NULL, "bcsim-run") != 0) {
+    if (cli_self_path(self, sizeof self) != 0 ||
+        scn_dir_make(em->scn_dir, NULL, "bcsim-run") != 0) {
         snprintf(why, why_size, "cannot make a directory for the scenario: %s", strerror(errno));
         return -1;
     }
-    self[n] = '\0';
     em->env_started = true;
     uint32_t seed = em->scn->has_seed ? em->scn->seed : 1;
     if (scn_env_start(&em->env, &em->loop, em->scn, self, em->scn_dir, em->scn_dir, seed, NULL,
