@@ -140,10 +140,12 @@ static void print_entry(const struct entry *e, bool verbose)
 static void make_packages(const struct entry *e, int n, int jobs, const char *self,
                           const char *cache)
 {
-    /* The distinct packages first, so that no two processes make the same one. */
+    /* The distinct packages first (by their cache file), so that no two
+     * processes make the same one. */
     struct wanted {
         char model[16];
         struct scn_package p;
+        char path[PATH_MAX];
     } *want = NULL;
     int nwant = 0;
     struct scenario *s = scn_alloc();
@@ -152,20 +154,20 @@ static void make_packages(const struct entry *e, int n, int jobs, const char *se
         if (scn_load(s, e[i].path, &err) != 0)
             continue;
         for (int k = 0; k < s->npackages; k++) {
-            const struct scn_package *p = &s->packages[k];
+            char path[PATH_MAX];
+            if (scn_pkg_path(cache, s->model, &s->packages[k], path, sizeof path) != 0)
+                continue; /* prepare() reports it */
             bool seen = false;
             for (int j = 0; j < nwant && !seen; j++)
-                seen = strcmp(want[j].model, s->model) == 0 &&
-                       strcmp(want[j].p.from, p->from) == 0 && strcmp(want[j].p.to, p->to) == 0 &&
-                       strcmp(want[j].p.breakage, p->breakage) == 0 && want[j].p.size == p->size &&
-                       want[j].p.force == p->force;
+                seen = strcmp(want[j].path, path) == 0;
             struct wanted *grown = seen ? want : realloc(want, (size_t)(nwant + 1) * sizeof *want);
             if (!grown)
                 break;
             want = grown;
             if (!seen) {
                 snprintf(want[nwant].model, sizeof want[nwant].model, "%s", s->model);
-                want[nwant++].p = *p;
+                snprintf(want[nwant].path, sizeof want[nwant].path, "%s", path);
+                want[nwant++].p = s->packages[k];
             }
         }
     }
@@ -412,15 +414,6 @@ static void free_paths(char **paths, int n)
     free(paths);
 }
 
-static int self_path(char *buf, size_t size)
-{
-    ssize_t n = readlink("/proc/self/exe", buf, size - 1);
-    if (n <= 0)
-        return -1;
-    buf[n] = '\0';
-    return 0;
-}
-
 int cli_scenario(int argc, char **argv)
 {
     if (argc < 1 || strcmp(argv[0], "--help") == 0 || strcmp(argv[0], "-h") == 0) {
@@ -485,7 +478,7 @@ int cli_scenario(int argc, char **argv)
     }
 
     char self[PATH_MAX], work[SCN_DIR_MAX];
-    if (self_path(self, sizeof self) != 0 || scn_dir_make(work, NULL, "bcsim-scenarios") != 0) {
+    if (cli_self_path(self, sizeof self) != 0 || scn_dir_make(work, NULL, "bcsim-scenarios") != 0) {
         fprintf(stderr, "bcsim scenario: cannot make a work directory: %s\n", strerror(errno));
         free_paths(paths, n);
         free(e);

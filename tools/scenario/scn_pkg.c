@@ -173,14 +173,20 @@ static int make_sized(const char *self, const char *dir, const char *model,
     return r;
 }
 
+int scn_pkg_path(const char *cache_dir, const char *model, const struct scn_package *p, char *path,
+                 size_t size)
+{
+    int n = snprintf(path, size, "%s/%s_%s_%s_%s_%u%s_%s.pkg", cache_dir, model, p->from, p->to,
+                     p->breakage[0] ? p->breakage : "good", p->size, p->force ? "_forced" : "",
+                     BCSIM_VERSION);
+    return n < 0 || (size_t)n >= size ? -1 : 0;
+}
+
 int scn_pkg_make(const char *self, const char *cache_dir, const char *model,
                  const struct scn_package *p, char *path, size_t path_size, char *why,
                  size_t why_size)
 {
-    int n = snprintf(path, path_size, "%s/%s_%s_%s_%s_%u%s_%s.pkg", cache_dir, model, p->from,
-                     p->to, p->breakage[0] ? p->breakage : "good", p->size,
-                     p->force ? "_forced" : "", BCSIM_VERSION);
-    if (n < 0 || (size_t)n >= path_size) {
+    if (scn_pkg_path(cache_dir, model, p, path, path_size) != 0) {
         snprintf(why, why_size, "cache path too long");
         return -1;
     }

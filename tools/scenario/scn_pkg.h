@@ -8,6 +8,12 @@
 
 #include <stddef.h>
 
+/* Where package p of `model` is kept in cache_dir: the name says everything
+ * that makes it (two packages with one name are the same bytes). 0, or -1
+ * when it does not fit in size. */
+int scn_pkg_path(const char *cache_dir, const char *model, const struct scn_package *p, char *path,
+                 size_t size);
+
 /* The file for package p of `model` in cache_dir, made unless it is there
  * already. self is the bcsim executable. Returns 0 with the path, or -1 with
  * a one-line reason (the tool's own error when it refused). */
