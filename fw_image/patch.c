@@ -43,7 +43,7 @@ static void *arena_take(struct patch *p, size_t n)
 
 static uint32_t body_offset(const struct patch *p)
 {
-    return p->pkg_offset + PKG_HEADER_SIZE;
+    return p->pkg_offset + p->hdr.header_len;
 }
 
 /* The decoders pull compressed bytes straight from the FOTA area. */
@@ -65,7 +65,8 @@ static int fill_from_flash(void *ctx, uint8_t *buf, uint32_t cap)
 static int decoders_start(struct patch *p)
 {
     p->arena_used = 0;
-    uint32_t at = body_offset(p) + p->hdr.plan_len;
+    p->last_target = -1;
+    uint32_t at = body_offset(p);
     for (int i = 0; i < PKG_STREAMS; i++) {
         const struct pkg_stream_desc *d = &p->hdr.stream[i];
         struct patch_decoder *dec = &p->dec[i];
@@ -81,8 +82,6 @@ static int decoders_start(struct patch *p)
         lz_init(&dec->lz, probs, lclp, dict, 1u << d->dict_log2, fill_from_flash, dec);
         at = dec->end;
     }
-    p->plan =
-        (struct patch_reader){.next = body_offset(p), .end = body_offset(p) + p->hdr.plan_len};
     return 0;
 }
 
@@ -115,29 +114,6 @@ static int ctrl_varint(struct patch *p, uint32_t *v)
         }
     }
     return fail(p, PATCH_EINVALID, "control stream has a malformed number");
-}
-
-static int plan_varint(struct patch *p, uint32_t *v)
-{
-    struct patch_reader *r = &p->plan;
-    if (r->have - r->used < 5 && r->next < r->end) {
-        memmove(r->buf, r->buf + r->used, r->have - r->used);
-        r->have -= r->used;
-        r->used = 0;
-        uint32_t k = (uint32_t)sizeof r->buf - r->have;
-        if (k > r->end - r->next)
-            k = r->end - r->next;
-        int err = flash_read(p->flash, r->next, r->buf + r->have, k);
-        if (err)
-            return flash_fail(p, err);
-        r->next += k;
-        r->have += k;
-    }
-    size_t n = varint_get(r->buf + r->used, r->buf + r->have, v);
-    if (n == 0)
-        return fail(p, PATCH_EINVALID, "plan ends early or has a malformed number");
-    r->used += (uint32_t)n;
-    return 0;
 }
 
 /* ---- Source reads, honouring what the steps have overwritten -------------- */
@@ -174,8 +150,9 @@ static int source_addr(struct patch *p, uint32_t pos, uint32_t *addr)
     return fail(p, PATCH_EINVALID, "plan reads source sector %u after overwriting it", sector);
 }
 
-/* target[out..out+n) = source[pos..] + diff, in pieces that stay in one sector. */
-static int add_run(struct patch *p, uint8_t *out, uint32_t n)
+/* target[out..out+n) = source[pos..] + diff (or the source alone if the run
+ * is exact), in pieces that stay in one sector. */
+static int add_run(struct patch *p, uint8_t *out, uint32_t n, bool exact)
 {
     uint32_t s = p->hdr.sector_size;
     if (n > p->hdr.src_size || p->pos > p->hdr.src_size - n)
@@ -188,12 +165,17 @@ static int add_run(struct patch *p, uint8_t *out, uint32_t n)
         int err = source_addr(p, p->pos, &addr);
         if (err)
             return err;
-        if ((err = flash_read(p->flash, addr, p->chunk, k)) != 0)
-            return flash_fail(p, err);
-        if ((err = dec_read(p, PKG_DIFF, out, k)) != 0)
-            return err;
-        for (uint32_t i = 0; i < k; i++)
-            out[i] = (uint8_t)(out[i] + p->chunk[i]);
+        if (exact) {
+            if ((err = flash_read(p->flash, addr, out, k)) != 0)
+                return flash_fail(p, err);
+        } else {
+            if ((err = flash_read(p->flash, addr, p->chunk, k)) != 0)
+                return flash_fail(p, err);
+            if ((err = dec_read(p, PKG_DIFF, out, k)) != 0)
+                return err;
+            for (uint32_t i = 0; i < k; i++)
+                out[i] = (uint8_t)(out[i] + p->chunk[i]);
+        }
         out += k;
         n -= k;
         p->pos += k;
@@ -207,20 +189,22 @@ static int run_step_streams(struct patch *p, uint8_t *out, uint32_t len)
 {
     uint32_t done = 0;
     while (done < len) {
-        uint32_t add, copy, seek;
+        uint32_t add_word, copy, seek;
         int err;
-        if ((err = ctrl_varint(p, &add)) || (err = ctrl_varint(p, &copy)) ||
+        if ((err = ctrl_varint(p, &add_word)) || (err = ctrl_varint(p, &copy)) ||
             (err = ctrl_varint(p, &seek)))
             return err;
+        uint32_t add = add_word >> 1;
+        bool exact = add_word & 1;
         if (add > len - done || copy > len - done - add || (add == 0 && copy == 0 && seek == 0))
             return fail(p, PATCH_EINVALID, "control triple overruns its sector");
         if (out) {
-            if ((err = add_run(p, out + done, add)) != 0)
+            if ((err = add_run(p, out + done, add, exact)) != 0)
                 return err;
         } else {
             if (add > p->hdr.src_size || p->pos > p->hdr.src_size - add)
                 return fail(p, PATCH_EINVALID, "control stream reads outside the source image");
-            if ((err = dec_read(p, PKG_DIFF, NULL, add)) != 0)
+            if (!exact && (err = dec_read(p, PKG_DIFF, NULL, add)) != 0)
                 return err;
             p->pos += add;
         }
@@ -241,21 +225,25 @@ static uint32_t target_len(const struct patch *p, uint32_t sector)
     return p->hdr.tgt_size - start < s ? p->hdr.tgt_size - start : s;
 }
 
-/* Reads a step's plan entry; performs its stash copies when `stash` is set. */
+/* Reads a step's plan entry from the control stream; performs its stash
+ * copies when `stash` is set. The target is given relative to the one after
+ * the previous step's, so an ascending plan is all zeros. */
 static int plan_step(struct patch *p, uint32_t *target, bool stash)
 {
-    uint32_t t, count;
+    uint32_t zt, count;
     int err;
-    if ((err = plan_varint(p, &t)) || (err = plan_varint(p, &count)))
+    if ((err = ctrl_varint(p, &zt)) || (err = ctrl_varint(p, &count)))
         return err;
-    if (t >= p->hdr.steps || written(p, t))
-        return fail(p, PATCH_EINVALID, "plan writes target sector %u twice or out of range", t);
+    int64_t t = p->last_target + 1 + zigzag_decode(zt);
+    if (t < 0 || t >= p->hdr.steps || written(p, (uint32_t)t))
+        return fail(p, PATCH_EINVALID, "plan writes target sector %lld twice or out of range",
+                    (long long)t);
     if (count > p->slots)
         return fail(p, PATCH_EINVALID, "plan stashes more sectors than there are slots");
     uint32_t s = p->hdr.sector_size, src_sectors = (p->hdr.src_size + s - 1) / s;
     for (uint32_t i = 0; i < count; i++) {
         uint32_t src, slot;
-        if ((err = plan_varint(p, &src)) || (err = plan_varint(p, &slot)))
+        if ((err = ctrl_varint(p, &src)) || (err = ctrl_varint(p, &slot)))
             return err;
         if (src >= src_sectors || written(p, src) || slot >= p->hdr.stash_slots)
             return fail(p, PATCH_EINVALID, "plan has an impossible stash entry");
@@ -268,7 +256,8 @@ static int plan_step(struct patch *p, uint32_t *target, bool stash)
         }
         p->stash[slot] = (uint16_t)src;
     }
-    *target = t;
+    p->last_target = t;
+    *target = (uint32_t)t;
     return 0;
 }
 
@@ -291,15 +280,14 @@ static int open_package(struct patch *p, struct flash *f, uint32_t offset, uint3
     p->step = p->pos = 0;
     p->why[0] = '\0';
     const struct flash_geometry *g = &f->geo;
-    uint8_t raw[PKG_HEADER_SIZE];
-    if (len < PKG_HEADER_SIZE)
-        return fail(p, PATCH_EINVALID, "package shorter than its header");
-    int err = flash_read(f, offset, raw, sizeof raw);
+    uint8_t raw[PKG_HEADER_MAX];
+    uint32_t n = len < sizeof raw ? len : (uint32_t)sizeof raw;
+    int err = flash_read(f, offset, raw, n);
     if (err)
         return flash_fail(p, err);
-    if ((err = pkg_header_read(raw, &p->hdr)) != 0)
+    if ((err = pkg_header_read(raw, n, &p->hdr)) != 0)
         return fail(p, PATCH_EINVALID, "%s", pkg_strerror(err));
-    if (pkg_body_len(&p->hdr) != len - PKG_HEADER_SIZE)
+    if (pkg_total_len(&p->hdr) != len)
         return fail(p, PATCH_EINVALID, "package length does not match its header");
     if (p->hdr.sector_size != g->sector_size || g->sector_size > PATCH_SECTOR_MAX)
         return fail(p, PATCH_EINVALID, "package made for %u-byte sectors", p->hdr.sector_size);
@@ -315,7 +303,8 @@ static int open_package(struct patch *p, struct flash *f, uint32_t offset, uint3
         return fail(p, PATCH_EINVALID, "package needs %u stash slots, the device has %u",
                     p->hdr.stash_slots, p->slots);
     uint8_t digest[SHA256_LEN];
-    if ((err = hash_range(p, offset + PKG_HEADER_SIZE, len - PKG_HEADER_SIZE, digest)) != 0)
+    uint32_t body = offset + p->hdr.header_len;
+    if ((err = hash_range(p, body, len - p->hdr.header_len, digest)) != 0)
         return err;
     if (memcmp(digest, p->hdr.body_sha256, SHA256_LEN) != 0)
         return fail(p, PATCH_EINVALID, "%s", pkg_strerror(PKG_EHASH));
@@ -327,7 +316,8 @@ int patch_check_package(struct patch *p, struct flash *f, uint32_t offset, uint3
     return open_package(p, f, offset, len);
 }
 
-int patch_check(struct patch *p, struct flash *f, uint32_t offset, uint32_t len, const char *model)
+int patch_check(struct patch *p, struct flash *f, uint32_t offset, uint32_t len, const char *model,
+                uint32_t ram)
 {
     int err = open_package(p, f, offset, len);
     if (err)
@@ -335,6 +325,10 @@ int patch_check(struct patch *p, struct flash *f, uint32_t offset, uint32_t len,
     if (strcmp(p->hdr.model, model) != 0)
         return fail(p, PATCH_EMISMATCH, "package is for %s, this module is %s", p->hdr.model,
                     model);
+    size_t need = patch_memory_needed(&p->hdr);
+    if (need > ram)
+        return fail(p, PATCH_EINVALID, "package needs %zu bytes of updater RAM, this module has %u",
+                    need, ram);
     if (!(p->hdr.flags & PKG_FLAG_FULL)) {
         uint8_t digest[SHA256_LEN];
         if ((err = hash_range(p, f->geo.fw_offset, p->hdr.src_size, digest)) != 0)
@@ -377,7 +371,7 @@ static int journal_add(struct patch *p, uint8_t type, uint32_t a, uint32_t b)
     return err ? flash_fail(p, err) : 0;
 }
 
-/* After the last step nothing may be left over: a longer stream or plan is a
+/* After the last step nothing may be left over: a longer stream is a
  * package that does not say what it means. */
 static int check_consumed(struct patch *p)
 {
@@ -386,8 +380,6 @@ static int check_consumed(struct patch *p)
         if (lz_finish(&dec->lz) != LZ_END || dec->next != dec->end)
             return fail(p, PATCH_EINVALID, "stream %d has data beyond the last step", i);
     }
-    if (p->plan.next != p->plan.end || p->plan.used != p->plan.have)
-        return fail(p, PATCH_EINVALID, "plan has data beyond the last step");
     return 0;
 }
 
@@ -518,6 +510,16 @@ int patch_finish(struct patch *p)
 {
     int err = journal_erase(&p->journal);
     return err ? flash_fail(p, err) : 0;
+}
+
+size_t patch_fixed_memory(void)
+{
+    return sizeof(struct patch) - sizeof((struct patch *)0)->arena;
+}
+
+size_t patch_memory_needed(const struct pkg_header *h)
+{
+    return patch_fixed_memory() + pkg_decoder_memory(h);
 }
 
 size_t patch_memory_used(const struct patch *p)

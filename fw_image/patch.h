@@ -16,7 +16,8 @@
 #define PATCH_SECTOR_MAX  4096
 #define PATCH_SLOTS_MAX   64
 #define PATCH_SECTORS_MAX 4096 /* firmware region, in sectors */
-#define PATCH_ARENA_SIZE  (3 * (40 * 1024 + 8 * 1024))
+#define PATCH_RAM_MAX     (64 * 1024) /* the largest updater RAM a profile may give */
+#define PATCH_ARENA_SIZE  PATCH_RAM_MAX
 #define PATCH_INBUF       512
 
 enum patch_status {
@@ -36,20 +37,15 @@ struct patch_decoder {
     int flash_err;
 };
 
-struct patch_reader { /* the plan, read straight from flash */
-    uint32_t next, end;
-    uint8_t buf[64];
-    uint32_t have, used;
-};
 
 struct patch {
     struct flash *flash;
     uint32_t pkg_offset, pkg_len;
     struct pkg_header hdr;
     struct journal journal;
-    struct patch_reader plan;
     struct patch_decoder dec[PKG_STREAMS];
     uint32_t step;                          /* the next step to perform */
+    int64_t last_target;                    /* target sector of the previous step, or -1 */
     uint32_t pos;                           /* source position of the control stream */
     uint32_t slots;                         /* stash slots of this device */
     uint16_t stash[PATCH_SLOTS_MAX];        /* source sector each slot holds, 0xffff none */
@@ -63,9 +59,10 @@ struct patch {
 
 /* Reads and checks the package at [offset, offset+len) of the FOTA area
  * before anything is written: header, body SHA-256, fit in this flash, model,
- * and (unless it is a full image) the SHA-256 of the image now in the
- * firmware region. */
-int patch_check(struct patch *p, struct flash *f, uint32_t offset, uint32_t len, const char *model);
+ * the updater RAM it needs against the module's `ram` bytes, and (unless it
+ * is a full image) the SHA-256 of the image now in the firmware region. */
+int patch_check(struct patch *p, struct flash *f, uint32_t offset, uint32_t len, const char *model,
+                uint32_t ram);
 
 /* The part of patch_check that needs no image: the package's header, length,
  * fit in this flash and body SHA-256 (host tools that have no base image). */
@@ -88,7 +85,15 @@ unsigned patch_percent(const struct patch *p);
 /* After PATCH_DONE has been reported: forget the update (erase the journal). */
 int patch_finish(struct patch *p);
 
-/* Bytes of memory this package's apply needs: the struct without the part of
+/* Bytes of RAM the applier needs whatever the package: the struct without
+ * its arena. */
+size_t patch_fixed_memory(void);
+
+/* Bytes of RAM the apply of a package with this header needs: the struct
+ * without its arena, and the decoders' tables and dictionaries. */
+size_t patch_memory_needed(const struct pkg_header *h);
+
+/* Bytes of memory this package's apply uses: the struct without the part of
  * the arena it leaves unused. */
 size_t patch_memory_used(const struct patch *p);
 

@@ -2,98 +2,211 @@
 
 #include "fw_image/bytes.h"
 #include "fw_image/crc32.h"
+#include "fw_image/lzma2_dec.h"
 
 #include <string.h>
 
 static const uint8_t magic[4] = {'B', 'C', 'P', 'K'};
 
-void pkg_header_write(const struct pkg_header *h, uint8_t out[PKG_HEADER_SIZE])
+/* A length-prefixed printable string. */
+static size_t put_name(uint8_t *out, const char *s)
 {
-    memset(out, 0, PKG_HEADER_SIZE);
-    memcpy(out, magic, 4);
-    put_le16(out + 4, 1);
-    put_le16(out + 6, PKG_HEADER_SIZE);
-    img_field_put(out + 8, IMG_MODEL_MAX, h->model);
-    img_field_put(out + 24, IMG_REVISION_MAX, h->src_revision);
-    put_le32(out + 56, h->src_size);
-    memcpy(out + 60, h->src_sha256, SHA256_LEN);
-    img_field_put(out + 92, IMG_REVISION_MAX, h->tgt_revision);
-    put_le32(out + 124, h->tgt_size);
-    memcpy(out + 128, h->tgt_sha256, SHA256_LEN);
-    put_le32(out + 160, h->sector_size);
-    put_le32(out + 164, h->flags);
-    put_le32(out + 168, h->plan_len);
-    put_le32(out + 172, h->steps);
-    put_le32(out + 176, h->stash_slots);
-    for (int i = 0; i < PKG_STREAMS; i++) {
-        uint8_t *d = out + 180 + 12 * i;
-        put_le32(d, h->stream[i].packed_len);
-        put_le32(d + 4, h->stream[i].raw_len);
-        d[8] = h->stream[i].lc;
-        d[9] = h->stream[i].lp;
-        d[10] = h->stream[i].pb;
-        d[11] = h->stream[i].dict_log2;
-    }
-    memcpy(out + 216, h->body_sha256, SHA256_LEN);
-    put_le32(out + 252, crc32_update(0, out, 252));
+    size_t n = strlen(s);
+    out[0] = (uint8_t)n;
+    memcpy(out + 1, s, n);
+    return n + 1;
 }
 
-int pkg_header_read(const uint8_t in[PKG_HEADER_SIZE], struct pkg_header *h)
+static unsigned log2_exact(uint32_t v)
+{
+    unsigned n = 0;
+    while (v > 1) {
+        v >>= 1;
+        n++;
+    }
+    return n;
+}
+
+size_t pkg_header_write(struct pkg_header *h, uint8_t out[PKG_HEADER_MAX])
+{
+    uint32_t s = h->sector_size;
+    if (strlen(h->model) > IMG_MODEL_MAX || strlen(h->src_revision) > IMG_REVISION_MAX ||
+        strlen(h->tgt_revision) > IMG_REVISION_MAX || s == 0 || (s & (s - 1)) != 0)
+        return 0;
+    size_t at = 0;
+    memcpy(out, magic, 4);
+    out[4] = PKG_VERSION;
+    /* out[5]: the header's length, known at the end */
+    out[6] = (uint8_t)h->flags;
+    out[7] = (uint8_t)log2_exact(s);
+    out[8] = (uint8_t)h->stash_slots;
+    at = 9;
+    at += put_name(out + at, h->model);
+    at += put_name(out + at, h->src_revision);
+    at += put_name(out + at, h->tgt_revision);
+    put_le32(out + at, h->src_size);
+    put_le32(out + at + 4, h->tgt_size);
+    at += 8;
+    memcpy(out + at, h->src_sha256, SHA256_LEN);
+    memcpy(out + at + SHA256_LEN, h->tgt_sha256, SHA256_LEN);
+    memcpy(out + at + 2 * SHA256_LEN, h->body_sha256, SHA256_LEN);
+    at += 3 * SHA256_LEN;
+    for (int i = 0; i < PKG_STREAMS; i++) {
+        const struct pkg_stream_desc *d = &h->stream[i];
+        at += varint_put(out + at, d->packed_len);
+        at += varint_put(out + at, d->raw_len);
+        out[at++] = (uint8_t)((d->pb * 5 + d->lp) * 9 + d->lc); /* as LZMA's props byte */
+        out[at++] = d->dict_log2;
+    }
+    out[5] = (uint8_t)(at + 4);
+    put_le32(out + at, crc32_update(0, out, at));
+    h->header_len = (uint32_t)(at + 4);
+    h->steps = h->tgt_size ? (h->tgt_size + s - 1) / s : 0;
+    return at + 4;
+}
+
+/* A reader over the header that fails once it would run past its end. */
+struct cursor {
+    const uint8_t *p, *end;
+    bool ok;
+};
+
+static const uint8_t *take(struct cursor *c, size_t n)
+{
+    if (!c->ok || (size_t)(c->end - c->p) < n) {
+        c->ok = false;
+        return NULL;
+    }
+    const uint8_t *at = c->p;
+    c->p += n;
+    return at;
+}
+
+static uint32_t take_le32(struct cursor *c)
+{
+    const uint8_t *p = take(c, 4);
+    return p ? get_le32(p) : 0;
+}
+
+static uint32_t take_varint(struct cursor *c)
+{
+    uint32_t v = 0;
+    size_t n = c->ok ? varint_get(c->p, c->end, &v) : 0;
+    if (n == 0)
+        c->ok = false;
+    c->p += n;
+    return v;
+}
+
+static void take_bytes(struct cursor *c, uint8_t *out, size_t n)
+{
+    const uint8_t *p = take(c, n);
+    if (p)
+        memcpy(out, p, n);
+}
+
+static bool take_name(struct cursor *c, char *out, size_t max)
+{
+    const uint8_t *len = take(c, 1);
+    const uint8_t *s = len && *len <= max ? take(c, *len) : NULL;
+    if (!s)
+        return false;
+    for (size_t i = 0; i < *len; i++)
+        if (s[i] < 0x20 || s[i] > 0x7e)
+            return false;
+    memcpy(out, s, *len);
+    out[*len] = '\0';
+    return *len > 0;
+}
+
+static bool stream_ok(const struct pkg_stream_desc *d)
+{
+    return d->lc + d->lp <= 4 && d->dict_log2 >= PKG_DICT_LOG2_MIN &&
+           d->dict_log2 <= PKG_DICT_LOG2_MAX;
+}
+
+int pkg_header_read(const uint8_t *in, size_t n, struct pkg_header *h)
 {
     memset(h, 0, sizeof *h);
+    if (n < 6)
+        return PKG_ETRUNCATED;
     if (memcmp(in, magic, 4) != 0)
         return PKG_EMAGIC;
-    if (get_le16(in + 4) != 1 || get_le16(in + 6) != PKG_HEADER_SIZE)
+    if (in[4] != PKG_VERSION)
         return PKG_EVERSION;
-    if (crc32_update(0, in, 252) != get_le32(in + 252))
+    size_t len = in[5];
+    if (len < 9 + 4)
+        return PKG_EFIELD;
+    if (n < len)
+        return PKG_ETRUNCATED;
+    if (crc32_update(0, in, len - 4) != get_le32(in + len - 4))
         return PKG_ECRC;
-    if (!img_field_get(in + 8, IMG_MODEL_MAX, h->model) ||
-        !img_field_get(in + 24, IMG_REVISION_MAX, h->src_revision) ||
-        !img_field_get(in + 92, IMG_REVISION_MAX, h->tgt_revision))
+    struct cursor c = {in + 9, in + len - 4, true};
+    h->header_len = (uint32_t)len;
+    h->flags = in[6];
+    h->stash_slots = in[8];
+    if (in[7] < 9 || in[7] > 16 || (h->flags & ~PKG_FLAG_FULL))
         return PKG_EFIELD;
-    h->src_size = get_le32(in + 56);
-    memcpy(h->src_sha256, in + 60, SHA256_LEN);
-    h->tgt_size = get_le32(in + 124);
-    memcpy(h->tgt_sha256, in + 128, SHA256_LEN);
-    h->sector_size = get_le32(in + 160);
-    h->flags = get_le32(in + 164);
-    h->plan_len = get_le32(in + 168);
-    h->steps = get_le32(in + 172);
-    h->stash_slots = get_le32(in + 176);
+    h->sector_size = 1u << in[7];
+    if (!take_name(&c, h->model, IMG_MODEL_MAX) ||
+        !take_name(&c, h->src_revision, IMG_REVISION_MAX) ||
+        !take_name(&c, h->tgt_revision, IMG_REVISION_MAX))
+        return PKG_EFIELD;
+    h->src_size = take_le32(&c);
+    h->tgt_size = take_le32(&c);
+    take_bytes(&c, h->src_sha256, SHA256_LEN);
+    take_bytes(&c, h->tgt_sha256, SHA256_LEN);
+    take_bytes(&c, h->body_sha256, SHA256_LEN);
     for (int i = 0; i < PKG_STREAMS; i++) {
-        const uint8_t *d = in + 180 + 12 * i;
-        h->stream[i].packed_len = get_le32(d);
-        h->stream[i].raw_len = get_le32(d + 4);
-        h->stream[i].lc = d[8];
-        h->stream[i].lp = d[9];
-        h->stream[i].pb = d[10];
-        h->stream[i].dict_log2 = d[11];
+        struct pkg_stream_desc *d = &h->stream[i];
+        d->packed_len = take_varint(&c);
+        d->raw_len = take_varint(&c);
+        const uint8_t *props = take(&c, 2);
+        if (!props || props[0] >= 9 * 5 * 5)
+            return PKG_EFIELD;
+        d->lc = props[0] % 9;
+        d->lp = props[0] / 9 % 5;
+        d->pb = props[0] / 45;
+        d->dict_log2 = props[1];
+        if (!stream_ok(d))
+            return PKG_EFIELD;
     }
-    memcpy(h->body_sha256, in + 216, SHA256_LEN);
-
-    uint32_t s = h->sector_size;
-    if (s < 512 || s > 65536 || (s & (s - 1)) != 0)
-        return PKG_EFIELD;
-    if (h->flags & ~PKG_FLAG_FULL)
+    if (!c.ok || c.p != c.end) /* every byte of a header means something */
         return PKG_EFIELD;
     if (h->tgt_size < IMG_HEADER_SIZE || h->src_size < IMG_HEADER_SIZE)
         return PKG_EFIELD;
-    if (h->steps != (h->tgt_size + s - 1) / s || h->steps > 65535)
+    uint32_t s = h->sector_size;
+    h->steps = (h->tgt_size + s - 1) / s;
+    if (h->steps > 65535)
         return PKG_EFIELD;
-    for (int i = 0; i < PKG_STREAMS; i++) {
-        const struct pkg_stream_desc *d = &h->stream[i];
-        if (d->lc > 4 || d->lp > 4 || d->lc + d->lp > 4 || d->pb > 4 || d->dict_log2 < 12 ||
-            d->dict_log2 > 16)
-            return PKG_EFIELD;
-    }
     return PKG_OK;
 }
 
 uint64_t pkg_body_len(const struct pkg_header *h)
 {
-    uint64_t n = h->plan_len;
+    uint64_t n = 0;
     for (int i = 0; i < PKG_STREAMS; i++)
         n += h->stream[i].packed_len;
+    return n;
+}
+
+uint64_t pkg_total_len(const struct pkg_header *h)
+{
+    return h->header_len + pkg_body_len(h);
+}
+
+/* The applier carves its decoders from one arena in 16-byte pieces. */
+static size_t rounded(size_t n)
+{
+    return (n + 15) & ~(size_t)15;
+}
+
+size_t pkg_decoder_memory(const struct pkg_header *h)
+{
+    size_t n = 0;
+    for (int i = 0; i < PKG_STREAMS; i++)
+        n += rounded(lz_probs_size(h->stream[i].lc + h->stream[i].lp)) +
+             rounded((size_t)1 << h->stream[i].dict_log2);
     return n;
 }
 

@@ -101,7 +101,7 @@ int fw_check_baseline(const struct profile *p, const struct pkg_header *h, char 
 int fw_accept_package(const struct profile *p, struct patch *patch, struct flash *f,
                       uint32_t offset, uint32_t len)
 {
-    int r = patch_check(patch, f, offset, len, p->id);
+    int r = patch_check(patch, f, offset, len, p->id, p->updater_ram);
     if (r == 0 && fw_check_baseline(p, &patch->hdr, patch->why, sizeof patch->why) != 0)
         r = PATCH_EMISMATCH;
     return r;

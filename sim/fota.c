@@ -511,11 +511,12 @@ void fota_power_lost(struct fota *f, bool announce)
 static uint32_t package_len(struct fota *f)
 {
     struct flash *fl = f->cfg.flash;
-    uint8_t raw[PKG_HEADER_SIZE];
+    uint8_t raw[PKG_HEADER_MAX];
     struct pkg_header h;
-    if (flash_read(fl, fl->geo.fota_offset, raw, sizeof raw) != 0 || pkg_header_read(raw, &h) != 0)
+    if (flash_read(fl, fl->geo.fota_offset, raw, sizeof raw) != 0 ||
+        pkg_header_read(raw, sizeof raw, &h) != 0)
         return 0;
-    uint64_t len = PKG_HEADER_SIZE + pkg_body_len(&h);
+    uint64_t len = pkg_total_len(&h);
     return len <= fl->geo.fota_size ? (uint32_t)len : 0;
 }
 

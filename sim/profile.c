@@ -106,6 +106,7 @@ static const struct prof_revision bc260y_revisions[] = {{"BC260YCNAAR01A05", 0x2
                .rssi = 21,                                                                         \
                .csq_ber = 0},                                                                      \
     .fota = BC66_FOTA, .commands = mt2625_commands, .flash = FLASH_LAYOUT(1536, 768),              \
+    .updater_ram = 64 * 1024,              \
     .factory = 0, .baselines_locked = false
 
 static const struct profile bc66 = {
@@ -133,6 +134,7 @@ static const struct profile bc260y_cn = {
     .factory = 1,
     .baselines_locked = true,
     .flash = FLASH_LAYOUT(1024, 768),
+    .updater_ram = 48 * 1024,
     .tac_prefix = "86274506",
     .svn = "02",
     .brom_lines = no_brom,

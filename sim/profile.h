@@ -80,6 +80,7 @@ struct profile {
     unsigned factory;                      /* index of the one a new module ships with */
     bool baselines_locked;                 /* packages may not cross R01/R02 lines */
     struct flash_geometry flash;
+    uint32_t updater_ram;   /* bytes of RAM the delta updater may use (FORMAT.md) */
     const char *tac_prefix; /* IMEI type allocation code (8 digits) */
     const char *svn;        /* software version number for AT+CGSN=2/3 */
 

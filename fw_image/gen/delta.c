@@ -96,38 +96,45 @@ static void header_base(struct pkg_header *h, const uint8_t *old, size_t old_len
     h->flags = pp->full ? PKG_FLAG_FULL : 0;
 }
 
-/* Compresses the streams and lays out header | plan | streams. */
-static int assemble(struct pkg_header *h, const struct delta_raw *raw, uint32_t steps,
-                    uint32_t slots_used, uint8_t **pkg, size_t *pkg_len)
+/* Compresses the streams and lays out header | streams. */
+static int assemble(struct pkg_header *h, const struct delta_raw *raw, uint32_t slots_used,
+                    uint32_t decoder_ram, bool best, uint8_t **pkg, size_t *pkg_len)
 {
     const struct delta_buf *in[PKG_STREAMS] = {&raw->ctrl, &raw->diff, &raw->extra};
+    const uint8_t *data[PKG_STREAMS];
+    size_t lens[PKG_STREAMS];
     uint8_t *packed[PKG_STREAMS] = {NULL, NULL, NULL};
-    int rc = -1;
-    for (int i = 0; i < PKG_STREAMS; i++)
-        if (delta_lzma_pack(in[i]->p, in[i]->n, (enum pkg_stream)i, 0, &packed[i], &h->stream[i]) !=
-            0)
-            goto out;
-    h->plan_len = (uint32_t)raw->plan.n;
-    h->steps = steps;
+    for (int i = 0; i < PKG_STREAMS; i++) {
+        data[i] = in[i]->p;
+        lens[i] = in[i]->n;
+    }
+    int rc = delta_lzma_pack_all(data, lens, decoder_ram, best, packed, h->stream);
+    if (rc != 0)
+        goto out;
+    rc = -1;
     h->stash_slots = slots_used;
-    size_t body = raw->plan.n;
+    uint8_t head[PKG_HEADER_MAX];
+    size_t body = 0;
     for (int i = 0; i < PKG_STREAMS; i++)
         body += h->stream[i].packed_len;
-    uint8_t *p = malloc(PKG_HEADER_SIZE + body);
+    uint8_t *p = malloc(PKG_HEADER_MAX + body);
     if (!p)
         goto out;
-    size_t at = PKG_HEADER_SIZE;
-    if (raw->plan.n)
-        memcpy(p + at, raw->plan.p, raw->plan.n);
-    at += raw->plan.n;
+    size_t at = 0;
     for (int i = 0; i < PKG_STREAMS; i++) {
-        memcpy(p + at, packed[i], h->stream[i].packed_len);
+        memcpy(p + PKG_HEADER_MAX + at, packed[i], h->stream[i].packed_len);
         at += h->stream[i].packed_len;
     }
-    sha256(p + PKG_HEADER_SIZE, body, h->body_sha256);
-    pkg_header_write(h, p);
+    sha256(p + PKG_HEADER_MAX, body, h->body_sha256);
+    size_t hl = pkg_header_write(h, head);
+    if (hl == 0) {
+        free(p);
+        goto out;
+    }
+    memmove(p + hl, p + PKG_HEADER_MAX, body);
+    memcpy(p, head, hl);
     *pkg = p;
-    *pkg_len = PKG_HEADER_SIZE + body;
+    *pkg_len = hl + body;
     rc = 0;
 out:
     for (int i = 0; i < PKG_STREAMS; i++)
@@ -137,24 +144,24 @@ out:
 
 /* Full image: every sector in ascending order, all of it from the extra
  * stream. */
-static int make_full(struct pkg_header *h, const uint8_t *new, uint32_t new_len, uint8_t **pkg,
-                     size_t *pkg_len)
+static int make_full(struct pkg_header *h, const uint8_t *new, uint32_t new_len,
+                     const struct delta_params *pp, uint8_t **pkg, size_t *pkg_len)
 {
     struct delta_raw raw;
     memset(&raw, 0, sizeof raw);
     uint32_t size = h->sector_size, steps = (new_len + size - 1) / size;
     for (uint32_t t = 0; t < steps; t++) {
         uint32_t bytes = new_len - t * size < size ? new_len - t * size : size;
-        delta_buf_varint(&raw.plan, t);
-        delta_buf_varint(&raw.plan, 0);
+        delta_buf_varint(&raw.ctrl, 0); /* the next sector */
+        delta_buf_varint(&raw.ctrl, 0); /* nothing stashed */
         delta_buf_varint(&raw.ctrl, 0);
         delta_buf_varint(&raw.ctrl, bytes);
         delta_buf_varint(&raw.ctrl, 0);
     }
     delta_buf_put(&raw.extra, new, new_len);
     int rc = -1;
-    if (!raw.plan.oom && !raw.ctrl.oom && !raw.extra.oom)
-        rc = assemble(h, &raw, steps, 0, pkg, pkg_len);
+    if (!raw.ctrl.oom && !raw.extra.oom)
+        rc = assemble(h, &raw, 0, pp->decoder_ram, pp->best, pkg, pkg_len);
     delta_raw_free(&raw);
     return rc;
 }
@@ -180,55 +187,82 @@ static int segs_for_plan(struct delta_plan *p, const struct delta_matcher *m, co
     return delta_match(m, new, new_len, &av, &default_costs, segs, n_segs);
 }
 
-/* Builds one candidate package for a step order. Returns 0, -1 if out of
- * memory, -2 on an internal inconsistency. */
-static int make_for_order(bool descending, struct pkg_header *h, const struct delta_matcher *m,
-                          const uint8_t *old, uint32_t old_len, const uint8_t *new,
-                          uint32_t new_len, uint32_t slots, const struct delta_seg *free_segs,
-                          size_t n_free, uint8_t **pkg, size_t *pkg_len)
+/* The raw streams of one step order, checked by a replay. */
+struct candidate {
+    struct delta_raw raw;
+    uint32_t slots_used;
+};
+
+/* Returns 0, -1 if out of memory, -2 on an internal inconsistency. */
+static int build_order(bool descending, uint32_t sector_size, const struct delta_matcher *m,
+                       const uint8_t *old, uint32_t old_len, const uint8_t *new, uint32_t new_len,
+                       uint32_t slots, const struct delta_seg *free_segs, size_t n_free,
+                       struct candidate *c)
 {
     struct delta_plan p;
-    struct delta_raw raw;
     struct delta_seg *segs = NULL;
     size_t n_segs = 0;
-    memset(&raw, 0, sizeof raw);
-    if (delta_plan_init(&p, h->sector_size, old_len, new_len, descending) != 0)
+    memset(c, 0, sizeof *c);
+    if (delta_plan_init(&p, sector_size, old_len, new_len, descending) != 0)
         return -1;
     int rc = segs_for_plan(&p, m, new, new_len, slots, free_segs, n_free, &segs, &n_segs);
     if (rc == 0)
         rc = delta_plan_stash(&p, segs, n_segs, slots);
     if (rc == 0)
-        rc = delta_emit(&p, segs, n_segs, old, new, new_len, &raw);
-    if (rc == 0 && !delta_replay_ok(&p, &raw, old, old_len, new, new_len))
+        rc = delta_emit(&p, segs, n_segs, old, new, new_len, &c->raw);
+    if (rc == 0 && !delta_replay_ok(&p, &c->raw, old, old_len, new, new_len))
         rc = -2;
-    if (rc == 0)
-        rc = assemble(h, &raw, p.n_steps, p.slots_used, pkg, pkg_len);
+    c->slots_used = p.slots_used;
     if (segs != free_segs)
         free(segs);
-    delta_raw_free(&raw);
+    if (rc != 0)
+        delta_raw_free(&c->raw);
     delta_plan_free(&p);
     return rc;
 }
 
+static size_t estimate(const struct candidate *c)
+{
+    const uint8_t *in[PKG_STREAMS] = {c->raw.ctrl.p, c->raw.diff.p, c->raw.extra.p};
+    size_t n[PKG_STREAMS] = {c->raw.ctrl.n, c->raw.diff.n, c->raw.extra.n};
+    return delta_lzma_estimate(in, n);
+}
+
 static int make_delta(struct pkg_header *h, const uint8_t *old, uint32_t old_len,
-                      const uint8_t *new, uint32_t new_len, uint32_t slots, uint8_t **pkg,
-                      size_t *pkg_len)
+                      const uint8_t *new, uint32_t new_len, const struct delta_params *pp,
+                      uint8_t **pkg, size_t *pkg_len)
 {
     struct delta_matcher *m = delta_matcher_new(old, old_len);
     struct delta_seg *free_segs = NULL;
+    struct candidate c[2];
     size_t n_free = 0;
-    int rc = -1;
+    int rc = -1, built = 0;
+    *pkg = NULL;
     if (!m || delta_match(m, new, new_len, NULL, &default_costs, &free_segs, &n_free) != 0)
         goto out;
     /* Growth shifts content up, so descending order usually reads intact
-     * sectors; shrinking favours ascending. Try both, keep the smaller. */
-    *pkg = NULL;
-    for (int desc = 0; desc < 2; desc++) {
+     * sectors; shrinking favours ascending. Both are built; the quick
+     * estimate picks one to compress, or with `best` both are compressed
+     * and the smaller kept. */
+    for (; built < 2; built++)
+        if ((rc = build_order(built == 1, h->sector_size, m, old, old_len, new, new_len,
+                              pp->stash_slots, free_segs, n_free, &c[built])) != 0)
+            goto out;
+    int first = 0, last = 1;
+    if (!pp->best) {
+        size_t e0 = estimate(&c[0]), e1 = estimate(&c[1]);
+        if (e0 == 0 || e1 == 0) {
+            rc = -1;
+            goto out;
+        }
+        first = last = e1 < e0 ? 1 : 0;
+    }
+    for (int k = first; k <= last; k++) {
         uint8_t *cand = NULL;
         size_t cand_len = 0;
         struct pkg_header hc = *h;
-        rc = make_for_order(desc, &hc, m, old, old_len, new, new_len, slots, free_segs, n_free,
-                            &cand, &cand_len);
+        rc = assemble(&hc, &c[k].raw, c[k].slots_used, pp->decoder_ram, pp->best, &cand,
+                      &cand_len);
         if (rc != 0)
             break;
         if (!*pkg || cand_len < *pkg_len) {
@@ -245,6 +279,8 @@ static int make_delta(struct pkg_header *h, const uint8_t *old, uint32_t old_len
         *pkg = NULL;
     }
 out:
+    while (built-- > 0)
+        delta_raw_free(&c[built].raw);
     free(free_segs);
     delta_matcher_free(m);
     return rc;
@@ -258,11 +294,15 @@ int delta_make(const uint8_t *old, size_t old_len, const uint8_t *new, size_t ne
         return -1;
     struct pkg_header h;
     header_base(&h, old, old_len, new, new_len, params);
-    int rc = params->full ? make_full(&h, new, (uint32_t)new_len, pkg, pkg_len)
+    int rc = params->full ? make_full(&h, new, (uint32_t)new_len, params, pkg, pkg_len)
                           : make_delta(&h, old, (uint32_t)old_len, new, (uint32_t)new_len,
-                                       params->stash_slots, pkg, pkg_len);
+                                       params, pkg, pkg_len);
     if (rc == -2)
         return fail(why, why_size, "internal error: the plan breaks the in-place rules");
+    if (rc == -3)
+        return fail(why, why_size,
+                    "no stream settings fit the %u bytes of decoder memory the device allows",
+                    params->decoder_ram);
     if (rc != 0)
         return fail(why, why_size, "out of memory or compressor failure");
     return 0;

@@ -17,7 +17,9 @@ struct delta_params {
     const char *tgt_revision; /* ditto */
     uint32_t sector_size;     /* flash sector size of the device */
     uint32_t stash_slots;     /* stash slots the device has (scratch sectors - 1) */
+    uint32_t decoder_ram;     /* bytes the device's updater has for the stream decoders */
     bool full;                /* a full-image package: no reference to the source */
+    bool best;                /* spend more time for the last bytes (pkg make --best) */
 };
 
 /* Makes a package from source image `old` to target image `new`. On success

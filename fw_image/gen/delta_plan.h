@@ -37,9 +37,10 @@ struct delta_buf {
 void delta_buf_put(struct delta_buf *b, const void *data, size_t n);
 void delta_buf_varint(struct delta_buf *b, uint32_t v);
 
-/* The plan and the three raw (uncompressed) streams. */
+/* The three raw (uncompressed) streams; the plan travels in the control
+ * stream, each step's entry before its triples. */
 struct delta_raw {
-    struct delta_buf plan, ctrl, diff, extra;
+    struct delta_buf ctrl, diff, extra;
 };
 
 void delta_raw_free(struct delta_raw *r);
@@ -66,7 +67,7 @@ int delta_plan_restrict(struct delta_plan *p, const struct delta_seg *segs, size
  * out of memory, -2 if more than `slots` would be needed. */
 int delta_plan_stash(struct delta_plan *p, const struct delta_seg *segs, size_t n, uint32_t slots);
 
-/* Lays out the plan and the raw streams in step order. Returns -1 if out of
+/* Lays out the raw streams in step order, plan included. Returns -1 if out of
  * memory. */
 int delta_emit(const struct delta_plan *p, const struct delta_seg *segs, size_t n,
                const uint8_t *old, const uint8_t *new, uint32_t new_len, struct delta_raw *out);

@@ -25,6 +25,7 @@
 #define FZ_STASH_SLOTS     (FZ_SCRATCH_SECTORS - 1)
 
 #define FZ_MODEL        "bc66"
+#define FZ_RAM          (64 * 1024) /* the bc66 updater's RAM (profile.c) */
 #define FZ_SRC_REVISION "BC66NBR01A07"
 #define FZ_PAYLOAD      (20 * 1024)
 #define FZ_IMAGE_MAX    FZ_FW_SIZE

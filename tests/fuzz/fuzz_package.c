@@ -6,10 +6,10 @@
  * apply a good package, as a module would do with the next download.
  *
  * FUZZ_RESIGN (default 1): a random body never matches the header's SHA-256,
- * so the harness re-signs a copy of the input (body hash, header CRC) and, when
- * bit 0 of reserved byte 248 is clear, also repairs the header fields that
- * would be refused at once. This lets the fuzzer reach the plan and stream
- * decoding; build with -DFUZZ_RESIGN=0 for the package exactly as given. */
+ * so the harness re-signs a copy of the input (body hash, header CRC) and,
+ * when the header parses, also repairs the fields that would be refused at
+ * once. This lets the fuzzer reach the plan and stream decoding; build with
+ * -DFUZZ_RESIGN=0 for the package exactly as given. */
 #include "tests/fuzz/fuzz_common.h"
 
 #include "fw_image/bytes.h"
@@ -36,76 +36,55 @@ static uint32_t min_u32(uint32_t a, uint32_t b)
     return a < b ? a : b;
 }
 
-/* Printable up to the first NUL, NUL after it: what img_field_get accepts. */
-static void fix_string(uint8_t *field, size_t size)
-{
-    bool ended = false;
-    for (size_t i = 0; i < size; i++) {
-        if (field[i] == 0)
-            ended = true;
-        else if (ended)
-            field[i] = 0;
-        else if (field[i] < 0x20 || field[i] > 0x7e)
-            field[i] = 'x';
-    }
-}
-
-static void fix_streams(uint8_t *h, uint32_t body)
-{
-    uint32_t plan = min_u32(get_le32(h + 168), body);
-    put_le32(h + 168, plan);
-    uint32_t left = body - plan;
-    for (int i = 0; i < PKG_STREAMS; i++) {
-        uint8_t *d = h + 180 + 12 * i;
-        /* The lengths must add up to the body: the last stream takes the rest. */
-        uint32_t packed = i == PKG_STREAMS - 1 ? left : min_u32(get_le32(d), left);
-        put_le32(d, packed);
-        left -= packed;
-        d[8] %= 5;                   /* lc */
-        d[9] %= (uint8_t)(5 - d[8]); /* lp, with lc + lp <= 4 */
-        d[10] %= 5;                  /* pb */
-        if (d[11] < 12 || d[11] > 16)
-            d[11] = (uint8_t)(12 + d[11] % 5);
-    }
-}
-
-/* Repairs every field patch_check would refuse at once. A no-op on a valid
- * package, so the generator-made seeds stay valid. */
-static void fix_header(uint8_t *h, size_t len)
+/* Repairs what patch_check would refuse at once in a header that parses
+ * once its CRC is right: the model, the source (unless full), the sizes, the
+ * stash slots and the stream lengths (the last takes the rest of the body).
+ * A no-op on a valid package, so the generator-made seeds stay valid. */
+static void fix_header(struct pkg_header *h, uint32_t body)
 {
     size_t src_len;
     const uint8_t *src = fz_source(&src_len);
-    memcpy(h, "BCPK", 4);
-    put_le16(h + 4, 1);
-    put_le16(h + 6, PKG_HEADER_SIZE);
-    img_field_put(h + 8, IMG_MODEL_MAX, FZ_MODEL);
-    fix_string(h + 24, IMG_REVISION_MAX);
-    fix_string(h + 92, IMG_REVISION_MAX);
-    put_le32(h + 164, get_le32(h + 164) & PKG_FLAG_FULL);
-    if (!(get_le32(h + 164) & PKG_FLAG_FULL)) {
-        put_le32(h + 56, (uint32_t)src_len);
-        sha256(src, src_len, h + 60);
-    } else if (get_le32(h + 56) < IMG_HEADER_SIZE || get_le32(h + 56) > FZ_FW_SIZE) {
-        put_le32(h + 56, IMG_HEADER_SIZE + get_le32(h + 56) % (FZ_FW_SIZE - IMG_HEADER_SIZE + 1));
+    strcpy(h->model, FZ_MODEL);
+    if (!(h->flags & PKG_FLAG_FULL)) {
+        h->src_size = (uint32_t)src_len;
+        sha256(src, src_len, h->src_sha256);
+    } else if (h->src_size > FZ_FW_SIZE) {
+        h->src_size = IMG_HEADER_SIZE + h->src_size % (FZ_FW_SIZE - IMG_HEADER_SIZE + 1);
     }
-    uint32_t tgt = get_le32(h + 124);
-    if (tgt < IMG_HEADER_SIZE || tgt > FZ_FW_SIZE)
-        tgt = IMG_HEADER_SIZE + tgt % (FZ_FW_SIZE - IMG_HEADER_SIZE + 1);
-    put_le32(h + 124, tgt);
-    put_le32(h + 160, FZ_SECTOR);
-    put_le32(h + 172, (tgt + FZ_SECTOR - 1) / FZ_SECTOR);
-    put_le32(h + 176, get_le32(h + 176) % (FZ_STASH_SLOTS + 1));
-    fix_streams(h, (uint32_t)(len - PKG_HEADER_SIZE));
+    if (h->tgt_size > FZ_FW_SIZE)
+        h->tgt_size = IMG_HEADER_SIZE + h->tgt_size % (FZ_FW_SIZE - IMG_HEADER_SIZE + 1);
+    h->sector_size = FZ_SECTOR;
+    h->stash_slots %= FZ_STASH_SLOTS + 1;
+    uint32_t left = body;
+    for (int i = 0; i < PKG_STREAMS; i++) {
+        uint32_t packed = i == PKG_STREAMS - 1 ? left : min_u32(h->stream[i].packed_len, left);
+        h->stream[i].packed_len = packed;
+        left -= packed;
+    }
 }
 
-static void resign(uint8_t *p, size_t len)
+/* Re-signs the input (header CRC, body hash), repairing its header first;
+ * returns its new length. A header that does not parse even with a right
+ * CRC is left as it is, for the applier to refuse. */
+static size_t resign(uint8_t *p, size_t len)
 {
-    if (len < PKG_HEADER_SIZE)
-        return;
-    if (!(p[248] & 1))
-        fix_header(p, len);
-    sha256(p + PKG_HEADER_SIZE, len - PKG_HEADER_SIZE, p + 216);
-    put_le32(p + 252, crc32_update(0, p, 252));
+    if (len < 6 || p[5] < 13 || p[5] > len)
+        return len;
+    size_t hl = p[5];
+    put_le32(p + hl - 4, crc32_update(0, p, hl - 4));
+    struct pkg_header h;
+    if (pkg_header_read(p, len, &h) != PKG_OK)
+        return len;
+    uint32_t body = (uint32_t)(len - hl);
+    fix_header(&h, body);
+    sha256(p + hl, body, h.body_sha256);
+    uint8_t head[PKG_HEADER_MAX];
+    size_t nl = pkg_header_write(&h, head);
+    if (nl == 0 || nl + body > sizeof pkg)
+        return len;
+    memmove(p + nl, p + hl, body);
+    memcpy(p, head, nl);
+    return nl + body;
 }
 #endif
 
@@ -143,7 +122,7 @@ static void apply_good_package(struct patch *p)
     const uint8_t *good = fz_package(FZ_SWAP, &len);
     fz_reset();
     fz_install_package(good, len);
-    int r = patch_check(p, &fz.flash, fz.flash.geo.fota_offset, (uint32_t)len, FZ_MODEL);
+    int r = patch_check(p, &fz.flash, fz.flash.geo.fota_offset, (uint32_t)len, FZ_MODEL, FZ_RAM);
     if (r == 0)
         r = fz_run_steps(p, patch_start(p));
     if (r != PATCH_DONE || memcmp(fz.mem + fz.flash.geo.fw_offset, target, tlen) != 0)
@@ -158,14 +137,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     size_t len = size < sizeof pkg ? size : sizeof pkg;
     memcpy(pkg, data, len);
 #if FUZZ_RESIGN
-    resign(pkg, len);
+    len = resign(pkg, len);
 #endif
     const struct flash_geometry *g = &fz.flash.geo;
     if (flash_program(&fz.flash, g->fota_offset, pkg, (uint32_t)len) != FLASH_OK)
         __builtin_trap();
 
     uint64_t before = writes();
-    int r = patch_check(&patcher, &fz.flash, g->fota_offset, (uint32_t)len, FZ_MODEL);
+    int r = patch_check(&patcher, &fz.flash, g->fota_offset, (uint32_t)len, FZ_MODEL, FZ_RAM);
     check_reason(&patcher, r);
     if (writes() != before)
         __builtin_trap(); /* the checks must not write anything */

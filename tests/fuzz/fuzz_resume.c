@@ -113,7 +113,7 @@ static void apply_until_cut(const struct plan *pl, size_t pkg_len)
 {
     const struct flash_geometry *g = &fz.flash.geo;
     memset(&patcher, 0, sizeof patcher);
-    if (patch_check(&patcher, &fz.flash, g->fota_offset, (uint32_t)pkg_len, FZ_MODEL) != 0)
+    if (patch_check(&patcher, &fz.flash, g->fota_offset, (uint32_t)pkg_len, FZ_MODEL, FZ_RAM) != 0)
         __builtin_trap(); /* a generator-made package: the set-up is broken */
     fz.flash.faults.cut_after = fz.flash.count.ops + 1 + pl->cut_ops;
     fz.flash.faults.cut_mode = (pl->flags & CUT_TORN) ? FLASH_CUT_TORN : FLASH_CUT_CLEAN;

@@ -54,6 +54,7 @@ static int write_package(const char *dir, enum fz_variant v)
         .tgt_revision = fz_target_revision(v),
         .sector_size = FZ_SECTOR,
         .stash_slots = FZ_STASH_SLOTS,
+        .decoder_ram = (uint32_t)(FZ_RAM - patch_fixed_memory()),
         .full = v == FZ_FULL,
     };
     uint8_t *pkg = NULL;

@@ -75,13 +75,13 @@ static size_t compress(const uint8_t *in, size_t len, uint8_t *out, size_t size,
     lzma_options_lzma opt;
     lzma_lzma_preset(&opt, 6);
     opt.dict_size = 1u << 12;
-    opt.lc = 3;
+    opt.lc = 1; /* three lc=3 decoders would not fit a 64 KiB updater */
     opt.lp = 0;
     opt.pb = 0;
     lzma_filter f[2] = {{LZMA_FILTER_LZMA2, &opt}, {LZMA_VLI_UNKNOWN, NULL}};
     size_t pos = 0;
     ck_assert_int_eq(lzma_raw_buffer_encode(f, NULL, in, len, out, &pos, size), LZMA_OK);
-    *d = (struct pkg_stream_desc){(uint32_t)pos, (uint32_t)len, 3, 0, 0, 12};
+    *d = (struct pkg_stream_desc){(uint32_t)pos, (uint32_t)len, 1, 0, 0, 12};
     return pos;
 }
 
@@ -101,39 +101,40 @@ size_t fx_package(uint8_t *out, size_t size, const char *model, const uint8_t *o
     sha256(new, new_len, h.tgt_sha256);
     h.sector_size = FX_SECTOR;
     h.flags = parts->flags;
-    h.plan_len = (uint32_t)parts->plan_len;
-    h.steps = (uint32_t)((new_len + FX_SECTOR - 1) / FX_SECTOR);
     h.stash_slots = parts->stash_slots;
-    size_t at = PKG_HEADER_SIZE;
-    ck_assert_uint_le(at + parts->plan_len, size);
-    memcpy(out + at, parts->plan, parts->plan_len);
-    at += parts->plan_len;
+    /* The header's length depends on the streams': they go after the
+     * longest header first, then move up behind the real one. */
+    ck_assert_uint_gt(size, PKG_HEADER_MAX);
+    size_t at = PKG_HEADER_MAX;
     for (int i = 0; i < PKG_STREAMS; i++)
         at += compress(parts->stream[i], parts->stream_len[i], out + at, size - at,
                        &h.stream[i]);
-    sha256(out + PKG_HEADER_SIZE, at - PKG_HEADER_SIZE, h.body_sha256);
-    pkg_header_write(&h, out);
-    return at;
+    size_t body = at - PKG_HEADER_MAX;
+    sha256(out + PKG_HEADER_MAX, body, h.body_sha256);
+    uint8_t head[PKG_HEADER_MAX];
+    size_t hl = pkg_header_write(&h, head);
+    ck_assert_uint_gt(hl, 0);
+    memmove(out + hl, out + PKG_HEADER_MAX, body);
+    memcpy(out, head, hl);
+    return hl + body;
 }
 
 size_t fx_full_package(uint8_t *out, size_t size, const char *model, const uint8_t *old,
                        size_t old_len, const uint8_t *new, size_t new_len)
 {
-    uint8_t plan[4096], ctrl[4096];
-    size_t plan_len = 0, ctrl_len = 0;
+    uint8_t ctrl[8192];
+    size_t ctrl_len = 0;
     uint32_t steps = (uint32_t)((new_len + FX_SECTOR - 1) / FX_SECTOR);
     for (uint32_t t = 0; t < steps; t++) {
         uint32_t len = new_len - t * FX_SECTOR < FX_SECTOR ? (uint32_t)(new_len - t * FX_SECTOR)
                                                            : FX_SECTOR;
-        plan_len += varint_put(plan + plan_len, t);
-        plan_len += varint_put(plan + plan_len, 0);
+        ctrl_len += varint_put(ctrl + ctrl_len, 0); /* the next sector */
+        ctrl_len += varint_put(ctrl + ctrl_len, 0); /* nothing stashed */
         ctrl_len += varint_put(ctrl + ctrl_len, 0);
         ctrl_len += varint_put(ctrl + ctrl_len, len);
         ctrl_len += varint_put(ctrl + ctrl_len, 0);
     }
     struct fx_pkg_parts parts = {
-        .plan = plan,
-        .plan_len = plan_len,
         .stream = {ctrl, (const uint8_t *)"", new},
         .stream_len = {ctrl_len, 0, new_len},
         .flags = PKG_FLAG_FULL,

@@ -32,16 +32,16 @@ void fx_random(uint8_t *out, size_t len, uint32_t seed);
 void fx_install_image(struct fx_flash *fx, const uint8_t *img, size_t len);
 void fx_install_package(struct fx_flash *fx, const uint8_t *pkg, size_t len);
 
+/* The raw streams; the control stream carries each step's plan entry
+ * before its triples (FORMAT.md). */
 struct fx_pkg_parts {
-    const uint8_t *plan;
-    size_t plan_len;
     const uint8_t *stream[PKG_STREAMS];
     size_t stream_len[PKG_STREAMS];
     uint32_t stash_slots;
     uint32_t flags;
 };
 
-/* Assembles a package (header, plan, LZMA2-compressed streams); returns its size. */
+/* Assembles a package (header, LZMA2-compressed streams); returns its size. */
 size_t fx_package(uint8_t *out, size_t size, const char *model, const uint8_t *old,
                   size_t old_len, const uint8_t *new, size_t new_len,
                   const struct fx_pkg_parts *parts);

@@ -14,6 +14,7 @@
 #include "fw_image/bytes.h"
 #include "fw_image/gen/delta.h"
 #include "fw_image/image.h"
+#include "fw_image/patch.h"
 #include "fw_image/pkg_format.h"
 #include "fw_image/sha256.h"
 
@@ -110,11 +111,11 @@ static struct ref_result ref_apply(const uint8_t *pkg, size_t pkg_len, const uin
         goto out;                                                                                  \
     } while (0)
 
-    if (pkg_len < PKG_HEADER_SIZE || pkg_header_read(pkg, &h) != PKG_OK)
+    if (pkg_header_read(pkg, pkg_len, &h) != PKG_OK)
         REFUSE("bad header");
-    if (pkg_body_len(&h) != pkg_len - PKG_HEADER_SIZE)
+    if (pkg_total_len(&h) != pkg_len)
         REFUSE("body length");
-    sha256(pkg + PKG_HEADER_SIZE, pkg_len - PKG_HEADER_SIZE, digest);
+    sha256(pkg + h.header_len, pkg_len - h.header_len, digest);
     if (memcmp(digest, h.body_sha256, SHA256_LEN) != 0)
         REFUSE("body hash");
     sha256(old, old_len, digest);
@@ -123,7 +124,7 @@ static struct ref_result ref_apply(const uint8_t *pkg, size_t pkg_len, const uin
     if (h.stash_slots > device_slots)
         REFUSE("needs more stash slots than the device has");
 
-    const uint8_t *at = pkg + PKG_HEADER_SIZE + h.plan_len;
+    const uint8_t *at = pkg + h.header_len;
     for (int i = 0; i < PKG_STREAMS; i++) {
         if (!decode_stream(at, &h.stream[i], &stream[i]))
             REFUSE("stream does not decode to its declared length");
@@ -143,22 +144,26 @@ static struct ref_result ref_apply(const uint8_t *pkg, size_t pkg_len, const uin
     for (uint32_t j = 0; j < h.stash_slots; j++)
         held[j] = -1;
 
-    struct cursor plan = {pkg + PKG_HEADER_SIZE, pkg + PKG_HEADER_SIZE + h.plan_len};
     struct cursor ctrl = {stream[PKG_CTRL], stream[PKG_CTRL] + h.stream[PKG_CTRL].raw_len};
     size_t di = 0, ei = 0;
-    int64_t pos = 0;
+    int64_t pos = 0, last = -1;
     bool full = (h.flags & PKG_FLAG_FULL) != 0;
     for (uint32_t k = 0; k < h.steps; k++) {
-        uint32_t t, count;
-        if (!next_varint(&plan, &t) || !next_varint(&plan, &count))
+        uint32_t zt, count;
+        if (!next_varint(&ctrl, &zt) || !next_varint(&ctrl, &count))
             REFUSE("plan truncated");
+        int64_t t64 = last + 1 + zigzag_decode(zt);
+        if (t64 < 0 || t64 >= h.steps || written[t64])
+            REFUSE("target sector out of range or written twice");
+        uint32_t t = (uint32_t)t64;
+        last = t64;
         if (t >= h.steps || written[t])
             REFUSE("target sector out of range or written twice");
         if (full && (t != k || count != 0))
             REFUSE("full image not ascending or with stash");
         for (uint32_t e = 0; e < count; e++) {
             uint32_t s, slot;
-            if (!next_varint(&plan, &s) || !next_varint(&plan, &slot))
+            if (!next_varint(&ctrl, &s) || !next_varint(&ctrl, &slot))
                 REFUSE("plan truncated in a stash entry");
             if (s >= n_src || slot >= h.stash_slots || written[s])
                 REFUSE("stash of an overwritten or absent sector, or bad slot");
@@ -169,14 +174,18 @@ static struct ref_result ref_apply(const uint8_t *pkg, size_t pkg_len, const uin
         uint32_t fill = 0;
         memset(sector, 0xff, size);
         while (fill < bytes) {
-            uint32_t add, copy, zz;
-            if (!next_varint(&ctrl, &add) || !next_varint(&ctrl, &copy) || !next_varint(&ctrl, &zz))
+            uint32_t word, copy, zz;
+            if (!next_varint(&ctrl, &word) || !next_varint(&ctrl, &copy) ||
+                !next_varint(&ctrl, &zz))
                 REFUSE("control stream exhausted");
+            uint32_t add = word >> 1;
+            bool exact = word & 1;
             if ((uint64_t)fill + add + copy > bytes)
                 REFUSE("triple crosses the sector end");
             if (add && (pos < 0 || pos + add > h.src_size))
                 REFUSE("add outside the source image");
-            if (di + add > h.stream[PKG_DIFF].raw_len || ei + copy > h.stream[PKG_EXTRA].raw_len)
+            if ((!exact && di + add > h.stream[PKG_DIFF].raw_len) ||
+                ei + copy > h.stream[PKG_EXTRA].raw_len)
                 REFUSE("diff or extra stream exhausted");
             for (uint32_t i = 0; i < add; i++, pos++) {
                 uint32_t s = (uint32_t)(pos / size), off = (uint32_t)(pos % size);
@@ -188,7 +197,7 @@ static struct ref_result ref_apply(const uint8_t *pkg, size_t pkg_len, const uin
                         src = stash + (size_t)j * size;
                 if (!src)
                     REFUSE("read of an overwritten sector that is not stashed");
-                sector[fill++] = (uint8_t)(src[off] + stream[PKG_DIFF][di++]);
+                sector[fill++] = (uint8_t)(src[off] + (exact ? 0 : stream[PKG_DIFF][di++]));
             }
             memcpy(sector + fill, stream[PKG_EXTRA] + ei, copy);
             fill += copy;
@@ -198,7 +207,7 @@ static struct ref_result ref_apply(const uint8_t *pkg, size_t pkg_len, const uin
         memcpy(flash + (size_t)t * size, sector, size);
         written[t] = true;
     }
-    if (plan.p != plan.end || ctrl.p != ctrl.end || di != h.stream[PKG_DIFF].raw_len ||
+    if (ctrl.p != ctrl.end || di != h.stream[PKG_DIFF].raw_len ||
         ei != h.stream[PKG_EXTRA].raw_len)
         REFUSE("plan or streams not consumed exactly");
     for (uint32_t i = h.tgt_size; i < h.steps * size; i++)
@@ -226,7 +235,9 @@ out:
 
 static struct delta_params params(uint32_t sector, uint32_t slots, bool full)
 {
-    return (struct delta_params){"bc66", "BC66NBR01A07", "BC66NBR01A08", sector, slots, full};
+    return (struct delta_params){"bc66", "BC66NBR01A07", "BC66NBR01A08", sector, slots,
+                                 (uint32_t)(PATCH_RAM_MAX - patch_fixed_memory()), full,
+                                 false};
 }
 
 /* Makes a package, applies it with the reference applier and checks the
@@ -241,7 +252,7 @@ static size_t round_trip(const uint8_t *old, size_t old_len, const uint8_t *new,
     int rc = delta_make(old, old_len, new, new_len, &p, &pkg, &pkg_len, why, sizeof why);
     ck_assert_msg(rc == 0, "delta_make failed: %s", why);
     struct pkg_header h;
-    ck_assert_int_eq(pkg_header_read(pkg, &h), PKG_OK);
+    ck_assert_int_eq(pkg_header_read(pkg, pkg_len, &h), PKG_OK);
     ck_assert_uint_le(h.stash_slots, slots);
     ck_assert_uint_eq(h.flags, full ? PKG_FLAG_FULL : 0);
     ck_assert_str_eq(h.model, "bc66");
@@ -405,20 +416,25 @@ START_TEST(test_delta_full_image)
     char why[160];
     ck_assert_int_eq(delta_make(old, ol, new, nl, &p, &pkg, &len, why, sizeof why), 0);
     struct pkg_header h;
-    ck_assert_int_eq(pkg_header_read(pkg, &h), PKG_OK);
+    ck_assert_int_eq(pkg_header_read(pkg, len, &h), PKG_OK);
     ck_assert_uint_eq(h.steps, (nl + 511) / 512);
     ck_assert_uint_eq(h.stash_slots, 0);
     ck_assert_uint_eq(h.stream[PKG_DIFF].raw_len, 0);
     ck_assert_uint_eq(h.stream[PKG_EXTRA].raw_len, nl);
-    const uint8_t *plan = pkg + PKG_HEADER_SIZE;
     ck_assert_uint_eq(h.steps, 50); /* 25128 bytes: 49 whole sectors and 40 bytes */
-    ck_assert_uint_eq(h.plan_len, 2 * h.steps);
+    /* Each step: plan entry (0: the next sector, 0: no stash), then one
+     * triple (0, 512, 0), 4 bytes of varints; the last (0, 40, 0) is 3. */
+    uint8_t *ctrl;
+    ck_assert(decode_stream(pkg + h.header_len, &h.stream[PKG_CTRL], &ctrl));
+    ck_assert_uint_eq(h.stream[PKG_CTRL].raw_len, 6 * 49 + 5);
     for (uint32_t k = 0; k < h.steps; k++) {
-        ck_assert_uint_eq(plan[2 * k], k);
-        ck_assert_uint_eq(plan[2 * k + 1], 0);
+        const uint8_t *e = ctrl + 6 * k;
+        ck_assert_uint_eq(e[0], 0);
+        ck_assert_uint_eq(e[1], 0);
+        ck_assert_uint_eq(e[2], 0);
+        ck_assert_uint_eq(e[3], k < 49 ? 0x80 : 40);
     }
-    /* (0, 512, 0) is 4 bytes of varints, the last (0, 40, 0) is 3 */
-    ck_assert_uint_eq(h.stream[PKG_CTRL].raw_len, 4 * 49 + 3);
+    free(ctrl);
     free(pkg);
     free(old);
     free(new);
@@ -558,7 +574,7 @@ START_TEST(test_delta_ref_applier_refuses)
     char why[160];
     ck_assert_int_eq(delta_make(old, ol, new, nl, &p, &pkg, &len, why, sizeof why), 0);
     struct pkg_header h;
-    ck_assert_int_eq(pkg_header_read(pkg, &h), PKG_OK);
+    ck_assert_int_eq(pkg_header_read(pkg, len, &h), PKG_OK);
     ck_assert_uint_gt(h.stash_slots, 0); /* swapped halves need the stash */
 
     /* a device with fewer slots than the package needs */
@@ -570,26 +586,58 @@ START_TEST(test_delta_ref_applier_refuses)
     ck_assert_ptr_null(r.image);
 
     /* the same plan without its stash entries: a read must be refused. The
-     * plan is rewritten without them and the header fixed up. */
-    uint8_t *bad = malloc(len);
-    struct cursor c = {pkg + PKG_HEADER_SIZE, pkg + PKG_HEADER_SIZE + h.plan_len};
-    size_t w = PKG_HEADER_SIZE;
+     * control stream is rewritten without them, compressed again and the
+     * header fixed up. */
+    uint8_t *ctrl, *plain = malloc(h.stream[PKG_CTRL].raw_len);
+    ck_assert(decode_stream(pkg + h.header_len, &h.stream[PKG_CTRL], &ctrl));
+    struct cursor c = {ctrl, ctrl + h.stream[PKG_CTRL].raw_len};
+    size_t w = 0;
+    int64_t last = -1;
     for (uint32_t k = 0; k < h.steps; k++) {
-        uint32_t t, count, x;
-        ck_assert(next_varint(&c, &t) && next_varint(&c, &count));
-        w += varint_put(bad + w, t);
-        w += varint_put(bad + w, 0);
+        uint32_t zt, count, x, word, copy, zz;
+        ck_assert(next_varint(&c, &zt) && next_varint(&c, &count));
+        w += varint_put(plain + w, zt);
+        w += varint_put(plain + w, 0);
         for (uint32_t e = 0; e < 2 * count; e++)
             ck_assert(next_varint(&c, &x));
+        last += 1 + zigzag_decode(zt);
+        uint32_t bytes = h.tgt_size - (uint32_t)last * 4096, fill = 0;
+        bytes = bytes < 4096 ? bytes : 4096;
+        while (fill < bytes) {
+            ck_assert(next_varint(&c, &word) && next_varint(&c, &copy) && next_varint(&c, &zz));
+            w += varint_put(plain + w, word);
+            w += varint_put(plain + w, copy);
+            w += varint_put(plain + w, zz);
+            fill += (word >> 1) + copy;
+        }
     }
-    size_t streams = len - PKG_HEADER_SIZE - h.plan_len;
-    memcpy(bad + w, pkg + PKG_HEADER_SIZE + h.plan_len, streams);
-    h.plan_len = (uint32_t)(w - PKG_HEADER_SIZE);
-    sha256(bad + PKG_HEADER_SIZE, h.plan_len + streams, h.body_sha256);
-    pkg_header_write(&h, bad);
-    r = ref_apply(bad, w + streams, old, ol, 15);
+    ck_assert_ptr_eq(c.p, c.end);
+    size_t rest = len - h.header_len - h.stream[PKG_CTRL].packed_len;
+    uint8_t *bad = malloc(PKG_HEADER_MAX + lzma_stream_buffer_bound(w) + rest);
+    lzma_options_lzma opt;
+    ck_assert(!lzma_lzma_preset(&opt, 6));
+    opt.dict_size = 1u << h.stream[PKG_CTRL].dict_log2;
+    opt.lc = h.stream[PKG_CTRL].lc;
+    opt.lp = h.stream[PKG_CTRL].lp;
+    opt.pb = h.stream[PKG_CTRL].pb;
+    lzma_filter f[2] = {{LZMA_FILTER_LZMA2, &opt}, {LZMA_VLI_UNKNOWN, NULL}};
+    size_t packed = 0;
+    ck_assert_int_eq(lzma_raw_buffer_encode(f, NULL, plain, w, bad + PKG_HEADER_MAX, &packed,
+                                            lzma_stream_buffer_bound(w)),
+                     LZMA_OK);
+    memcpy(bad + PKG_HEADER_MAX + packed, pkg + len - rest, rest);
+    h.stream[PKG_CTRL].packed_len = (uint32_t)packed;
+    h.stream[PKG_CTRL].raw_len = (uint32_t)w;
+    sha256(bad + PKG_HEADER_MAX, packed + rest, h.body_sha256);
+    uint8_t head[PKG_HEADER_MAX];
+    size_t hl = pkg_header_write(&h, head);
+    memmove(bad + hl, bad + PKG_HEADER_MAX, packed + rest);
+    memcpy(bad, head, hl);
+    r = ref_apply(bad, hl + packed + rest, old, ol, 15);
     ck_assert_ptr_null(r.image);
     ck_assert_str_eq(r.why, "read of an overwritten sector that is not stashed");
+    free(ctrl);
+    free(plain);
 
     free(bad);
     free(pkg);

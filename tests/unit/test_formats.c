@@ -105,50 +105,81 @@ START_TEST(image_header_checks)
 }
 END_TEST
 
+/* Writes `h`, changes byte `at` of the result to `v` and re-signs it. */
+static int read_resigned(struct pkg_header *h, size_t at, uint8_t v)
+{
+    uint8_t raw[PKG_HEADER_MAX];
+    size_t n = pkg_header_write(h, raw);
+    ck_assert_uint_gt(n, at);
+    raw[at] = v;
+    put_le32(raw + n - 4, crc32_update(0, raw, n - 4));
+    struct pkg_header back;
+    return pkg_header_read(raw, n, &back);
+}
+
 START_TEST(package_header_round_trip_and_ranges)
 {
-    struct pkg_header h = {.src_size = 5000,
-                           .tgt_size = 9000,
-                           .sector_size = 4096,
-                           .steps = 3,
-                           .plan_len = 7,
-                           .stash_slots = 2};
+    struct pkg_header h = {
+        .src_size = 5000, .tgt_size = 9000, .sector_size = 4096, .stash_slots = 2};
     strcpy(h.model, "bc66");
     strcpy(h.src_revision, "A");
-    strcpy(h.tgt_revision, "B");
+    strcpy(h.tgt_revision, "BC66NBR01A10");
     for (int i = 0; i < PKG_STREAMS; i++)
-        h.stream[i] = (struct pkg_stream_desc){10u + (uint32_t)i, 20, 3, 0, 2, 12};
-    uint8_t raw[PKG_HEADER_SIZE];
-    pkg_header_write(&h, raw);
+        h.stream[i] = (struct pkg_stream_desc){10u + (uint32_t)i, 300000, 3, 0, 2, 12};
+    h.body_sha256[31] = 0x5a;
+    uint8_t raw[PKG_HEADER_MAX];
+    size_t n = pkg_header_write(&h, raw);
+    /* 9 fixed, 3 names (5 + 2 + 13), sizes 8, hashes 96, streams 3 x 6, CRC 4 */
+    ck_assert_uint_eq(n, 9 + 20 + 8 + 96 + 18 + 4);
+    ck_assert_uint_eq(h.header_len, n);
+    ck_assert_uint_eq(h.steps, 3); /* 9000 bytes are 3 sectors of 4096 */
     struct pkg_header back;
-    ck_assert_int_eq(pkg_header_read(raw, &back), PKG_OK);
-    ck_assert_uint_eq(pkg_body_len(&back), 7 + 10 + 11 + 12);
-    ck_assert_uint_eq(back.stream[2].packed_len, 12);
+    ck_assert_int_eq(pkg_header_read(raw, n, &back), PKG_OK);
+    ck_assert_str_eq(back.model, "bc66");
+    ck_assert_str_eq(back.src_revision, "A");
+    ck_assert_str_eq(back.tgt_revision, "BC66NBR01A10");
+    ck_assert_uint_eq(back.src_size, 5000);
+    ck_assert_uint_eq(back.tgt_size, 9000);
+    ck_assert_uint_eq(back.sector_size, 4096);
+    ck_assert_uint_eq(back.stash_slots, 2);
+    ck_assert_uint_eq(back.steps, 3);
+    ck_assert_uint_eq(back.body_sha256[31], 0x5a);
+    for (int i = 0; i < PKG_STREAMS; i++) {
+        ck_assert_uint_eq(back.stream[i].raw_len, 300000);
+        ck_assert_uint_eq(back.stream[i].lc, 3);
+        ck_assert_uint_eq(back.stream[i].pb, 2);
+        ck_assert_uint_eq(back.stream[i].dict_log2, 12);
+    }
+    ck_assert_uint_eq(pkg_body_len(&back), 10 + 11 + 12);
+    ck_assert_uint_eq(pkg_total_len(&back), n + 33);
 
+    /* every truncation is refused, and so is every flipped bit */
+    for (size_t k = 0; k < n; k++)
+        ck_assert_int_ne(pkg_header_read(raw, k, &back), PKG_OK);
+    for (size_t k = 0; k < n; k++) {
+        raw[k] ^= 0x10;
+        ck_assert_int_ne(pkg_header_read(raw, n, &back), PKG_OK);
+        raw[k] ^= 0x10;
+    }
+    raw[4] = PKG_VERSION + 1;
+    ck_assert_int_eq(pkg_header_read(raw, n, &back), PKG_EVERSION);
+
+    /* fields out of range, re-signed so that only the range check can tell */
+    ck_assert_int_eq(read_resigned(&h, 6, 2), PKG_EFIELD);  /* unknown flag */
+    ck_assert_int_eq(read_resigned(&h, 7, 17), PKG_EFIELD); /* 128 KiB sectors */
+    ck_assert_int_eq(read_resigned(&h, 9, 0), PKG_EFIELD);  /* an empty model */
+    size_t props = n - 4 - 1;                                /* the extra stream's dict */
+    ck_assert_int_eq(read_resigned(&h, props, 20), PKG_EFIELD);
+    ck_assert_int_eq(read_resigned(&h, props - 1, 225), PKG_EFIELD); /* props > 224 */
+    ck_assert_int_eq(read_resigned(&h, props - 1, 4 + 9 * 1), PKG_EFIELD); /* lc + lp 5 */
+    ck_assert_int_eq(read_resigned(&h, 5, (uint8_t)(n - 1)), PKG_ECRC);
     struct pkg_header bad = h;
-    bad.steps = 4; /* 9000 bytes are 3 sectors */
-    pkg_header_write(&bad, raw);
-    ck_assert_int_eq(pkg_header_read(raw, &back), PKG_EFIELD);
-    bad = h;
     bad.sector_size = 3000;
-    pkg_header_write(&bad, raw);
-    ck_assert_int_eq(pkg_header_read(raw, &back), PKG_EFIELD);
+    ck_assert_uint_eq(pkg_header_write(&bad, raw), 0);
     bad = h;
-    bad.stream[1].lc = 4;
-    bad.stream[1].lp = 1;
-    pkg_header_write(&bad, raw);
-    ck_assert_int_eq(pkg_header_read(raw, &back), PKG_EFIELD);
-    bad = h;
-    bad.stream[0].dict_log2 = 20;
-    pkg_header_write(&bad, raw);
-    ck_assert_int_eq(pkg_header_read(raw, &back), PKG_EFIELD);
-    bad = h;
-    bad.flags = 2;
-    pkg_header_write(&bad, raw);
-    ck_assert_int_eq(pkg_header_read(raw, &back), PKG_EFIELD);
-    pkg_header_write(&h, raw);
-    raw[4] = 2;
-    ck_assert_int_eq(pkg_header_read(raw, &back), PKG_EVERSION);
+    bad.tgt_size = 100; /* shorter than an image header */
+    n = pkg_header_write(&bad, raw);
+    ck_assert_int_eq(pkg_header_read(raw, n, &back), PKG_EFIELD);
 }
 END_TEST
 

@@ -184,7 +184,7 @@ static bool target_in_flash(void)
 /* Runs an update from the start; returns the status that stopped it. */
 static int run_update(void)
 {
-    int r = patch_check(pt, &fx.flash, fx.flash.geo.fota_offset, (uint32_t)pkg_len, "bc66");
+    int r = patch_check(pt, &fx.flash, fx.flash.geo.fota_offset, (uint32_t)pkg_len, "bc66", PATCH_RAM_MAX);
     if (r)
         return r;
     r = patch_start(pt);
@@ -205,7 +205,7 @@ static int boot_and_update(void)
     int r = patch_resume(pt, &fx.flash, fx.flash.geo.fota_offset, (uint32_t)pkg_len);
     if (r == PATCH_IDLE) {
         ck_assert_msg(source_in_flash(), "no update recorded, yet the image changed");
-        r = patch_check(pt, &fx.flash, fx.flash.geo.fota_offset, (uint32_t)pkg_len, "bc66");
+        r = patch_check(pt, &fx.flash, fx.flash.geo.fota_offset, (uint32_t)pkg_len, "bc66", PATCH_RAM_MAX);
         if (r == 0)
             r = patch_start(pt);
     }
@@ -259,27 +259,26 @@ static void make_rotation_package(bool with_stash)
     memcpy(new_img, old_img + FX_SECTOR, 7 * FX_SECTOR);
     memcpy(new_img + 7 * FX_SECTOR, old_img, FX_SECTOR);
     new_len = 8 * FX_SECTOR; /* not an image: the applier does not care, the module does */
-    uint8_t plan[64], ctrl[64], diff[8 * FX_SECTOR] = {0};
-    size_t pl = 0, cl = 0;
+    uint8_t ctrl[128], diff[4 * FX_SECTOR] = {0};
+    size_t cl = 0;
     for (uint32_t t = 0; t < 8; t++) {
-        pl += varint_put(plan + pl, t);
-        pl += varint_put(plan + pl, t == 0 && with_stash ? 1 : 0);
+        cl += varint_put(ctrl + cl, 0); /* the next target sector */
+        cl += varint_put(ctrl + cl, t == 0 && with_stash ? 1 : 0);
         if (t == 0 && with_stash) {
-            pl += varint_put(plan + pl, 0); /* source sector 0 */
-            pl += varint_put(plan + pl, 2); /* into slot 2 */
+            cl += varint_put(ctrl + cl, 0); /* source sector 0 */
+            cl += varint_put(ctrl + cl, 2); /* into slot 2 */
         }
-    }
-    cl += varint_put(ctrl + cl, 0); /* start at source sector 1 */
-    cl += varint_put(ctrl + cl, 0);
-    cl += varint_put(ctrl + cl, zigzag_encode(FX_SECTOR));
-    for (uint32_t t = 0; t < 8; t++) {
-        cl += varint_put(ctrl + cl, FX_SECTOR);
+        if (t == 0) {
+            cl += varint_put(ctrl + cl, 0); /* start at source sector 1 */
+            cl += varint_put(ctrl + cl, 0);
+            cl += varint_put(ctrl + cl, zigzag_encode(FX_SECTOR));
+        }
+        /* even steps exact, odd ones with (zero) diff bytes: both kinds of add */
+        cl += varint_put(ctrl + cl, FX_SECTOR << 1 | (t % 2 == 0));
         cl += varint_put(ctrl + cl, 0);
         cl += varint_put(ctrl + cl, zigzag_encode(t == 6 ? -8 * FX_SECTOR : 0));
     }
     struct fx_pkg_parts parts = {
-        .plan = plan,
-        .plan_len = pl,
         .stream = {ctrl, diff, (const uint8_t *)""},
         .stream_len = {cl, sizeof diff, 0},
         .stash_slots = 3,
@@ -313,42 +312,56 @@ START_TEST(refusals_before_writing)
     install();
     uint64_t before = fx.flash.count.ops;
     ck_assert_int_eq(
-        patch_check(pt, &fx.flash, fx.flash.geo.fota_offset, (uint32_t)pkg_len, "bc260y-cn"),
+        patch_check(pt, &fx.flash, fx.flash.geo.fota_offset, (uint32_t)pkg_len, "bc260y-cn", PATCH_RAM_MAX),
         PATCH_EMISMATCH);
     ck_assert_msg(strstr(pt->why, "package is for bc66"), "%s", pt->why);
 
     /* A delta (not full) package checks the source image. */
     struct pkg_header h;
-    ck_assert_int_eq(pkg_header_read(pkg, &h), 0);
+    ck_assert_int_eq(pkg_header_read(pkg, pkg_len, &h), 0);
     h.flags = 0;
     h.src_sha256[0] ^= 1;
-    pkg_header_write(&h, pkg);
+    ck_assert_uint_eq(pkg_header_write(&h, pkg), h.header_len);
     install();
     before = fx.flash.count.ops;
     ck_assert_int_eq(
-        patch_check(pt, &fx.flash, fx.flash.geo.fota_offset, (uint32_t)pkg_len, "bc66"),
+        patch_check(pt, &fx.flash, fx.flash.geo.fota_offset, (uint32_t)pkg_len, "bc66", PATCH_RAM_MAX),
         PATCH_EMISMATCH);
     ck_assert_msg(strstr(pt->why, "another source image"), "%s", pt->why);
 
-    for (size_t at = PKG_HEADER_SIZE; at < pkg_len; at += pkg_len / 7) {
+    for (size_t at = h.header_len; at < pkg_len; at += pkg_len / 7) {
         pkg_len = fx_full_package(pkg, sizeof pkg, "bc66", old_img, old_len, new_img, new_len);
         pkg[at] ^= 0x40; /* one flipped bit in the body */
         install();
         before = fx.flash.count.ops;
         ck_assert_int_eq(
-            patch_check(pt, &fx.flash, fx.flash.geo.fota_offset, (uint32_t)pkg_len, "bc66"),
+            patch_check(pt, &fx.flash, fx.flash.geo.fota_offset, (uint32_t)pkg_len, "bc66", PATCH_RAM_MAX),
             PATCH_EINVALID);
         ck_assert_uint_eq(fx.flash.count.ops, before);
     }
     pkg_len = fx_full_package(pkg, sizeof pkg, "bc66", old_img, old_len, new_img, new_len);
     install();
     ck_assert_int_eq(
-        patch_check(pt, &fx.flash, fx.flash.geo.fota_offset, (uint32_t)pkg_len - 1, "bc66"),
+        patch_check(pt, &fx.flash, fx.flash.geo.fota_offset, (uint32_t)pkg_len - 1, "bc66", PATCH_RAM_MAX),
         PATCH_EINVALID); /* truncated */
+
+    /* A module with less updater RAM than the package needs refuses it;
+     * with exactly that much it accepts it. */
+    ck_assert_int_eq(pkg_header_read(pkg, pkg_len, &h), 0);
+    uint32_t need = (uint32_t)patch_memory_needed(&h);
+    ck_assert_uint_lt(need, PATCH_RAM_MAX);
+    before = fx.flash.count.ops;
+    ck_assert_int_eq(
+        patch_check(pt, &fx.flash, fx.flash.geo.fota_offset, (uint32_t)pkg_len, "bc66", need - 1),
+        PATCH_EINVALID);
+    ck_assert_msg(strstr(pt->why, "updater RAM"), "%s", pt->why);
+    ck_assert_uint_eq(fx.flash.count.ops, before);
+    ck_assert_int_eq(
+        patch_check(pt, &fx.flash, fx.flash.geo.fota_offset, (uint32_t)pkg_len, "bc66", need), 0);
     pkg[100] ^= 1;       /* header */
     install();
     ck_assert_int_eq(
-        patch_check(pt, &fx.flash, fx.flash.geo.fota_offset, (uint32_t)pkg_len, "bc66"),
+        patch_check(pt, &fx.flash, fx.flash.geo.fota_offset, (uint32_t)pkg_len, "bc66", PATCH_RAM_MAX),
         PATCH_EINVALID);
     ck_assert_msg(strstr(pt->why, "CRC"), "%s", pt->why);
 }
@@ -362,7 +375,7 @@ static int cut_everywhere(enum flash_cut_mode mode)
     for (uint64_t n = 0;; n++) {
         install();
         ck_assert_int_eq(
-            patch_check(pt, &fx.flash, fx.flash.geo.fota_offset, (uint32_t)pkg_len, "bc66"), 0);
+            patch_check(pt, &fx.flash, fx.flash.geo.fota_offset, (uint32_t)pkg_len, "bc66", PATCH_RAM_MAX), 0);
         fx.flash.count.ops = 0;
         fx.flash.faults.cut_after = n;
         fx.flash.faults.cut_mode = mode;
@@ -407,7 +420,7 @@ START_TEST(random_multi_cuts)
     for (int run = 0; run < 40; run++) {
         install();
         ck_assert_int_eq(
-            patch_check(pt, &fx.flash, fx.flash.geo.fota_offset, (uint32_t)pkg_len, "bc66"), 0);
+            patch_check(pt, &fx.flash, fx.flash.geo.fota_offset, (uint32_t)pkg_len, "bc66", PATCH_RAM_MAX), 0);
         fx.flash.faults.cut_mode = run % 2 ? FLASH_CUT_TORN : FLASH_CUT_CLEAN;
         fx.flash.faults.cut_after = fx.flash.count.ops + 1 + (uint64_t)(rand() % 40);
         int r = patch_start(pt);
@@ -431,7 +444,7 @@ START_TEST(progress_resumes_from_where_it_was)
     pkg_len = fx_full_package(pkg, sizeof pkg, "bc66", old_img, old_len, new_img, new_len);
     install();
     ck_assert_int_eq(
-        patch_check(pt, &fx.flash, fx.flash.geo.fota_offset, (uint32_t)pkg_len, "bc66"), 0);
+        patch_check(pt, &fx.flash, fx.flash.geo.fota_offset, (uint32_t)pkg_len, "bc66", PATCH_RAM_MAX), 0);
     ck_assert_int_eq(patch_start(pt), PATCH_MORE);
     for (int i = 0; i < 10; i++)
         ck_assert_int_eq(patch_step(pt), PATCH_MORE);
@@ -450,7 +463,7 @@ START_TEST(damaged_stash_is_never_done)
     make_rotation_package(true);
     install();
     ck_assert_int_eq(
-        patch_check(pt, &fx.flash, fx.flash.geo.fota_offset, (uint32_t)pkg_len, "bc66"), 0);
+        patch_check(pt, &fx.flash, fx.flash.geo.fota_offset, (uint32_t)pkg_len, "bc66", PATCH_RAM_MAX), 0);
     int r = patch_start(pt);
     for (int i = 0; i < 3; i++)
         r = patch_step(pt);

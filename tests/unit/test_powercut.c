@@ -37,7 +37,9 @@ static void prepare(struct update *u, const char *model, uint8_t *old, size_t ol
                                   .src_revision = "OLD",
                                   .tgt_revision = "NEW",
                                   .sector_size = g->sector_size,
-                                  .stash_slots = g->scratch_size / g->sector_size - 1};
+                                  .stash_slots = g->scratch_size / g->sector_size - 1,
+                                  .decoder_ram = (uint32_t)(u->prof->updater_ram -
+                                                            patch_fixed_memory())};
     char why[200];
     ck_assert_msg(
         delta_make(old, old_len, new, new_len, &params, &u->pkg, &u->pkg_len, why, sizeof why) == 0,
@@ -78,7 +80,8 @@ static int boot(struct update *u)
     int r = patch_resume(u->pt, &u->rf.flash, g->fota_offset, (uint32_t)u->pkg_len);
     if (r == PATCH_IDLE) {
         ck_assert(memcmp(u->rf.mem + g->fw_offset, u->old, u->old_len) == 0);
-        r = patch_check(u->pt, &u->rf.flash, g->fota_offset, (uint32_t)u->pkg_len, u->prof->id);
+        r = patch_check(u->pt, &u->rf.flash, g->fota_offset, (uint32_t)u->pkg_len, u->prof->id,
+                        u->prof->updater_ram);
         if (r == 0)
             r = patch_start(u->pt);
     }

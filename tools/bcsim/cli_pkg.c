@@ -11,7 +11,7 @@
 #include <string.h>
 
 const char cli_pkg_usage[] =
-    "usage: bcsim pkg make --from IMG --to IMG -o PKG [--full] [--force]\n"
+    "usage: bcsim pkg make --from IMG --to IMG -o PKG [--full] [--best] [--force]\n"
     "                      [--break wrong-base|wrong-model|corrupt|truncate]\n"
     "       bcsim pkg info PKG\n"
     "       bcsim pkg verify PKG --base IMG\n"
@@ -19,6 +19,7 @@ const char cli_pkg_usage[] =
     "\n"
     "  make     a delta package from one image to another of the same model\n"
     "           --full   carry the whole target (no reference to the source)\n"
+    "           --best   try every compression setting in full (slower, a little smaller)\n"
     "           --force  make it even if the module would refuse any package\n"
     "                    between these images (across R01/R02 baselines)\n"
     "           --break  a deliberately bad package, for testing host code:\n"
@@ -36,7 +37,7 @@ struct pkg_opts {
     const char *from, *to, *out, *base, *breakage;
     const char *args[2];
     int nargs;
-    int full, force;
+    int full, best, force;
 };
 
 static int parse(int argc, char **argv, struct pkg_opts *o)
@@ -56,6 +57,8 @@ static int parse(int argc, char **argv, struct pkg_opts *o)
             o->breakage = v;
         else if (strcmp(argv[i], "--full") == 0)
             o->full = r = 1;
+        else if (strcmp(argv[i], "--best") == 0)
+            o->best = r = 1;
         else if (strcmp(argv[i], "--force") == 0)
             o->force = r = 1;
         else if (argv[i][0] != '-' && o->nargs < 2)
@@ -93,13 +96,27 @@ static const struct profile *model_of(const char *path, const char *id)
     return p;
 }
 
-/* Re-signs a header after a deliberate change. */
-static void rewrite_header(uint8_t *pkg, void (*change)(struct pkg_header *))
+/* Re-signs a header after a deliberate change (its length may change). */
+static int rewrite_header(uint8_t **pkg, size_t *len, void (*change)(struct pkg_header *))
 {
     struct pkg_header h;
-    pkg_header_read(pkg, &h);
+    uint8_t head[PKG_HEADER_MAX];
+    if (pkg_header_read(*pkg, *len, &h) != PKG_OK)
+        return -1;
+    size_t body = *len - h.header_len;
     change(&h);
-    pkg_header_write(&h, pkg);
+    size_t hl = pkg_header_write(&h, head);
+    uint8_t *p = malloc(hl + body);
+    if (hl == 0 || !p) {
+        free(p);
+        return -1;
+    }
+    memcpy(p, head, hl);
+    memcpy(p + hl, *pkg + *len - body, body);
+    free(*pkg);
+    *pkg = p;
+    *len = hl + body;
+    return 0;
 }
 
 static void other_base(struct pkg_header *h)
@@ -188,18 +205,23 @@ static int make(const struct pkg_opts *o)
         .tgt_revision = nh.revision,
         .sector_size = p->flash.sector_size,
         .stash_slots = p->flash.scratch_size / p->flash.sector_size - 1,
+        .decoder_ram = (uint32_t)(p->updater_ram - patch_fixed_memory()),
         .full = o->full,
+        .best = o->best,
     };
     if (delta_make(old, old_len, new, new_len, &params, &pkg, &pkg_len, why, sizeof why)) {
         fprintf(stderr, "bcsim pkg make: %s\n", why);
         goto done;
     }
-    if (brk == 0)
-        rewrite_header(pkg, other_base);
-    else if (brk == 1)
-        rewrite_header(pkg, other_model);
-    else if (brk == 2)
-        pkg[PKG_HEADER_SIZE + (pkg_len - PKG_HEADER_SIZE) / 2] ^= 0x01;
+    struct pkg_header made;
+    pkg_header_read(pkg, pkg_len, &made);
+    if ((brk == 0 && rewrite_header(&pkg, &pkg_len, other_base) != 0) ||
+        (brk == 1 && rewrite_header(&pkg, &pkg_len, other_model) != 0)) {
+        fprintf(stderr, "bcsim pkg make: --break %s: out of memory\n", o->breakage);
+        goto done;
+    }
+    if (brk == 2)
+        pkg[made.header_len + (pkg_len - made.header_len) / 2] ^= 0x01;
     else if (brk == 3)
         pkg_len /= 2;
     if (cli_write_file(o->out, pkg, pkg_len) != 0) {
@@ -220,7 +242,7 @@ static int load_package(const char *path, uint8_t **pkg, size_t *len, struct pkg
 {
     if (cli_read_file(path, pkg, len) != 0)
         return CLI_UNAVAILABLE;
-    int err = *len < PKG_HEADER_SIZE ? PKG_ETRUNCATED : pkg_header_read(*pkg, h);
+    int err = pkg_header_read(*pkg, *len, h);
     if (err) {
         fprintf(stderr, "bcsim pkg: %s: %s\n", path, pkg_strerror(err));
         free(*pkg);
@@ -297,17 +319,22 @@ static int info(const struct pkg_opts *o)
            "source     %s, %u bytes, image sha256 %s\n"
            "target     %s, %u bytes, image sha256 %s\n"
            "kind       %s\n"
-           "package    %zu bytes, %.1f%% of the target\n"
-           "plan       %u steps of %u-byte sectors, %u stash slots, %u bytes\n",
+           "package    %zu bytes, %.1f%% of the target, header %u bytes\n"
+           "plan       %u steps of %u-byte sectors, %u stash slots (in the control stream)\n",
            h.model, h.src_revision, h.src_size, src, h.tgt_revision, h.tgt_size, tgt,
            h.flags & PKG_FLAG_FULL ? "full image" : "delta", len,
-           100.0 * (double)len / (double)h.tgt_size, h.steps, h.sector_size, h.stash_slots,
-           h.plan_len);
+           100.0 * (double)len / (double)h.tgt_size, h.header_len, h.steps, h.sector_size,
+           h.stash_slots);
     static const char *const names[] = {"control", "diff", "extra"};
     for (int i = 0; i < PKG_STREAMS; i++)
         printf("%-10s %u -> %u bytes (lc=%u lp=%u pb=%u dict=%u KiB)\n", names[i],
                h.stream[i].raw_len, h.stream[i].packed_len, h.stream[i].lc, h.stream[i].lp,
                h.stream[i].pb, (1u << h.stream[i].dict_log2) / 1024);
+    const struct profile *mp = prof_find(h.model);
+    printf("memory     %zu bytes of updater RAM to apply", patch_memory_needed(&h));
+    if (mp)
+        printf(" (the %s gives its updater %u)", mp->id, mp->updater_ram);
+    printf("\n");
     if (bad)
         printf("check      %s\n", why);
     else
