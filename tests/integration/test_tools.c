@@ -343,6 +343,60 @@ START_TEST(broken_packages_show_in_info)
 }
 END_TEST
 
+/* Rewrites the header of the package at `file` with bigger dictionaries
+ * (the streams still decode: a decoder may have more history than used). */
+static void enlarge_dictionaries(const char *file)
+{
+    int fd = open(file, O_RDWR);
+    ck_assert_int_ge(fd, 0);
+    uint8_t raw[PKG_HEADER_MAX];
+    struct pkg_header h;
+    ck_assert_int_eq(pread(fd, raw, sizeof raw, 0), sizeof raw);
+    ck_assert_int_eq(pkg_header_read(raw, sizeof raw, &h), 0);
+    uint32_t n = h.header_len;
+    h.stream[PKG_DIFF].dict_log2 = h.stream[PKG_EXTRA].dict_log2 = PKG_DICT_LOG2_MAX;
+    ck_assert_uint_eq(pkg_header_write(&h, raw), n);
+    ck_assert_int_eq(pwrite(fd, raw, n, 0), n);
+    close(fd);
+}
+
+/* Each model's updater has a RAM budget (profile.c): pkg make fits every
+ * package in it, pkg info prints what a package needs, and the module
+ * refuses a package that needs more before it writes anything. */
+START_TEST(updater_ram_is_a_budget)
+{
+    static const char *const pairs[][4] = {
+        {"bc66", "BC66NBR01A07", "BC66NBR01A10", "65536"},
+        {"bc260y-cn", "BC260YCNAAR02A02", "BC260YCNAAR02A03", "49152"},
+    };
+    for (int i = 0; i < 2; i++) {
+        export(pairs[i][0], pairs[i][1], "a.img");
+        export(pairs[i][0], pairs[i][2], "b.img");
+        ck_assert_int_eq(RUN("pkg", "make", "--from", path("a.img"), "--to", path("b.img"), "-o",
+                             path("u.pkg")),
+                         0);
+        ck_assert_int_eq(RUN("pkg", "info", path("u.pkg")), 0);
+        char tail[80];
+        snprintf(tail, sizeof tail, " bytes of updater RAM to apply (the %s gives its updater %s)",
+                 pairs[i][0], pairs[i][3]);
+        const char *mem = field("\nmemory     ");
+        ck_assert_msg(strstr(mem, tail), "%s", mem);
+        ck_assert_uint_le(strtoul(mem, NULL, 10), strtoul(pairs[i][3], NULL, 10));
+        ck_assert_uint_gt(strtoul(mem, NULL, 10), 16384);
+        ck_assert_int_eq(RUN("pkg", "verify", path("u.pkg"), "--base", path("a.img")), 0);
+
+        enlarge_dictionaries(path("u.pkg"));
+        ck_assert_int_eq(RUN("pkg", "info", path("u.pkg")), 0); /* the package itself checks */
+        ck_assert_uint_gt(strtoul(field("\nmemory     "), NULL, 10),
+                          strtoul(pairs[i][3], NULL, 10));
+        ck_assert_int_eq(RUN("pkg", "verify", path("u.pkg"), "--base", path("a.img")), 1);
+        char want[80];
+        snprintf(want, sizeof want, "bytes of updater RAM, this module has %s\n", pairs[i][3]);
+        ck_assert_msg(strstr(out, want), "%s", out);
+    }
+}
+END_TEST
+
 /* Card 1: R01 and R02 firmware lines cannot be crossed on BC260Y-CN. The
  * package generator refuses, naming why, unless --force; the module and
  * pkg info refuse such a package. */
@@ -488,6 +542,7 @@ Suite *tools_suite(void)
     tcase_add_test(tc, sha256_labels_agree);
     tcase_add_test(tc, broken_packages_are_refused);
     tcase_add_test(tc, broken_packages_show_in_info);
+    tcase_add_test(tc, updater_ram_is_a_budget);
     tcase_add_test(tc, baselines_are_not_crossed);
     tcase_add_test(tc, output_checked_first);
     tcase_add_test(tc, boot_rom_reads_flash);

@@ -514,6 +514,75 @@ static void expect_refused(const uint8_t *old, size_t old_len, const uint8_t *ne
     ck_assert_msg(strlen(why) > 0 && strchr(why, '\n') == NULL, "why: '%s'", why);
 }
 
+/* Goal 2 of issue 13: a one-byte change in a 600 KB image costs at most
+ * 300 bytes, header included, with every check of the module kept. */
+START_TEST(test_delta_one_byte_change_is_small)
+{
+    size_t ol, nl;
+    uint8_t *a = malloc(600000), *b = malloc(600000);
+    fill_firmware_like(a, 600000, 31);
+    memcpy(b, a, 600000);
+    b[300000] ^= 0x55;
+    uint8_t *old = image_wrap(a, 600000, "BC66NBR01A07", &ol);
+    uint8_t *new = image_wrap(b, 600000, "BC66NBR01A08", &nl);
+    size_t len = round_trip(old, ol, new, nl, 4096, 15, false);
+    fprintf(stderr, "delta: one byte changed in %zu: %zu-byte package\n", nl, len);
+    ck_assert_uint_le(len, 300);
+    free(a);
+    free(b);
+    free(old);
+    free(new);
+}
+END_TEST
+
+/* The streams' decoders fit the budget given, down to the least any package
+ * can need (three lc=0 decoders with 4 KiB dictionaries); below that the
+ * generator says so. */
+START_TEST(test_delta_decoder_budget)
+{
+    size_t ol, nl;
+    uint8_t *a = malloc(120000), *b = malloc(120000);
+    fill_firmware_like(a, 120000, 41);
+    fill_firmware_like(b, 120000, 41);
+    for (size_t i = 5000; i < 120000; i += 977)
+        b[i] ^= (uint8_t)i;
+    memmove(b + 60000, b + 60100, 50000);
+    uint8_t *old = image_wrap(a, 120000, "BC66NBR01A07", &ol);
+    uint8_t *new = image_wrap(b, 120000, "BC66NBR01A08", &nl);
+    struct pkg_header least = {0};
+    for (int i = 0; i < PKG_STREAMS; i++)
+        least.stream[i].dict_log2 = PKG_DICT_LOG2_MIN;
+    uint32_t floor = (uint32_t)pkg_decoder_memory(&least);
+    const uint32_t budgets[] = {200000, 60000, 40000, floor};
+    for (size_t k = 0; k < sizeof budgets / sizeof budgets[0]; k++) {
+        struct delta_params p = params(4096, 15, false);
+        p.decoder_ram = budgets[k];
+        uint8_t *pkg;
+        size_t len;
+        char why[160];
+        ck_assert_int_eq(delta_make(old, ol, new, nl, &p, &pkg, &len, why, sizeof why), 0);
+        struct pkg_header h;
+        ck_assert_int_eq(pkg_header_read(pkg, len, &h), PKG_OK);
+        ck_assert_uint_le(pkg_decoder_memory(&h), budgets[k]);
+        struct ref_result r = ref_apply(pkg, len, old, ol, 15);
+        ck_assert_msg(r.image && r.len == nl && memcmp(r.image, new, nl) == 0, "%s", r.why);
+        free(r.image);
+        free(pkg);
+    }
+    struct delta_params p = params(4096, 15, false);
+    p.decoder_ram = floor - 1;
+    uint8_t *pkg = NULL;
+    size_t len;
+    char why[160] = "";
+    ck_assert_int_lt(delta_make(old, ol, new, nl, &p, &pkg, &len, why, sizeof why), 0);
+    ck_assert_msg(strstr(why, "decoder memory"), "%s", why);
+    free(a);
+    free(b);
+    free(old);
+    free(new);
+}
+END_TEST
+
 START_TEST(test_delta_bad_params)
 {
     size_t ol, nl;
@@ -661,6 +730,8 @@ Suite *delta_suite(void)
     tcase_add_test(tc, test_delta_full_image);
     tcase_add_test(tc, test_delta_tiny);
     tcase_add_test(tc, test_delta_bad_params);
+    tcase_add_test(tc, test_delta_one_byte_change_is_small);
+    tcase_add_test(tc, test_delta_decoder_budget);
     tcase_add_test(tc, test_delta_ref_applier_refuses);
     suite_add_tcase(s, tc);
     static const char *const pairs[] = {"mpy_esp8266", "pybv11"};
