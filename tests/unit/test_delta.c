@@ -547,6 +547,10 @@ START_TEST(test_delta_decoder_budget)
     for (size_t i = 5000; i < 120000; i += 977)
         b[i] ^= (uint8_t)i;
     memmove(b + 60000, b + 60100, 50000);
+    /* new bytes twice, 6000 apart in the extra stream: a 4 KiB dictionary
+     * misses the repeat, so the budget decides what the generator may do */
+    fill_random(b + 30000, 6000, 43);
+    memcpy(b + 90000, b + 30000, 6000);
     uint8_t *old = image_wrap(a, 120000, "BC66NBR01A07", &ol);
     uint8_t *new = image_wrap(b, 120000, "BC66NBR01A08", &nl);
     struct pkg_header least = {0};
