@@ -15,7 +15,7 @@
 
 #define PATCH_SECTOR_MAX  4096
 #define PATCH_SLOTS_MAX   64
-#define PATCH_SECTORS_MAX 4096 /* firmware region, in sectors */
+#define PATCH_SECTORS_MAX 4096        /* firmware region, in sectors */
 #define PATCH_RAM_MAX     (64 * 1024) /* the largest updater RAM a profile may give */
 #define PATCH_ARENA_SIZE  PATCH_RAM_MAX
 #define PATCH_INBUF       512
@@ -36,7 +36,6 @@ struct patch_decoder {
     uint32_t next, end; /* packed bytes still in flash: [next, end) */
     int flash_err;
 };
-
 
 struct patch {
     struct flash *flash;

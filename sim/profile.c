@@ -106,8 +106,7 @@ static const struct prof_revision bc260y_revisions[] = {{"BC260YCNAAR01A05", 0x2
                .rssi = 21,                                                                         \
                .csq_ber = 0},                                                                      \
     .fota = BC66_FOTA, .commands = mt2625_commands, .flash = FLASH_LAYOUT(1536, 768),              \
-    .updater_ram = 64 * 1024,              \
-    .factory = 0, .baselines_locked = false
+    .updater_ram = 64 * 1024, .factory = 0, .baselines_locked = false
 
 static const struct profile bc66 = {
     .id = "bc66",

@@ -63,7 +63,7 @@ struct prof_fota {
      * only marks one as taken: that path prints no download URCs). */
     struct prof_transport lwm2m_transports[URL_SCHEMES];
     bool lwm2m_start_urc; /* +QIND: "FOTA","START" before an update the LwM2M server executes */
-    bool notsupport_urc; /* other schemes: +QIND: "FOTA","NOTSUPPORT" (else ERROR) */
+    bool notsupport_urc;  /* other schemes: +QIND: "FOTA","NOTSUPPORT" (else ERROR) */
     /* <download_err> */
     int dl_dns, dl_failed, dl_net_lost, dl_net_unavailable, dl_flash_write, dl_flash_full;
     int dl_unknown; /* a server answer that is not HTTP at all */

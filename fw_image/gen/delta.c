@@ -6,6 +6,7 @@
 
 #include "fw_image/gen/delta_lzma.h"
 #include "fw_image/gen/delta_match.h"
+#include "fw_image/gen/delta_par.h"
 #include "fw_image/gen/delta_plan.h"
 #include "fw_image/sha256.h"
 
@@ -184,7 +185,7 @@ static int segs_for_plan(struct delta_plan *p, const struct delta_matcher *m, co
     if (delta_plan_restrict(p, free_segs, n_free, slots) != 0)
         return -1;
     struct delta_avail av = {p->sector_size, p->step_of, p->until};
-    return delta_match(m, new, new_len, &av, &default_costs, segs, n_segs);
+    return delta_rematch(m, new, new_len, &av, &default_costs, free_segs, n_free, segs, n_segs);
 }
 
 /* The raw streams of one step order, checked by a replay. */
@@ -221,6 +222,25 @@ static int build_order(bool descending, uint32_t sector_size, const struct delta
     return rc;
 }
 
+/* build_order's arguments and result, for a thread. */
+struct order_job {
+    bool descending;
+    uint32_t sector_size, old_len, new_len, slots;
+    const struct delta_matcher *m;
+    const uint8_t *old, *new;
+    const struct delta_seg *free_segs;
+    size_t n_free;
+    struct candidate *c;
+    int rc;
+};
+
+static void order_job_run(void *arg)
+{
+    struct order_job *j = arg;
+    j->rc = build_order(j->descending, j->sector_size, j->m, j->old, j->old_len, j->new, j->new_len,
+                        j->slots, j->free_segs, j->n_free, j->c);
+}
+
 static size_t estimate(const struct candidate *c)
 {
     const uint8_t *in[PKG_STREAMS] = {c->raw.ctrl.p, c->raw.diff.p, c->raw.extra.p};
@@ -241,13 +261,24 @@ static int make_delta(struct pkg_header *h, const uint8_t *old, uint32_t old_len
     if (!m || delta_match(m, new, new_len, NULL, &default_costs, &free_segs, &n_free) != 0)
         goto out;
     /* Growth shifts content up, so descending order usually reads intact
-     * sectors; shrinking favours ascending. Both are built; the quick
-     * estimate picks one to compress, or with `best` both are compressed
-     * and the smaller kept. */
+     * sectors; shrinking favours ascending. Both are built, side by side;
+     * the quick estimate picks one to compress, or with `best` both are
+     * compressed and the smaller kept. */
+    struct order_job jobs[2];
+    for (int k = 0; k < 2; k++)
+        jobs[k] = (struct order_job){
+            k == 1,    h->sector_size, old_len, new_len, pp->stash_slots, m, old, new,
+            free_segs, n_free,         &c[k],   0};
+    delta_par_run(order_job_run, jobs, sizeof jobs[0], 2);
     for (; built < 2; built++)
-        if ((rc = build_order(built == 1, h->sector_size, m, old, old_len, new, new_len,
-                              pp->stash_slots, free_segs, n_free, &c[built])) != 0)
-            goto out;
+        if ((rc = jobs[built].rc) != 0)
+            break;
+    if (rc != 0) {
+        for (int k = built + 1; k < 2; k++)
+            if (jobs[k].rc == 0)
+                delta_raw_free(&c[k].raw);
+        goto out;
+    }
     int first = 0, last = 1;
     if (!pp->best) {
         size_t e0 = estimate(&c[0]), e1 = estimate(&c[1]);
@@ -261,8 +292,7 @@ static int make_delta(struct pkg_header *h, const uint8_t *old, uint32_t old_len
         uint8_t *cand = NULL;
         size_t cand_len = 0;
         struct pkg_header hc = *h;
-        rc = assemble(&hc, &c[k].raw, c[k].slots_used, pp->decoder_ram, pp->best, &cand,
-                      &cand_len);
+        rc = assemble(&hc, &c[k].raw, c[k].slots_used, pp->decoder_ram, pp->best, &cand, &cand_len);
         if (rc != 0)
             break;
         if (!*pkg || cand_len < *pkg_len) {
@@ -295,8 +325,8 @@ int delta_make(const uint8_t *old, size_t old_len, const uint8_t *new, size_t ne
     struct pkg_header h;
     header_base(&h, old, old_len, new, new_len, params);
     int rc = params->full ? make_full(&h, new, (uint32_t)new_len, params, pkg, pkg_len)
-                          : make_delta(&h, old, (uint32_t)old_len, new, (uint32_t)new_len,
-                                       params, pkg, pkg_len);
+                          : make_delta(&h, old, (uint32_t)old_len, new, (uint32_t)new_len, params,
+                                       pkg, pkg_len);
     if (rc == -2)
         return fail(why, why_size, "internal error: the plan breaks the in-place rules");
     if (rc == -3)

@@ -1,5 +1,6 @@
 #include "fw_image/gen/delta_lzma.h"
 
+#include "fw_image/gen/delta_par.h"
 #include "fw_image/lzma2_dec.h"
 
 #include <lzma.h>
@@ -155,47 +156,81 @@ static size_t scratch_bound(const size_t n[PKG_STREAMS])
     return m;
 }
 
+/* The options that win most often, per stream (measured on the corpus). */
+static const struct variant typical[PKG_STREAMS] = {{1, 0, 0}, {2, 0, 0}, {3, 0, 0}};
+
 size_t delta_lzma_estimate(const uint8_t *const in[PKG_STREAMS], const size_t n[PKG_STREAMS])
 {
     size_t scratch_size = scratch_bound(n), total = 0;
     uint8_t *scratch = malloc(scratch_size);
     for (int i = 0; scratch && i < PKG_STREAMS; i++) {
-        struct trials t;
-        if (try_stream(true, in[i], n[i], i, scratch, scratch_size, &t) != 0) {
+        size_t len =
+            encode_as(true, in[i], n[i], typical[i], PKG_DICT_LOG2_MIN, scratch, scratch_size);
+        if (len == 0) {
             total = 0;
             break;
         }
-        size_t best = t.at_min[t.best_v];
-        for (unsigned k = 1; k < N_DICTS; k++)
-            if (t.at_dict[k] && t.at_dict[k] < best)
-                best = t.at_dict[k];
-        total += best;
+        total += len;
     }
     free(scratch);
     return total;
+}
+
+/* One stream's share of the work, for a thread: its trials, then its
+ * final encoding with the options chosen for it. */
+struct stream_job {
+    const uint8_t *in;
+    size_t n;
+    int kind;
+    bool quick;
+    struct trials t;
+    struct variant v; /* chosen */
+    unsigned dict_log2;
+    uint8_t *out;
+    size_t len;
+    int rc;
+};
+
+static void trial_job(void *arg)
+{
+    struct stream_job *j = arg;
+    size_t size = lzma_stream_buffer_bound(j->n);
+    uint8_t *scratch = malloc(size);
+    j->rc = scratch ? try_stream(j->quick, j->in, j->n, j->kind, scratch, size, &j->t) : -1;
+    free(scratch);
+}
+
+static void final_job(void *arg)
+{
+    struct stream_job *j = arg;
+    size_t size = lzma_stream_buffer_bound(j->n);
+    uint8_t *scratch = malloc(size);
+    j->len = scratch ? encode(j->in, j->n, j->v, j->dict_log2, scratch, size) : 0;
+    j->out = j->len ? malloc(j->len) : NULL;
+    if (j->out)
+        memcpy(j->out, scratch, j->len);
+    j->rc = j->out ? 0 : -1;
+    free(scratch);
 }
 
 int delta_lzma_pack_all(const uint8_t *const in[PKG_STREAMS], const size_t n[PKG_STREAMS],
                         uint32_t decoder_ram, bool best_effort, uint8_t *out[PKG_STREAMS],
                         struct pkg_stream_desc d[PKG_STREAMS])
 {
-    size_t scratch_size = scratch_bound(n);
+    struct stream_job job[PKG_STREAMS];
+    struct choice c[PKG_STREAMS][MAX_VARIANTS + N_DICTS];
+    size_t nc[PKG_STREAMS];
     for (int i = 0; i < PKG_STREAMS; i++) {
         out[i] = NULL;
         if (n[i] > UINT32_MAX)
             return -1;
+        job[i] = (struct stream_job){.in = in[i], .n = n[i], .kind = i, .quick = !best_effort};
     }
-    uint8_t *scratch = malloc(scratch_size);
-    struct trials t[PKG_STREAMS];
-    struct choice c[PKG_STREAMS][MAX_VARIANTS + N_DICTS];
-    size_t nc[PKG_STREAMS];
-    int rc = -1;
-    if (!scratch)
-        return -1;
+    delta_par_run(trial_job, job, sizeof job[0], PKG_STREAMS);
     for (int i = 0; i < PKG_STREAMS; i++) {
-        if (try_stream(!best_effort, in[i], n[i], i, scratch, scratch_size, &t[i]) != 0)
-            goto out;
-        nc[i] = choices_of(&t[i], c[i]);
+        if (job[i].rc != 0)
+            return -1;
+        nc[i] = choices_of(&job[i].t, c[i]);
     }
     /* Every combination of the measured settings: the smallest that fits. */
     size_t best = SIZE_MAX, pick[PKG_STREAMS] = {0, 0, 0};
@@ -211,28 +246,25 @@ int delta_lzma_pack_all(const uint8_t *const in[PKG_STREAMS], const size_t n[PKG
                     pick[2] = e;
                 }
             }
-    if (best == SIZE_MAX) {
-        rc = -3;
-        goto out;
-    }
+    if (best == SIZE_MAX)
+        return -3;
     for (int i = 0; i < PKG_STREAMS; i++) {
-        const struct choice *ch = &c[i][pick[i]];
-        struct variant v = t[i].v[ch->variant];
-        size_t len = encode(in[i], n[i], v, ch->dict_log2, scratch, scratch_size);
-        out[i] = len ? malloc(len) : NULL;
-        if (!out[i])
-            goto out;
-        memcpy(out[i], scratch, len);
-        d[i] = (struct pkg_stream_desc){(uint32_t)len, (uint32_t)n[i], v.lc, v.lp, v.pb,
-                                        (uint8_t)ch->dict_log2};
+        job[i].v = job[i].t.v[c[i][pick[i]].variant];
+        job[i].dict_log2 = c[i][pick[i]].dict_log2;
     }
-    rc = 0;
-out:
+    delta_par_run(final_job, job, sizeof job[0], PKG_STREAMS);
+    int rc = 0;
+    for (int i = 0; i < PKG_STREAMS; i++) {
+        rc = rc ? rc : job[i].rc;
+        struct variant v = job[i].v;
+        d[i] = (struct pkg_stream_desc){(uint32_t)job[i].len,     (uint32_t)n[i], v.lc, v.lp, v.pb,
+                                        (uint8_t)job[i].dict_log2};
+        out[i] = job[i].out;
+    }
     if (rc != 0)
         for (int i = 0; i < PKG_STREAMS; i++) {
             free(out[i]);
             out[i] = NULL;
         }
-    free(scratch);
     return rc;
 }

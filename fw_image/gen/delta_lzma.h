@@ -21,7 +21,7 @@ int delta_lzma_pack_all(const uint8_t *const in[PKG_STREAMS], const size_t n[PKG
                         uint32_t decoder_ram, bool best_effort, uint8_t *out[PKG_STREAMS],
                         struct pkg_stream_desc d[PKG_STREAMS]);
 
-/* The quick encoding's size of the three streams at their best options,
+/* The quick encoding's size of the three streams at their usual options,
  * to compare two step orders; 0 on failure. */
 size_t delta_lzma_estimate(const uint8_t *const in[PKG_STREAMS], const size_t n[PKG_STREAMS]);
 

@@ -6,6 +6,8 @@
  * mismatch against the price of a new control triple. */
 #include "fw_image/gen/delta_match.h"
 
+#include "fw_image/gen/delta_par.h"
+
 #include <divsufsort.h>
 #include <stdlib.h>
 #include <string.h>
@@ -71,7 +73,8 @@ struct ctx {
     const uint8_t *new;
     uint32_t new_len;
     const struct delta_avail *av;
-    unsigned shift; /* log2 of the sector size */
+    unsigned shift;      /* log2 of the sector size */
+    uint32_t begin, end; /* the part of the target being cut */
 };
 
 static bool readable(const struct ctx *x, uint32_t at, uint32_t src)
@@ -238,7 +241,7 @@ static int find_seeds(const struct ctx *x, uint32_t min_seed, struct seeds *out)
 {
     struct recent rec[RECENT];
     memset(rec, 0, sizeof rec);
-    for (uint32_t i = 0; i < x->new_len; i++) {
+    for (uint32_t i = x->begin; i < x->end; i++) {
         uint32_t best = 0;
         int bi = -1;
         for (int j = 0; j < RECENT; j++) {
@@ -341,7 +344,7 @@ static void parse_step(const struct ctx *x, const struct delta_costs *c, struct 
         if (ba < 0 || p->cost[j] < p->cost[ba])
             ba = j;
     }
-    uint8_t *from = p->from + (size_t)i * STATES;
+    uint8_t *from = p->from + (size_t)(i - x->begin) * STATES;
 
     /* extra: continue, or end an add run (same triple, copy part) */
     if (p->cost[0] <= p->cost[ba] + c->to_extra) {
@@ -388,18 +391,19 @@ static void trace_back(const struct ctx *x, struct parse *p, uint8_t *state, int
         if (p->cost[j] < p->cost[s])
             s = j;
     size_t k = p->n_log;
-    for (uint32_t i = x->new_len; i-- > 0;) {
-        state[i] = (uint8_t)s;
-        off[i] = p->slot[s].off;
+    for (uint32_t i = x->end; i-- > x->begin;) {
+        uint32_t r = i - x->begin;
+        state[r] = (uint8_t)s;
+        off[r] = p->slot[s].off;
         while (k > 0 && p->log[k - 1].at == i) {
             k--;
             p->slot[p->log[k].slot] = p->log[k].before;
         }
-        s = p->from[(size_t)i * STATES + s];
+        s = p->from[(size_t)r * STATES + s];
     }
 }
 
-static int segs_from_path(const uint8_t *state, const int32_t *off, uint32_t n,
+static int segs_from_path(const uint8_t *state, const int32_t *off, uint32_t base, uint32_t n,
                           struct delta_seg **segs, size_t *n_segs)
 {
     size_t count = 0, cap = 256;
@@ -420,7 +424,7 @@ static int segs_from_path(const uint8_t *state, const int32_t *off, uint32_t n,
             }
             v = w;
         }
-        v[count++] = (struct delta_seg){i, j - i, add ? off[i] : 0, add};
+        v[count++] = (struct delta_seg){base + i, j - i, add ? off[i] : 0, add};
         i = j;
     }
     *segs = v;
@@ -433,9 +437,10 @@ static int run_parse(const struct ctx *x, const struct delta_costs *c, const str
 {
     struct parse p;
     memset(&p, 0, sizeof p);
-    uint8_t *state = malloc(x->new_len ? x->new_len : 1);
-    int32_t *off = malloc((x->new_len ? x->new_len : 1) * sizeof *off);
-    p.from = malloc((size_t)(x->new_len ? x->new_len : 1) * STATES);
+    uint32_t n = x->end - x->begin;
+    uint8_t *state = malloc(n ? n : 1);
+    int32_t *off = malloc((n ? n : 1) * sizeof *off);
+    p.from = malloc((size_t)(n ? n : 1) * STATES);
     int rc = -1;
     if (!state || !off || !p.from)
         goto out;
@@ -443,14 +448,14 @@ static int run_parse(const struct ctx *x, const struct delta_costs *c, const str
     for (int j = 1; j < STATES; j++)
         p.cost[j] = INF;
     size_t si = 0;
-    for (uint32_t i = 0; i < x->new_len; i++) {
+    for (uint32_t i = x->begin; i < x->end; i++) {
         for (; si < sd->n && (sd->v[si].at <= c->back || sd->v[si].at - c->back <= i); si++)
             if (slot_activate(&p, sd->v[si].off, i, sd->v[si].at + sd->v[si].len) != 0)
                 goto out;
         parse_step(x, c, &p, i);
     }
     trace_back(x, &p, state, off);
-    rc = segs_from_path(state, off, x->new_len, segs, n_segs);
+    rc = segs_from_path(state, off, x->begin, n, segs, n_segs);
 out:
     free(state);
     free(off);
@@ -459,15 +464,167 @@ out:
     return rc;
 }
 
+static int cut_range(const struct ctx *x, const struct delta_costs *c, struct delta_seg **segs,
+                     size_t *n_segs)
+{
+    struct seeds sd = {NULL, 0, 0};
+    int rc = find_seeds(x, c->min_seed, &sd);
+    if (rc == 0)
+        rc = run_parse(x, c, &sd, segs, n_segs);
+    free(sd.v);
+    return rc;
+}
+
+/* A growable list of runs. */
+struct seg_list {
+    struct delta_seg *v;
+    size_t n, cap;
+};
+
+static int seg_push(struct seg_list *l, struct delta_seg e)
+{
+    if (e.len == 0)
+        return 0;
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? 2 * l->cap : 256;
+        struct delta_seg *v = realloc(l->v, cap * sizeof *v);
+        if (!v)
+            return -1;
+        l->v = v;
+        l->cap = cap;
+    }
+    l->v[l->n++] = e;
+    return 0;
+}
+
+/* The target is cut in pieces of at least this many bytes (4 KiB-aligned),
+ * each parsed on its own thread. The count depends on the size only, so a
+ * package does not depend on the machine that made it. */
+#define PIECE_MIN (192u * 1024)
+
+struct piece {
+    struct ctx x;
+    const struct delta_costs *c;
+    struct delta_seg *segs;
+    size_t n;
+    int rc;
+};
+
+static void cut_piece(void *arg)
+{
+    struct piece *pc = arg;
+    pc->rc = cut_range(&pc->x, pc->c, &pc->segs, &pc->n);
+}
+
 int delta_match(const struct delta_matcher *m, const uint8_t *new, uint32_t new_len,
                 const struct delta_avail *av, const struct delta_costs *c, struct delta_seg **segs,
                 size_t *n_segs)
 {
-    struct ctx x = {m, new, new_len, av, av ? log2_u32(av->sector_size) : 0};
-    struct seeds sd = {NULL, 0, 0};
-    int rc = find_seeds(&x, c->min_seed, &sd);
+    struct ctx x = {m, new, new_len, av, av ? log2_u32(av->sector_size) : 0, 0, new_len};
+    uint32_t pieces = new_len / PIECE_MIN;
+    pieces = pieces < 1 ? 1 : pieces > DELTA_PAR_MAX ? DELTA_PAR_MAX : pieces;
+    uint32_t step = (new_len / pieces + 4095) & ~4095u;
+    struct piece pc[DELTA_PAR_MAX];
+    for (uint32_t k = 0; k < pieces; k++) {
+        pc[k] = (struct piece){x, c, NULL, 0, 0};
+        pc[k].x.begin = k * step < new_len ? k * step : new_len;
+        pc[k].x.end = k + 1 == pieces || (k + 1) * step > new_len ? new_len : (k + 1) * step;
+    }
+    delta_par_run(cut_piece, pc, sizeof pc[0], pieces);
+    struct seg_list l = {NULL, 0, 0};
+    int rc = 0;
+    for (uint32_t k = 0; k < pieces; k++) {
+        for (size_t i = 0; rc == 0 && pc[k].rc == 0 && i < pc[k].n; i++)
+            rc = seg_push(&l, pc[k].segs[i]);
+        rc = rc ? rc : pc[k].rc;
+        free(pc[k].segs);
+    }
+    if (rc != 0) {
+        free(l.v);
+        return -1;
+    }
+    *segs = l.v;
+    *n_segs = l.n;
+    return 0;
+}
+
+/* ---------------------------------------------------------------- rematch */
+
+/* The part of segs (sorted, covering the target) inside [a, b), from index
+ * *i on; *i is left at the first seg that reaches past b. */
+static int copy_clipped(const struct delta_seg *segs, size_t n, size_t *i, uint32_t a, uint32_t b,
+                        struct seg_list *out)
+{
+    for (; *i < n && segs[*i].at < b; ++*i) {
+        struct delta_seg e = segs[*i];
+        uint32_t from = e.at > a ? e.at : a, to = e.at + e.len < b ? e.at + e.len : b;
+        if (to > from && seg_push(out, (struct delta_seg){from, to - from, e.offset, e.add}) != 0)
+            return -1;
+        if (e.at + e.len > b)
+            break;
+    }
+    return 0;
+}
+
+/* Target sectors where `segs` reads what `x->av` forbids. */
+static uint8_t *late_sectors(const struct ctx *x, const struct delta_seg *segs, size_t n,
+                             uint32_t n_sectors)
+{
+    uint8_t *late = calloc(n_sectors ? n_sectors : 1, 1);
+    for (size_t i = 0; late && i < n; i++) {
+        if (!segs[i].add)
+            continue;
+        uint32_t src = (uint32_t)((int64_t)segs[i].at + segs[i].offset);
+        for (uint32_t done = 0; done < segs[i].len;) {
+            uint32_t r = readable_len(x, segs[i].at + done, src + done, segs[i].len - done);
+            done += r;
+            if (done < segs[i].len) {
+                late[(segs[i].at + done) >> x->shift] = 1;
+                done++; /* on past the byte that cannot be read */
+            }
+        }
+    }
+    return late;
+}
+
+int delta_rematch(const struct delta_matcher *m, const uint8_t *new, uint32_t new_len,
+                  const struct delta_avail *av, const struct delta_costs *c,
+                  const struct delta_seg *segs, size_t n, struct delta_seg **out, size_t *n_out)
+{
+    struct ctx x = {m, new, new_len, av, log2_u32(av->sector_size), 0, new_len};
+    uint32_t size = av->sector_size, n_sectors = (new_len + size - 1) / size;
+    uint8_t *late = late_sectors(&x, segs, n, n_sectors);
+    struct seg_list l = {NULL, 0, 0};
+    size_t i = 0;
+    uint32_t done = 0;
+    int rc = late ? 0 : -1;
+    for (uint32_t t = 0; rc == 0 && t < n_sectors; t++) {
+        if (!late[t])
+            continue;
+        uint32_t u = t;
+        while (u + 1 < n_sectors && late[u + 1])
+            u++;
+        x.begin = t * size;
+        x.end = (u + 1) * size < new_len ? (u + 1) * size : new_len;
+        struct delta_seg *w = NULL;
+        size_t nw = 0;
+        rc = copy_clipped(segs, n, &i, done, x.begin, &l);
+        if (rc == 0)
+            rc = cut_range(&x, c, &w, &nw);
+        for (size_t k = 0; rc == 0 && k < nw; k++)
+            rc = seg_push(&l, w[k]);
+        free(w);
+        done = x.end;
+        t = u;
+    }
     if (rc == 0)
-        rc = run_parse(&x, c, &sd, segs, n_segs);
-    free(sd.v);
-    return rc;
+        rc = copy_clipped(segs, n, &i, done, new_len, &l);
+    free(late);
+    if (rc != 0) {
+        free(l.v);
+        return -1;
+    }
+    *out = l.v;
+    *n_out = l.n;
+    return 0;
 }

@@ -49,4 +49,12 @@ int delta_match(const struct delta_matcher *m, const uint8_t *new, uint32_t new_
                 const struct delta_avail *av, const struct delta_costs *c, struct delta_seg **segs,
                 size_t *n_segs);
 
+/* Like delta_match with `av`, but cuts again only the target sectors in
+ * which `segs` (a cut of the whole target, sorted) reads what `av` forbids,
+ * and keeps `segs` everywhere else: much faster when few sectors are
+ * affected. Returns 0, or -1 if out of memory. */
+int delta_rematch(const struct delta_matcher *m, const uint8_t *new, uint32_t new_len,
+                  const struct delta_avail *av, const struct delta_costs *c,
+                  const struct delta_seg *segs, size_t n, struct delta_seg **out, size_t *n_out);
+
 #endif

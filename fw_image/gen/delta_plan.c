@@ -424,8 +424,7 @@ static void write_plan_entry(const struct delta_plan *p, uint32_t k, size_t *si,
 /* Writes the plan entries and the triples with their seeks: each triple's
  * seek moves `pos` to where the next add run reads, so `pos` carries across
  * steps. A leading triple (0, 0, seek) positions the very first add run. */
-static void write_ctrl(const struct delta_plan *p, const struct triples *tr,
-                       struct delta_buf *ctrl)
+static void write_ctrl(const struct delta_plan *p, const struct triples *tr, struct delta_buf *ctrl)
 {
     int64_t pos = 0;
     size_t first_add = 0, si = 0;
@@ -516,8 +515,7 @@ bool delta_replay_ok(const struct delta_plan *p, const struct delta_raw *r, cons
         uint32_t at = (uint32_t)t * size, end = at + size < new_len ? at + size : new_len;
         while (ok && at < end) {
             uint32_t word, copy, zz;
-            ok = read_varint(&ctrl, &word) && read_varint(&ctrl, &copy) &&
-                 read_varint(&ctrl, &zz);
+            ok = read_varint(&ctrl, &word) && read_varint(&ctrl, &copy) && read_varint(&ctrl, &zz);
             uint32_t add = word >> 1;
             bool exact = word & 1;
             ok = ok && (uint64_t)at + add + copy <= end && pos >= 0 && pos + add <= old_len &&

@@ -372,9 +372,9 @@ START_TEST(updater_ram_is_a_budget)
     for (int i = 0; i < 2; i++) {
         export(pairs[i][0], pairs[i][1], "a.img");
         export(pairs[i][0], pairs[i][2], "b.img");
-        ck_assert_int_eq(RUN("pkg", "make", "--from", path("a.img"), "--to", path("b.img"), "-o",
-                             path("u.pkg")),
-                         0);
+        ck_assert_int_eq(
+            RUN("pkg", "make", "--from", path("a.img"), "--to", path("b.img"), "-o", path("u.pkg")),
+            0);
         ck_assert_int_eq(RUN("pkg", "info", path("u.pkg")), 0);
         char tail[80];
         snprintf(tail, sizeof tail, " bytes of updater RAM to apply (the %s gives its updater %s)",

@@ -85,9 +85,8 @@ static size_t compress(const uint8_t *in, size_t len, uint8_t *out, size_t size,
     return pos;
 }
 
-size_t fx_package(uint8_t *out, size_t size, const char *model, const uint8_t *old,
-                  size_t old_len, const uint8_t *new, size_t new_len,
-                  const struct fx_pkg_parts *parts)
+size_t fx_package(uint8_t *out, size_t size, const char *model, const uint8_t *old, size_t old_len,
+                  const uint8_t *new, size_t new_len, const struct fx_pkg_parts *parts)
 {
     struct pkg_header h = {0};
     struct img_header ih;
@@ -107,8 +106,7 @@ size_t fx_package(uint8_t *out, size_t size, const char *model, const uint8_t *o
     ck_assert_uint_gt(size, PKG_HEADER_MAX);
     size_t at = PKG_HEADER_MAX;
     for (int i = 0; i < PKG_STREAMS; i++)
-        at += compress(parts->stream[i], parts->stream_len[i], out + at, size - at,
-                       &h.stream[i]);
+        at += compress(parts->stream[i], parts->stream_len[i], out + at, size - at, &h.stream[i]);
     size_t body = at - PKG_HEADER_MAX;
     sha256(out + PKG_HEADER_MAX, body, h.body_sha256);
     uint8_t head[PKG_HEADER_MAX];
@@ -126,8 +124,8 @@ size_t fx_full_package(uint8_t *out, size_t size, const char *model, const uint8
     size_t ctrl_len = 0;
     uint32_t steps = (uint32_t)((new_len + FX_SECTOR - 1) / FX_SECTOR);
     for (uint32_t t = 0; t < steps; t++) {
-        uint32_t len = new_len - t * FX_SECTOR < FX_SECTOR ? (uint32_t)(new_len - t * FX_SECTOR)
-                                                           : FX_SECTOR;
+        uint32_t len =
+            new_len - t * FX_SECTOR < FX_SECTOR ? (uint32_t)(new_len - t * FX_SECTOR) : FX_SECTOR;
         ctrl_len += varint_put(ctrl + ctrl_len, 0); /* the next sector */
         ctrl_len += varint_put(ctrl + ctrl_len, 0); /* nothing stashed */
         ctrl_len += varint_put(ctrl + ctrl_len, 0);

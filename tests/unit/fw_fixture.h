@@ -10,9 +10,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define FX_SECTOR 512
+#define FX_SECTOR     512
 #define FX_FW_SECTORS 32
-#define FX_TOTAL (FX_SECTOR * 64)
+#define FX_TOTAL      (FX_SECTOR * 64)
 
 struct fx_flash {
     struct flash flash;
@@ -42,9 +42,8 @@ struct fx_pkg_parts {
 };
 
 /* Assembles a package (header, LZMA2-compressed streams); returns its size. */
-size_t fx_package(uint8_t *out, size_t size, const char *model, const uint8_t *old,
-                  size_t old_len, const uint8_t *new, size_t new_len,
-                  const struct fx_pkg_parts *parts);
+size_t fx_package(uint8_t *out, size_t size, const char *model, const uint8_t *old, size_t old_len,
+                  const uint8_t *new, size_t new_len, const struct fx_pkg_parts *parts);
 
 /* A full-image package for new (ascending steps, data in the extra stream). */
 size_t fx_full_package(uint8_t *out, size_t size, const char *model, const uint8_t *old,

@@ -207,8 +207,7 @@ static struct ref_result ref_apply(const uint8_t *pkg, size_t pkg_len, const uin
         memcpy(flash + (size_t)t * size, sector, size);
         written[t] = true;
     }
-    if (ctrl.p != ctrl.end || di != h.stream[PKG_DIFF].raw_len ||
-        ei != h.stream[PKG_EXTRA].raw_len)
+    if (ctrl.p != ctrl.end || di != h.stream[PKG_DIFF].raw_len || ei != h.stream[PKG_EXTRA].raw_len)
         REFUSE("plan or streams not consumed exactly");
     for (uint32_t i = h.tgt_size; i < h.steps * size; i++)
         if (flash[i] != 0xff)
@@ -235,9 +234,10 @@ out:
 
 static struct delta_params params(uint32_t sector, uint32_t slots, bool full)
 {
-    return (struct delta_params){"bc66", "BC66NBR01A07", "BC66NBR01A08", sector, slots,
-                                 (uint32_t)(PATCH_RAM_MAX - patch_fixed_memory()), full,
-                                 false};
+    return (struct delta_params){"bc66",         "BC66NBR01A07",
+                                 "BC66NBR01A08", sector,
+                                 slots,          (uint32_t)(PATCH_RAM_MAX - patch_fixed_memory()),
+                                 full,           false};
 }
 
 /* Makes a package, applies it with the reference applier and checks the

@@ -168,9 +168,9 @@ START_TEST(package_header_round_trip_and_ranges)
     ck_assert_int_eq(read_resigned(&h, 6, 2), PKG_EFIELD);  /* unknown flag */
     ck_assert_int_eq(read_resigned(&h, 7, 17), PKG_EFIELD); /* 128 KiB sectors */
     ck_assert_int_eq(read_resigned(&h, 9, 0), PKG_EFIELD);  /* an empty model */
-    size_t props = n - 4 - 1;                                /* the extra stream's dict */
+    size_t props = n - 4 - 1;                               /* the extra stream's dict */
     ck_assert_int_eq(read_resigned(&h, props, 20), PKG_EFIELD);
-    ck_assert_int_eq(read_resigned(&h, props - 1, 225), PKG_EFIELD); /* props > 224 */
+    ck_assert_int_eq(read_resigned(&h, props - 1, 225), PKG_EFIELD);       /* props > 224 */
     ck_assert_int_eq(read_resigned(&h, props - 1, 4 + 9 * 1), PKG_EFIELD); /* lc + lp 5 */
     ck_assert_int_eq(read_resigned(&h, 5, (uint8_t)(n - 1)), PKG_ECRC);
     struct pkg_header bad = h;

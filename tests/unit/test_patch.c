@@ -184,7 +184,8 @@ static bool target_in_flash(void)
 /* Runs an update from the start; returns the status that stopped it. */
 static int run_update(void)
 {
-    int r = patch_check(pt, &fx.flash, fx.flash.geo.fota_offset, (uint32_t)pkg_len, "bc66", PATCH_RAM_MAX);
+    int r = patch_check(pt, &fx.flash, fx.flash.geo.fota_offset, (uint32_t)pkg_len, "bc66",
+                        PATCH_RAM_MAX);
     if (r)
         return r;
     r = patch_start(pt);
@@ -205,7 +206,8 @@ static int boot_and_update(void)
     int r = patch_resume(pt, &fx.flash, fx.flash.geo.fota_offset, (uint32_t)pkg_len);
     if (r == PATCH_IDLE) {
         ck_assert_msg(source_in_flash(), "no update recorded, yet the image changed");
-        r = patch_check(pt, &fx.flash, fx.flash.geo.fota_offset, (uint32_t)pkg_len, "bc66", PATCH_RAM_MAX);
+        r = patch_check(pt, &fx.flash, fx.flash.geo.fota_offset, (uint32_t)pkg_len, "bc66",
+                        PATCH_RAM_MAX);
         if (r == 0)
             r = patch_start(pt);
     }
@@ -311,9 +313,9 @@ START_TEST(refusals_before_writing)
     pkg_len = fx_full_package(pkg, sizeof pkg, "bc66", old_img, old_len, new_img, new_len);
     install();
     uint64_t before = fx.flash.count.ops;
-    ck_assert_int_eq(
-        patch_check(pt, &fx.flash, fx.flash.geo.fota_offset, (uint32_t)pkg_len, "bc260y-cn", PATCH_RAM_MAX),
-        PATCH_EMISMATCH);
+    ck_assert_int_eq(patch_check(pt, &fx.flash, fx.flash.geo.fota_offset, (uint32_t)pkg_len,
+                                 "bc260y-cn", PATCH_RAM_MAX),
+                     PATCH_EMISMATCH);
     ck_assert_msg(strstr(pt->why, "package is for bc66"), "%s", pt->why);
 
     /* A delta (not full) package checks the source image. */
@@ -324,9 +326,9 @@ START_TEST(refusals_before_writing)
     ck_assert_uint_eq(pkg_header_write(&h, pkg), h.header_len);
     install();
     before = fx.flash.count.ops;
-    ck_assert_int_eq(
-        patch_check(pt, &fx.flash, fx.flash.geo.fota_offset, (uint32_t)pkg_len, "bc66", PATCH_RAM_MAX),
-        PATCH_EMISMATCH);
+    ck_assert_int_eq(patch_check(pt, &fx.flash, fx.flash.geo.fota_offset, (uint32_t)pkg_len, "bc66",
+                                 PATCH_RAM_MAX),
+                     PATCH_EMISMATCH);
     ck_assert_msg(strstr(pt->why, "another source image"), "%s", pt->why);
 
     for (size_t at = h.header_len; at < pkg_len; at += pkg_len / 7) {
@@ -334,16 +336,16 @@ START_TEST(refusals_before_writing)
         pkg[at] ^= 0x40; /* one flipped bit in the body */
         install();
         before = fx.flash.count.ops;
-        ck_assert_int_eq(
-            patch_check(pt, &fx.flash, fx.flash.geo.fota_offset, (uint32_t)pkg_len, "bc66", PATCH_RAM_MAX),
-            PATCH_EINVALID);
+        ck_assert_int_eq(patch_check(pt, &fx.flash, fx.flash.geo.fota_offset, (uint32_t)pkg_len,
+                                     "bc66", PATCH_RAM_MAX),
+                         PATCH_EINVALID);
         ck_assert_uint_eq(fx.flash.count.ops, before);
     }
     pkg_len = fx_full_package(pkg, sizeof pkg, "bc66", old_img, old_len, new_img, new_len);
     install();
-    ck_assert_int_eq(
-        patch_check(pt, &fx.flash, fx.flash.geo.fota_offset, (uint32_t)pkg_len - 1, "bc66", PATCH_RAM_MAX),
-        PATCH_EINVALID); /* truncated */
+    ck_assert_int_eq(patch_check(pt, &fx.flash, fx.flash.geo.fota_offset, (uint32_t)pkg_len - 1,
+                                 "bc66", PATCH_RAM_MAX),
+                     PATCH_EINVALID); /* truncated */
 
     /* A module with less updater RAM than the package needs refuses it;
      * with exactly that much it accepts it. */
@@ -358,11 +360,11 @@ START_TEST(refusals_before_writing)
     ck_assert_uint_eq(fx.flash.count.ops, before);
     ck_assert_int_eq(
         patch_check(pt, &fx.flash, fx.flash.geo.fota_offset, (uint32_t)pkg_len, "bc66", need), 0);
-    pkg[100] ^= 1;       /* header */
+    pkg[100] ^= 1; /* header */
     install();
-    ck_assert_int_eq(
-        patch_check(pt, &fx.flash, fx.flash.geo.fota_offset, (uint32_t)pkg_len, "bc66", PATCH_RAM_MAX),
-        PATCH_EINVALID);
+    ck_assert_int_eq(patch_check(pt, &fx.flash, fx.flash.geo.fota_offset, (uint32_t)pkg_len, "bc66",
+                                 PATCH_RAM_MAX),
+                     PATCH_EINVALID);
     ck_assert_msg(strstr(pt->why, "CRC"), "%s", pt->why);
 }
 END_TEST
@@ -374,8 +376,9 @@ static int cut_everywhere(enum flash_cut_mode mode)
     int tried = 0;
     for (uint64_t n = 0;; n++) {
         install();
-        ck_assert_int_eq(
-            patch_check(pt, &fx.flash, fx.flash.geo.fota_offset, (uint32_t)pkg_len, "bc66", PATCH_RAM_MAX), 0);
+        ck_assert_int_eq(patch_check(pt, &fx.flash, fx.flash.geo.fota_offset, (uint32_t)pkg_len,
+                                     "bc66", PATCH_RAM_MAX),
+                         0);
         fx.flash.count.ops = 0;
         fx.flash.faults.cut_after = n;
         fx.flash.faults.cut_mode = mode;
@@ -419,8 +422,9 @@ START_TEST(random_multi_cuts)
     srand(1234);
     for (int run = 0; run < 40; run++) {
         install();
-        ck_assert_int_eq(
-            patch_check(pt, &fx.flash, fx.flash.geo.fota_offset, (uint32_t)pkg_len, "bc66", PATCH_RAM_MAX), 0);
+        ck_assert_int_eq(patch_check(pt, &fx.flash, fx.flash.geo.fota_offset, (uint32_t)pkg_len,
+                                     "bc66", PATCH_RAM_MAX),
+                         0);
         fx.flash.faults.cut_mode = run % 2 ? FLASH_CUT_TORN : FLASH_CUT_CLEAN;
         fx.flash.faults.cut_after = fx.flash.count.ops + 1 + (uint64_t)(rand() % 40);
         int r = patch_start(pt);
@@ -443,8 +447,9 @@ START_TEST(progress_resumes_from_where_it_was)
     make_images(9000, 11000, 9);
     pkg_len = fx_full_package(pkg, sizeof pkg, "bc66", old_img, old_len, new_img, new_len);
     install();
-    ck_assert_int_eq(
-        patch_check(pt, &fx.flash, fx.flash.geo.fota_offset, (uint32_t)pkg_len, "bc66", PATCH_RAM_MAX), 0);
+    ck_assert_int_eq(patch_check(pt, &fx.flash, fx.flash.geo.fota_offset, (uint32_t)pkg_len, "bc66",
+                                 PATCH_RAM_MAX),
+                     0);
     ck_assert_int_eq(patch_start(pt), PATCH_MORE);
     for (int i = 0; i < 10; i++)
         ck_assert_int_eq(patch_step(pt), PATCH_MORE);
@@ -462,8 +467,9 @@ START_TEST(damaged_stash_is_never_done)
 {
     make_rotation_package(true);
     install();
-    ck_assert_int_eq(
-        patch_check(pt, &fx.flash, fx.flash.geo.fota_offset, (uint32_t)pkg_len, "bc66", PATCH_RAM_MAX), 0);
+    ck_assert_int_eq(patch_check(pt, &fx.flash, fx.flash.geo.fota_offset, (uint32_t)pkg_len, "bc66",
+                                 PATCH_RAM_MAX),
+                     0);
     int r = patch_start(pt);
     for (int i = 0; i < 3; i++)
         r = patch_step(pt);

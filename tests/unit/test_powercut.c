@@ -38,8 +38,8 @@ static void prepare(struct update *u, const char *model, uint8_t *old, size_t ol
                                   .tgt_revision = "NEW",
                                   .sector_size = g->sector_size,
                                   .stash_slots = g->scratch_size / g->sector_size - 1,
-                                  .decoder_ram = (uint32_t)(u->prof->updater_ram -
-                                                            patch_fixed_memory())};
+                                  .decoder_ram =
+                                      (uint32_t)(u->prof->updater_ram - patch_fixed_memory())};
     char why[200];
     ck_assert_msg(
         delta_make(old, old_len, new, new_len, &params, &u->pkg, &u->pkg_len, why, sizeof why) == 0,
