@@ -66,6 +66,8 @@ static int decoders_start(struct patch *p)
 {
     p->arena_used = 0;
     p->last_target = -1;
+    p->pos = 0;
+    p->run = (struct patch_run){0, 0, 0, false};
     uint32_t at = body_offset(p);
     for (int i = 0; i < PKG_STREAMS; i++) {
         const struct pkg_stream_desc *d = &p->hdr.stream[i];
@@ -183,38 +185,49 @@ static int add_run(struct patch *p, uint8_t *out, uint32_t n, bool exact)
     return 0;
 }
 
-/* Runs the control triples of one step; with out == NULL only advances the
- * streams (a finished step being skipped on resume). */
+/* Fills out[0, len) of one step from the triples; with out == NULL only
+ * advances the streams (a finished step being skipped on resume). A triple
+ * may run on into the next steps: what is left of it waits in p->run. */
 static int run_step_streams(struct patch *p, uint8_t *out, uint32_t len)
 {
+    struct patch_run *r = &p->run;
     uint32_t done = 0;
     while (done < len) {
-        uint32_t add_word, copy, seek;
         int err;
-        if ((err = ctrl_varint(p, &add_word)) || (err = ctrl_varint(p, &copy)) ||
-            (err = ctrl_varint(p, &seek)))
-            return err;
-        uint32_t add = add_word >> 1;
-        bool exact = add_word & 1;
-        if (add > len - done || copy > len - done - add || (add == 0 && copy == 0 && seek == 0))
-            return fail(p, PATCH_EINVALID, "control triple overruns its sector");
+        if (r->add == 0 && r->copy == 0) {
+            uint32_t add_word;
+            if ((err = ctrl_varint(p, &add_word)) || (err = ctrl_varint(p, &r->copy)) ||
+                (err = ctrl_varint(p, &r->seek)))
+                return err;
+            r->add = add_word >> 1;
+            r->exact = add_word & 1;
+            if (r->add == 0 && r->copy == 0 && r->seek == 0)
+                return fail(p, PATCH_EINVALID, "control stream has an empty triple");
+            if (r->add > p->hdr.src_size || p->pos > p->hdr.src_size - r->add)
+                return fail(p, PATCH_EINVALID, "control stream reads outside the source image");
+        }
+        uint32_t k = r->add < len - done ? r->add : len - done;
         if (out) {
-            if ((err = add_run(p, out + done, add, exact)) != 0)
+            if ((err = add_run(p, out + done, k, r->exact)) != 0)
                 return err;
         } else {
-            if (add > p->hdr.src_size || p->pos > p->hdr.src_size - add)
-                return fail(p, PATCH_EINVALID, "control stream reads outside the source image");
-            if (!exact && (err = dec_read(p, PKG_DIFF, NULL, add)) != 0)
+            if (!r->exact && (err = dec_read(p, PKG_DIFF, NULL, k)) != 0)
                 return err;
-            p->pos += add;
+            p->pos += k;
         }
-        if ((err = dec_read(p, PKG_EXTRA, out ? out + done + add : NULL, copy)) != 0)
+        r->add -= k;
+        done += k;
+        k = r->copy < len - done ? r->copy : len - done;
+        if ((err = dec_read(p, PKG_EXTRA, out ? out + done : NULL, k)) != 0)
             return err;
-        done += add + copy;
-        int64_t next = (int64_t)p->pos + zigzag_decode(seek);
-        if (next < 0 || next > p->hdr.src_size)
-            return fail(p, PATCH_EINVALID, "control stream seeks outside the source image");
-        p->pos = (uint32_t)next;
+        r->copy -= k;
+        done += k;
+        if (r->add == 0 && r->copy == 0) {
+            int64_t next = (int64_t)p->pos + zigzag_decode(r->seek);
+            if (next < 0 || next > p->hdr.src_size)
+                return fail(p, PATCH_EINVALID, "control stream seeks outside the source image");
+            p->pos = (uint32_t)next;
+        }
     }
     return 0;
 }
@@ -375,6 +388,8 @@ static int journal_add(struct patch *p, uint8_t type, uint32_t a, uint32_t b)
  * package that does not say what it means. */
 static int check_consumed(struct patch *p)
 {
+    if (p->run.add || p->run.copy)
+        return fail(p, PATCH_EINVALID, "a control triple runs past the end of the target");
     for (int i = 0; i < PKG_STREAMS; i++) {
         struct patch_decoder *dec = &p->dec[i];
         if (lz_finish(&dec->lz) != LZ_END || dec->next != dec->end)

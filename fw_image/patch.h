@@ -37,6 +37,11 @@ struct patch_decoder {
     int flash_err;
 };
 
+struct patch_run { /* what is left of the control triple being carried out */
+    uint32_t add, copy, seek;
+    bool exact;
+};
+
 struct patch {
     struct flash *flash;
     uint32_t pkg_offset, pkg_len;
@@ -46,6 +51,7 @@ struct patch {
     uint32_t step;                          /* the next step to perform */
     int64_t last_target;                    /* target sector of the previous step, or -1 */
     uint32_t pos;                           /* source position of the control stream */
+    struct patch_run run;                   /* the triple in progress */
     uint32_t slots;                         /* stash slots of this device */
     uint16_t stash[PATCH_SLOTS_MAX];        /* source sector each slot holds, 0xffff none */
     uint8_t written[PATCH_SECTORS_MAX / 8]; /* target sectors already written */

@@ -295,6 +295,7 @@ out:
 struct triple {
     uint32_t add, copy, src, step;
     bool exact;
+    uint32_t last_step; /* the step it ends in, once merged across steps */
 };
 
 struct triples {
@@ -353,7 +354,7 @@ static int emit_add(uint32_t a, uint32_t b, uint32_t src, uint32_t k, const uint
             y = e + 1;
         }
         if (z > x) {
-            *cur = (struct triple){z - x, 0, src + (x - a), k, false};
+            *cur = (struct triple){z - x, 0, src + (x - a), k, false, k};
             for (uint32_t i = x; i < z; i++) {
                 uint8_t d = (uint8_t)(new[i] - old[src + (i - a)]);
                 delta_buf_put(&out->diff, &d, 1);
@@ -362,7 +363,7 @@ static int emit_add(uint32_t a, uint32_t b, uint32_t src, uint32_t k, const uint
                 return -1;
         }
         if (zend > z) {
-            *cur = (struct triple){zend - z, 0, src + (z - a), k, true};
+            *cur = (struct triple){zend - z, 0, src + (z - a), k, true, k};
             if (zend < b && triples_push(tr, *cur) != 0)
                 return -1;
         }
@@ -381,7 +382,7 @@ static int emit_step(uint32_t k, const struct delta_plan *p, const struct delta_
     uint32_t begin = p->order[k] * p->sector_size;
     uint32_t end =
         (uint32_t)((uint64_t)begin + p->sector_size < new_len ? begin + p->sector_size : new_len);
-    struct triple cur = {0, 0, 0, k, false};
+    struct triple cur = {0, 0, 0, k, false, k};
     bool open = false;
     for (size_t i = seg_find(segs, n, begin); i < n && segs[i].at < end; i++) {
         uint32_t a = segs[i].at > begin ? segs[i].at : begin;
@@ -395,7 +396,7 @@ static int emit_step(uint32_t k, const struct delta_plan *p, const struct delta_
             open = true;
         } else {
             if (!open)
-                cur = (struct triple){0, 0, 0, k, false};
+                cur = (struct triple){0, 0, 0, k, false, k};
             cur.copy += b - a;
             open = true;
             delta_buf_put(&out->extra, new + a, b - a);
@@ -429,13 +430,14 @@ static void write_ctrl(const struct delta_plan *p, const struct triples *tr, str
 {
     int64_t pos = 0;
     size_t first_add = 0, si = 0;
+    uint32_t next_entry = 0; /* the first step whose plan entry is not written */
     while (first_add < tr->n && tr->v[first_add].add == 0)
         first_add++;
     size_t next_add = first_add;
     for (size_t j = 0; j < tr->n; j++) {
         const struct triple *e = &tr->v[j];
-        if (j == 0 || e->step != tr->v[j - 1].step)
-            write_plan_entry(p, e->step, &si, ctrl);
+        for (; next_entry <= e->step; next_entry++)
+            write_plan_entry(p, next_entry, &si, ctrl);
         if (j == 0 && first_add == 0 && e->src != 0) {
             delta_buf_varint(ctrl, 0);
             delta_buf_varint(ctrl, 0);
@@ -454,6 +456,35 @@ static void write_ctrl(const struct delta_plan *p, const struct triples *tr, str
         delta_buf_varint(ctrl, e->copy);
         delta_buf_varint(ctrl, zigzag_encode((int32_t)seek));
     }
+    for (; next_entry < p->n_steps; next_entry++) /* steps inside the last triple */
+        write_plan_entry(p, next_entry, &si, ctrl);
+}
+
+/* Joins the last triple of a step to the first of the next where the next
+ * step writes the following target sector and the two read on from each
+ * other: an add run that goes on, or copy bytes that follow. A triple may
+ * run on into later steps, so a region that did not change costs nothing
+ * per sector. */
+static void merge_across_steps(const struct delta_plan *p, struct triples *tr)
+{
+    size_t w = 0;
+    for (size_t j = 0; j < tr->n; j++) {
+        struct triple *a = w ? &tr->v[w - 1] : NULL, *b = &tr->v[j];
+        bool next =
+            a && b->step == a->last_step + 1 && p->order[b->step] == p->order[a->last_step] + 1;
+        if (next && a->copy == 0 && a->add > 0 && b->add > 0 && a->exact == b->exact &&
+            b->src == a->src + a->add) {
+            a->add += b->add;
+            a->copy = b->copy;
+            a->last_step = b->step;
+        } else if (next && b->add == 0 && (a->add > 0 || a->copy > 0)) {
+            a->copy += b->copy;
+            a->last_step = b->step;
+        } else {
+            tr->v[w++] = *b;
+        }
+    }
+    tr->n = w;
 }
 
 int delta_emit(const struct delta_plan *p, const struct delta_seg *segs, size_t n,
@@ -464,8 +495,10 @@ int delta_emit(const struct delta_plan *p, const struct delta_seg *segs, size_t 
     int rc = 0;
     for (uint32_t k = 0; k < p->n_steps && rc == 0; k++)
         rc = emit_step(k, p, segs, n, old, new, new_len, &tr, out);
-    if (rc == 0)
+    if (rc == 0) {
+        merge_across_steps(p, &tr);
         write_ctrl(p, &tr, &out->ctrl);
+    }
     free(tr.v);
     if (rc != 0 || out->ctrl.oom || out->diff.oom || out->extra.oom) {
         delta_raw_free(out);
@@ -497,6 +530,8 @@ bool delta_replay_ok(const struct delta_plan *p, const struct delta_raw *r, cons
     struct reader ctrl = {r->ctrl.p, r->ctrl.p + r->ctrl.n};
     size_t di = 0, ei = 0;
     int64_t pos = 0, last = -1;
+    uint32_t add = 0, copy = 0, zz = 0; /* what is left of the triple in progress */
+    bool exact = false;
     for (uint32_t s = 0; ok && s < p->n_src; s++)
         written_at[s] = DELTA_NEVER;
     for (uint32_t j = 0; ok && j < p->slots_used; j++)
@@ -515,30 +550,33 @@ bool delta_replay_ok(const struct delta_plan *p, const struct delta_raw *r, cons
         }
         uint32_t at = (uint32_t)t * size, end = at + size < new_len ? at + size : new_len;
         while (ok && at < end) {
-            uint32_t word, copy, zz;
-            ok = read_varint(&ctrl, &word) && read_varint(&ctrl, &copy) && read_varint(&ctrl, &zz);
-            uint32_t add = word >> 1;
-            bool exact = word & 1;
-            ok = ok && (uint64_t)at + add + copy <= end && pos >= 0 && pos + add <= old_len &&
-                 (exact || di + add <= r->diff.n) && ei + copy <= r->extra.n;
-            for (uint32_t i = 0; ok && i < add; i++, at++, pos++) {
+            if (add == 0 && copy == 0) {
+                uint32_t word;
+                ok = read_varint(&ctrl, &word) && read_varint(&ctrl, &copy) &&
+                     read_varint(&ctrl, &zz) && (word >> 1 || copy || zz);
+                add = word >> 1;
+                exact = word & 1;
+                ok = ok && pos >= 0 && pos + add <= old_len;
+            }
+            for (; ok && add > 0 && at < end; add--, at++, pos++) {
                 uint32_t s = (uint32_t)(pos / size);
                 bool intact = written_at[s] == DELTA_NEVER;
                 bool stashed = false;
                 for (uint32_t j = 0; j < p->slots_used; j++)
                     stashed |= held[j] == s;
-                uint8_t d = exact ? 0 : r->diff.p[di++];
-                ok = (intact || stashed) && (uint8_t)(old[pos] + d) == new[at];
+                ok = (intact || stashed) && (exact || di < r->diff.n);
+                uint8_t d = ok && !exact ? r->diff.p[di++] : 0;
+                ok = ok && (uint8_t)(old[pos] + d) == new[at];
             }
-            ok = ok && (copy == 0 || memcmp(r->extra.p + ei, new + at, copy) == 0);
-            at += copy;
-            ei += copy;
-            pos += zigzag_decode(zz);
+            for (; ok && add == 0 && copy > 0 && at < end; copy--, at++)
+                ok = ei < r->extra.n && r->extra.p[ei++] == new[at];
+            if (add == 0 && copy == 0)
+                pos += zigzag_decode(zz);
         }
         if (ok && t < p->n_src)
             written_at[t] = k;
     }
-    ok = ok && ctrl.p == ctrl.end && di == r->diff.n && ei == r->extra.n;
+    ok = ok && add == 0 && copy == 0 && ctrl.p == ctrl.end && di == r->diff.n && ei == r->extra.n;
     free(written_at);
     free(held);
     return ok;

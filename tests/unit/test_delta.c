@@ -147,6 +147,8 @@ static struct ref_result ref_apply(const uint8_t *pkg, size_t pkg_len, const uin
     struct cursor ctrl = {stream[PKG_CTRL], stream[PKG_CTRL] + h.stream[PKG_CTRL].raw_len};
     size_t di = 0, ei = 0;
     int64_t pos = 0, last = -1;
+    uint32_t add = 0, copy = 0, zz = 0; /* what is left of the triple in progress */
+    bool exact = false;
     bool full = (h.flags & PKG_FLAG_FULL) != 0;
     for (uint32_t k = 0; k < h.steps; k++) {
         uint32_t zt, count;
@@ -174,20 +176,22 @@ static struct ref_result ref_apply(const uint8_t *pkg, size_t pkg_len, const uin
         uint32_t fill = 0;
         memset(sector, 0xff, size);
         while (fill < bytes) {
-            uint32_t word, copy, zz;
-            if (!next_varint(&ctrl, &word) || !next_varint(&ctrl, &copy) ||
-                !next_varint(&ctrl, &zz))
-                REFUSE("control stream exhausted");
-            uint32_t add = word >> 1;
-            bool exact = word & 1;
-            if ((uint64_t)fill + add + copy > bytes)
-                REFUSE("triple crosses the sector end");
-            if (add && (pos < 0 || pos + add > h.src_size))
-                REFUSE("add outside the source image");
-            if ((!exact && di + add > h.stream[PKG_DIFF].raw_len) ||
-                ei + copy > h.stream[PKG_EXTRA].raw_len)
-                REFUSE("diff or extra stream exhausted");
-            for (uint32_t i = 0; i < add; i++, pos++) {
+            if (add == 0 && copy == 0) { /* the next triple; it may run on into later steps */
+                uint32_t word;
+                if (!next_varint(&ctrl, &word) || !next_varint(&ctrl, &copy) ||
+                    !next_varint(&ctrl, &zz))
+                    REFUSE("control stream exhausted");
+                add = word >> 1;
+                exact = word & 1;
+                if (add == 0 && copy == 0 && zz == 0)
+                    REFUSE("empty triple");
+                if (add && (pos < 0 || pos + add > h.src_size))
+                    REFUSE("add outside the source image");
+                if ((!exact && di + add > h.stream[PKG_DIFF].raw_len) ||
+                    ei + copy > h.stream[PKG_EXTRA].raw_len)
+                    REFUSE("diff or extra stream exhausted");
+            }
+            for (; add > 0 && fill < bytes; add--, pos++) {
                 uint32_t s = (uint32_t)(pos / size), off = (uint32_t)(pos % size);
                 const uint8_t *src = NULL;
                 if (!written[s])
@@ -199,15 +203,16 @@ static struct ref_result ref_apply(const uint8_t *pkg, size_t pkg_len, const uin
                     REFUSE("read of an overwritten sector that is not stashed");
                 sector[fill++] = (uint8_t)(src[off] + (exact ? 0 : stream[PKG_DIFF][di++]));
             }
-            memcpy(sector + fill, stream[PKG_EXTRA] + ei, copy);
-            fill += copy;
-            ei += copy;
-            pos += zigzag_decode(zz);
+            for (; add == 0 && copy > 0 && fill < bytes; copy--)
+                sector[fill++] = stream[PKG_EXTRA][ei++];
+            if (add == 0 && copy == 0)
+                pos += zigzag_decode(zz);
         }
         memcpy(flash + (size_t)t * size, sector, size);
         written[t] = true;
     }
-    if (ctrl.p != ctrl.end || di != h.stream[PKG_DIFF].raw_len || ei != h.stream[PKG_EXTRA].raw_len)
+    if (add || copy || ctrl.p != ctrl.end || di != h.stream[PKG_DIFF].raw_len ||
+        ei != h.stream[PKG_EXTRA].raw_len)
         REFUSE("plan or streams not consumed exactly");
     for (uint32_t i = h.tgt_size; i < h.steps * size; i++)
         if (flash[i] != 0xff)
@@ -666,6 +671,7 @@ START_TEST(test_delta_ref_applier_refuses)
     struct cursor c = {ctrl, ctrl + h.stream[PKG_CTRL].raw_len};
     size_t w = 0;
     int64_t last = -1;
+    uint32_t left = 0; /* bytes of the triple in progress still to come */
     for (uint32_t k = 0; k < h.steps; k++) {
         uint32_t zt, count, x, word, copy, zz;
         ck_assert(next_varint(&c, &zt) && next_varint(&c, &count));
@@ -677,11 +683,16 @@ START_TEST(test_delta_ref_applier_refuses)
         uint32_t bytes = h.tgt_size - (uint32_t)last * 4096, fill = 0;
         bytes = bytes < 4096 ? bytes : 4096;
         while (fill < bytes) {
-            ck_assert(next_varint(&c, &word) && next_varint(&c, &copy) && next_varint(&c, &zz));
-            w += varint_put(plain + w, word);
-            w += varint_put(plain + w, copy);
-            w += varint_put(plain + w, zz);
-            fill += (word >> 1) + copy;
+            if (left == 0) {
+                ck_assert(next_varint(&c, &word) && next_varint(&c, &copy) && next_varint(&c, &zz));
+                w += varint_put(plain + w, word);
+                w += varint_put(plain + w, copy);
+                w += varint_put(plain + w, zz);
+                left = (word >> 1) + copy;
+            }
+            uint32_t take = left < bytes - fill ? left : bytes - fill;
+            fill += take;
+            left -= take;
         }
     }
     ck_assert_ptr_eq(c.p, c.end);

@@ -288,6 +288,60 @@ static void make_rotation_package(bool with_stash)
     pkg_len = fx_package(pkg, sizeof pkg, "bc66", old_img, old_len, new_img, new_len, &parts);
 }
 
+/* One triple for the whole image: an exact add of the source, then 50 new
+ * bytes, running on from step to step (plan entries come between). */
+static void make_spanning_package(void)
+{
+    make_images(12000, 12000, 9);
+    uint32_t keep = (uint32_t)new_len - 50;
+    memcpy(new_img, old_img, keep);
+    uint8_t ctrl[64];
+    size_t cl = 0;
+    cl += varint_put(ctrl + cl, 0); /* step 0: the first sector, no stash */
+    cl += varint_put(ctrl + cl, 0);
+    cl += varint_put(ctrl + cl, keep << 1 | 1);
+    cl += varint_put(ctrl + cl, 50);
+    cl += varint_put(ctrl + cl, 0);
+    for (size_t t = 1; t < (new_len + FX_SECTOR - 1) / FX_SECTOR; t++) {
+        cl += varint_put(ctrl + cl, 0);
+        cl += varint_put(ctrl + cl, 0);
+    }
+    struct fx_pkg_parts parts = {
+        .stream = {ctrl, (const uint8_t *)"", new_img + keep},
+        .stream_len = {cl, 0, 50},
+    };
+    pkg_len = fx_package(pkg, sizeof pkg, "bc66", old_img, old_len, new_img, new_len, &parts);
+}
+
+START_TEST(a_triple_runs_on_across_steps)
+{
+    make_spanning_package();
+    install();
+    ck_assert_int_eq(run_update(), PATCH_DONE);
+    ck_assert(target_in_flash());
+    /* the same triple with one byte more than the target has */
+    uint8_t ctrl[64];
+    size_t cl = 0;
+    cl += varint_put(ctrl + cl, 0);
+    cl += varint_put(ctrl + cl, 0);
+    cl += varint_put(ctrl + cl, ((uint32_t)new_len - 50) << 1 | 1);
+    cl += varint_put(ctrl + cl, 51);
+    cl += varint_put(ctrl + cl, 0);
+    for (size_t t = 1; t < (new_len + FX_SECTOR - 1) / FX_SECTOR; t++) {
+        cl += varint_put(ctrl + cl, 0);
+        cl += varint_put(ctrl + cl, 0);
+    }
+    struct fx_pkg_parts parts = {
+        .stream = {ctrl, (const uint8_t *)"", new_img + new_len - 51},
+        .stream_len = {cl, 0, 51},
+    };
+    pkg_len = fx_package(pkg, sizeof pkg, "bc66", old_img, old_len, new_img, new_len, &parts);
+    install();
+    ck_assert_int_eq(run_update(), PATCH_EINVALID);
+    ck_assert_msg(strstr(pt->why, "past the end of the target"), "%s", pt->why);
+}
+END_TEST
+
 START_TEST(stash_makes_rotation_possible)
 {
     make_rotation_package(true);
@@ -408,6 +462,9 @@ START_TEST(power_cut_at_every_operation)
     pkg_len = fx_full_package(pkg, sizeof pkg, "bc66", old_img, old_len, new_img, new_len);
     clean += cut_everywhere(FLASH_CUT_CLEAN);
     torn += cut_everywhere(FLASH_CUT_TORN);
+    make_spanning_package(); /* a cut inside a triple that spans steps */
+    clean += cut_everywhere(FLASH_CUT_CLEAN);
+    torn += cut_everywhere(FLASH_CUT_TORN);
     fprintf(stderr, "power-cut: %d clean and %d torn cut points, each resumed to the target\n",
             clean, torn);
     ck_assert_int_gt(clean, 50);
@@ -503,6 +560,7 @@ Suite *patch_suite(void)
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, full_package_round_trip);
+    tcase_add_test(tc, a_triple_runs_on_across_steps);
     tcase_add_test(tc, stash_makes_rotation_possible);
     tcase_add_test(tc, reading_an_overwritten_sector_is_refused);
     tcase_add_test(tc, refusals_before_writing);
