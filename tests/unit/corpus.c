@@ -5,6 +5,7 @@
 #include "tests/integration/scratch.h"
 #include "tests/integration/suites.h"
 
+#include <dirent.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -74,6 +75,67 @@ TCase *corpus_tcase(Suite *suite, const char *suite_name, const char *name,
     return NULL;
 }
 
+const char *corpus_wide_dir(void)
+{
+    static char dir[PATH_MAX];
+    if (!dir[0]) {
+        const char *env = getenv("BCSIM_CORPUS_WIDE"), *xdg = getenv("XDG_CACHE_HOME");
+        const char *home = getenv("HOME");
+        if (env && *env)
+            snprintf(dir, sizeof dir, "%s", env);
+        else if (xdg && *xdg)
+            snprintf(dir, sizeof dir, "%s/bcsim/corpus", xdg);
+        else
+            snprintf(dir, sizeof dir, "%s/.cache/bcsim/corpus", home ? home : "");
+    }
+    return dir;
+}
+
+static int by_name(const void *a, const void *b)
+{
+    return strcmp(a, b);
+}
+
+size_t corpus_list(const char *dir, char (*names)[CORPUS_NAME_MAX])
+{
+    DIR *d = opendir(dir);
+    size_t n = 0;
+    struct dirent *e;
+    while (d && n < CORPUS_PAIRS_MAX && (e = readdir(d)) != NULL) {
+        const char *pair[1] = {e->d_name};
+        char missing[PATH_MAX];
+        if (e->d_name[0] == '.' || strlen(e->d_name) >= CORPUS_NAME_MAX ||
+            !corpus_has(dir, pair, 1, missing, sizeof missing))
+            continue;
+        snprintf(names[n++], CORPUS_NAME_MAX, "%s", e->d_name);
+    }
+    if (d)
+        closedir(d);
+    qsort(names, n, CORPUS_NAME_MAX, by_name);
+    return n;
+}
+
+static int wide_skipped;
+
+TCase *corpus_wide_tcase(Suite *suite, const char *suite_name, const char *name,
+                         char (*names)[CORPUS_NAME_MAX], size_t *n)
+{
+    *n = corpus_list(corpus_wide_dir(), names);
+    if (*n > 0) {
+        TCase *tc = tcase_create(name);
+        suite_add_tcase(suite, tc);
+        return tc;
+    }
+    if (selected(suite_name, name)) {
+        fprintf(stderr,
+                "SKIP: %s/%s: not run: no pairs at %s (tools/fetch-corpus fetches them; or "
+                "set BCSIM_CORPUS_WIDE)\n",
+                suite_name, name, corpus_wide_dir());
+        wide_skipped++;
+    }
+    return NULL;
+}
+
 void corpus_print_skips(void)
 {
     if (skipped)
@@ -81,6 +143,10 @@ void corpus_print_skips(void)
                 "SKIP summary: %d tests not run: corpus pairs not found at %s (set "
                 "BCSIM_CORPUS)\n",
                 skipped, skipped_dir);
+    if (wide_skipped)
+        fprintf(stderr,
+                "SKIP summary: %d tests not run: no wide corpus at %s (tools/fetch-corpus)\n",
+                wide_skipped, corpus_wide_dir());
 }
 
 /* ---- The lookup itself, and the runner as CI sees it ---------------------- */
@@ -161,15 +227,16 @@ END_TEST
 /* Runs this test runner with CK_RUN_CASE=corpus (every case that needs the
  * corpus, and the summary) and BCSIM_CORPUS=dir; its stdout, stderr and
  * exit status. */
-static int run_corpus_cases(const char *dir, char *out, size_t out_size, char *err, size_t err_size)
+static int run_cases(const char *env, const char *dir, const char *tcase, char *out,
+                     size_t out_size, char *err, size_t err_size)
 {
     char self[PATH_MAX];
     ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
     ck_assert_int_gt(n, 0);
     self[n] = '\0';
     /* Set for the child only: this test runs in a process of its own. */
-    ck_assert_int_eq(setenv("BCSIM_CORPUS", dir, 1), 0);
-    ck_assert_int_eq(setenv("CK_RUN_CASE", "corpus", 1), 0);
+    ck_assert_int_eq(setenv(env, dir, 1), 0);
+    ck_assert_int_eq(setenv("CK_RUN_CASE", tcase, 1), 0);
     ck_assert_int_eq(unsetenv("CK_RUN_SUITE"), 0);
     ck_assert_int_eq(unsetenv("BCSIM_EXHAUSTIVE"), 0);
     int ofd, efd;
@@ -181,6 +248,11 @@ static int run_corpus_cases(const char *dir, char *out, size_t out_size, char *e
     int status;
     ck_assert_int_eq(waitpid(pid, &status, 0), pid);
     return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+static int run_corpus_cases(const char *dir, char *out, size_t out_size, char *err, size_t err_size)
+{
+    return run_cases("BCSIM_CORPUS", dir, "corpus", out, out_size, err, err_size);
 }
 
 static const char *last_line(const char *s)
@@ -225,6 +297,42 @@ START_TEST(absent_corpus_is_a_visible_skip)
 }
 END_TEST
 
+/* The wide corpus: every pair found is listed in name order, a directory
+ * without new.bin is not a pair, and with none the case is a visible skip. */
+START_TEST(wide_corpus_lists_pairs_and_skips_visibly)
+{
+    static char out[16384], err[16384];
+    static char names[CORPUS_PAIRS_MAX][CORPUS_NAME_MAX];
+    char dir[128], want[600];
+    snprintf(dir, sizeof dir, "%s/wide", tmp);
+    mkdirs("wide/b");
+    mkdirs("wide/a");
+    mkdirs("wide/c");
+    make_pair(dir, "b");
+    make_pair(dir, "a");
+    char path[PATH_MAX];
+    snprintf(path, sizeof path, "%s/c/new.bin", dir);
+    make_pair(dir, "c");
+    ck_assert_int_eq(unlink(path), 0);
+    ck_assert_uint_eq(corpus_list(dir, names), 2);
+    ck_assert_str_eq(names[0], "a");
+    ck_assert_str_eq(names[1], "b");
+
+    ck_assert_int_eq(setenv("CK_RUN_SUITE", "powercut", 1), 0);
+    ck_assert_int_eq(
+        run_cases("BCSIM_CORPUS_WIDE", dir, "wide_corpus", out, sizeof out, err, sizeof err), 0);
+    ck_assert_msg(!strstr(err, "SKIP"), "%s", err);
+    ck_assert_str_eq(last_line(out), "100%: Checks: 2, Failures: 0, Errors: 0\n");
+
+    snprintf(dir, sizeof dir, "%s/none", tmp);
+    ck_assert_int_eq(
+        run_cases("BCSIM_CORPUS_WIDE", dir, "wide_corpus", out, sizeof out, err, sizeof err), 0);
+    ck_assert_str_eq(last_line(out), "100%: Checks: 0, Failures: 0, Errors: 0\n");
+    snprintf(want, sizeof want, "SKIP summary: 1 tests not run: no wide corpus at %s", dir);
+    ck_assert_msg(strstr(err, want), "%s", err);
+}
+END_TEST
+
 Suite *corpus_suite(void)
 {
     Suite *s = suite_create("corpus");
@@ -233,6 +341,7 @@ Suite *corpus_suite(void)
     tcase_set_timeout(tc, 300);
     tcase_add_test(tc, lookup_beside_the_source_tree);
     tcase_add_test(tc, absent_corpus_is_a_visible_skip);
+    tcase_add_test(tc, wide_corpus_lists_pairs_and_skips_visibly);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -27,6 +27,23 @@ bool corpus_has(const char *dir, const char *const *pairs, size_t n, char *missi
 TCase *corpus_tcase(Suite *suite, const char *suite_name, const char *name,
                     const char *const *pairs, size_t npairs, int ntests);
 
+/* The wide corpus of tools/fetch-corpus: $BCSIM_CORPUS_WIDE, else
+ * ${XDG_CACHE_HOME:-$HOME/.cache}/bcsim/corpus. */
+const char *corpus_wide_dir(void);
+
+#define CORPUS_NAME_MAX  64
+#define CORPUS_PAIRS_MAX 64
+
+/* The pairs under dir (NAME with NAME/old.bin and NAME/new.bin), sorted by
+ * name, at most CORPUS_PAIRS_MAX; returns how many. */
+size_t corpus_list(const char *dir, char (*names)[CORPUS_NAME_MAX]);
+
+/* For a loop test over the wide corpus's pairs: a case named `name`, added
+ * to the suite, with the pairs in `names` and their count in *n; else NULL,
+ * after a SKIP line (when Check will run that case), counted as one test. */
+TCase *corpus_wide_tcase(Suite *suite, const char *suite_name, const char *name,
+                         char (*names)[CORPUS_NAME_MAX], size_t *n);
+
 /* "SKIP summary: N tests not run: ..." on stderr if corpus_tcase skipped any
  * case Check was to run; the runner calls it before printing its summary. */
 void corpus_print_skips(void);

@@ -175,10 +175,10 @@ START_TEST(builtin_update_multi_cuts)
 }
 END_TEST
 
-static uint8_t *corpus(const char *pair, const char *which, size_t *len)
+static uint8_t *corpus_in(const char *dir, const char *pair, const char *which, size_t *len)
 {
     char path[4200], hdr_rev[8];
-    snprintf(path, sizeof path, "%s/%s/%s.bin", corpus_dir(), pair, which);
+    snprintf(path, sizeof path, "%s/%s/%s.bin", dir, pair, which);
     FILE *f = fopen(path, "rb");
     ck_assert_msg(f, "%s: cannot be opened", path); /* it was there at registration */
     static uint8_t payload[2 << 20];
@@ -195,7 +195,13 @@ static uint8_t *corpus(const char *pair, const char *which, size_t *len)
     return img;
 }
 
+static uint8_t *corpus(const char *pair, const char *which, size_t *len)
+{
+    return corpus_in(corpus_dir(), pair, which, len);
+}
+
 static const char *const pairs[] = {"pybv11", "mpy_esp8266"};
+static char wide[CORPUS_PAIRS_MAX][CORPUS_NAME_MAX];
 
 START_TEST(corpus_cut_everywhere)
 {
@@ -212,6 +218,25 @@ START_TEST(corpus_cut_everywhere)
 }
 END_TEST
 
+/* Every pair of the wide corpus (tools/fetch-corpus), as a bc66 update:
+ * made by the generator, applied by the module's updater, cut and resumed. */
+START_TEST(wide_corpus_cut_everywhere)
+{
+    size_t ol, nl;
+    uint8_t *old = corpus_in(corpus_wide_dir(), wide[_i], "old", &ol);
+    uint8_t *new = corpus_in(corpus_wide_dir(), wide[_i], "new", &nl);
+    struct update u;
+    prepare(&u, "bc66", old, ol, new, nl);
+    int tried = cut_all(&u, exhaustive() ? 1 : 97);
+    fprintf(stderr,
+            "power-cut: wide corpus %s (%zu-byte package, %u steps, %zu bytes of apply "
+            "memory): %d cut points, all resumed to the exact target\n",
+            wide[_i], u.pkg_len, u.pt->hdr.steps, patch_memory_used(u.pt), tried);
+    ck_assert_int_gt(tried, 0);
+    release(&u);
+}
+END_TEST
+
 Suite *powercut_suite(void)
 {
     Suite *s = suite_create("powercut");
@@ -224,6 +249,12 @@ Suite *powercut_suite(void)
     if (corpus) {
         tcase_set_timeout(corpus, exhaustive() ? 7200 : 300);
         tcase_add_loop_test(corpus, corpus_cut_everywhere, 0, 2);
+    }
+    size_t n_wide;
+    TCase *wc = corpus_wide_tcase(s, "powercut", "wide_corpus", wide, &n_wide);
+    if (wc) {
+        tcase_set_timeout(wc, exhaustive() ? 7200 : 600);
+        tcase_add_loop_test(wc, wide_corpus_cut_everywhere, 0, (int)n_wide);
     }
     return s;
 }
