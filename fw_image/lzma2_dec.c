@@ -22,6 +22,9 @@ enum {
     P_LITERAL = P_REP_LEN + LEN_PROBS,
 };
 
+static void reset_state(struct lz_dec *d);
+static uint8_t packed_byte(struct lz_dec *d);
+
 size_t lz_probs_size(unsigned lclp_max)
 {
     return (P_LITERAL + ((size_t)0x300 << lclp_max)) * sizeof(uint16_t);
@@ -39,6 +42,32 @@ void lz_init(struct lz_dec *d, uint16_t *probs, unsigned lclp_max, uint8_t *dict
     d->ctx = ctx;
     d->need_dict_reset = true;
     d->need_props = true;
+}
+
+int lz_init_raw(struct lz_dec *d, uint16_t *probs, unsigned lclp_max, uint8_t *dict,
+                uint32_t dict_size, lz_fill_fn fill, void *ctx, uint8_t props, uint32_t raw_len,
+                uint32_t packed_len)
+{
+    lz_init(d, probs, lclp_max, dict, dict_size, fill, ctx);
+    d->need_dict_reset = d->need_props = false;
+    d->ended = true; /* one stretch of LZMA data: no chunk follows it */
+    d->chunk_lzma = true;
+    if (props >= 9 * 5 * 5)
+        return LZ_ECORRUPT;
+    d->lc = props % 9;
+    d->lp = props / 9 % 5;
+    d->pb = props / 45;
+    if (d->lc + d->lp > lclp_max)
+        return LZ_ECORRUPT;
+    reset_state(d);
+    d->chunk_left = raw_len;
+    d->packed_left = packed_len;
+    d->range = 0xffffffffu;
+    if (raw_len == 0) /* an empty stream has no bytes at all */
+        return packed_len == 0 ? LZ_OK : LZ_ECORRUPT;
+    for (int i = 0; i < 4; i++) /* the encoder's first byte, always 0, is not stored */
+        d->code = (d->code << 8) | packed_byte(d);
+    return d->err;
 }
 
 /* ---- Input ---------------------------------------------------------------- */
@@ -387,7 +416,7 @@ int lz_read(struct lz_dec *d, uint8_t *out, uint32_t n)
 
 int lz_finish(struct lz_dec *d)
 {
-    if (d->match_left || d->chunk_left)
+    if (d->match_left || d->chunk_left || d->err)
         return LZ_ECORRUPT;
     if (d->ended)
         return LZ_END;

@@ -2,8 +2,8 @@
  * carries about 28 KiB of state per stream whatever the literal context bits,
  * which put three streams over 100 KiB; this one sizes its probability table
  * for the stream's own lc+lp and takes all memory from the caller, so the
- * whole apply fits in tens of KiB. It decodes raw LZMA2 (no .xz container),
- * pulls its input through a callback, and checks every distance and length,
+ * whole apply fits in tens of KiB. It decodes raw LZMA2 (no .xz container)
+ * and raw LZMA streams of a known length, pulls its input through a callback, and checks every distance and length,
  * so a damaged stream is an error, never a stray read. */
 #ifndef BCSIM_LZMA2_DEC_H
 #define BCSIM_LZMA2_DEC_H
@@ -57,6 +57,15 @@ size_t lz_probs_size(unsigned lclp_max);
 /* probs: lz_probs_size(lclp_max) bytes, 2-aligned; dict: dict_size bytes. */
 void lz_init(struct lz_dec *d, uint16_t *probs, unsigned lclp_max, uint8_t *dict,
              uint32_t dict_size, lz_fill_fn fill, void *ctx);
+
+/* Like lz_init, for a raw LZMA stream of raw_len bytes in packed_len bytes,
+ * as the package streams are (FORMAT.md): no LZMA2 chunks, no end marker,
+ * the options in LZMA's props byte, and the range coder's first byte (always
+ * zero) not stored. LZ_OK, or LZ_ECORRUPT for options beyond lclp_max; a
+ * failing input shows at the first lz_read. */
+int lz_init_raw(struct lz_dec *d, uint16_t *probs, unsigned lclp_max, uint8_t *dict,
+                uint32_t dict_size, lz_fill_fn fill, void *ctx, uint8_t props, uint32_t raw_len,
+                uint32_t packed_len);
 
 /* Decodes exactly n bytes into out (or discards them if out is NULL).
  * LZ_OK, or an error; reaching the end of the stream first is LZ_ECORRUPT. */

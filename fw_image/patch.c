@@ -81,7 +81,13 @@ static int decoders_start(struct patch *p)
                         "memory the device has",
                         (unsigned)sizeof p->arena);
         *dec = (struct patch_decoder){.flash = p->flash, .next = at, .end = at + d->packed_len};
-        lz_init(&dec->lz, probs, lclp, dict, 1u << d->dict_log2, fill_from_flash, dec);
+        uint8_t props = (uint8_t)((d->pb * 5 + d->lp) * 9 + d->lc);
+        if (lz_init_raw(&dec->lz, probs, lclp, dict, 1u << d->dict_log2, fill_from_flash, dec,
+                        props, d->raw_len, d->packed_len) != LZ_OK) {
+            if (dec->flash_err)
+                return flash_fail(p, dec->flash_err);
+            return fail(p, PATCH_EINVALID, "stream %d is damaged", i);
+        }
         at = dec->end;
     }
     return 0;

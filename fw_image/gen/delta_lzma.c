@@ -71,17 +71,32 @@ static size_t encode_as(enum effort e, const uint8_t *in, size_t n, struct varia
         opt.nice_len = 64;
         opt.depth = 8;
     }
-    lzma_filter filters[2] = {{LZMA_FILTER_LZMA2, &opt}, {LZMA_VLI_UNKNOWN, NULL}};
+    if (n == 0)
+        return 0; /* an empty stream has no bytes (FORMAT.md) */
+    /* Raw LZMA with the length known: no chunk headers, no end marker. */
+    opt.ext_flags = 0;
+    opt.ext_size_low = (uint32_t)n;
+    opt.ext_size_high = (uint32_t)((uint64_t)n >> 32);
+    lzma_filter filters[2] = {{LZMA_FILTER_LZMA1EXT, &opt}, {LZMA_VLI_UNKNOWN, NULL}};
     size_t pos = 0;
-    if (lzma_raw_buffer_encode(filters, NULL, in, n, out, &pos, out_size) != LZMA_OK)
-        return 0;
-    return pos;
+    if (lzma_raw_buffer_encode(filters, NULL, in, n, out, &pos, out_size) != LZMA_OK || pos < 5 ||
+        out[0] != 0)
+        return SIZE_MAX;
+    memmove(out, out + 1, pos - 1); /* the range coder's first byte is always 0 */
+    return pos - 1;
 }
 
 static size_t encode(const uint8_t *in, size_t n, struct variant v, unsigned dict_log2,
                      uint8_t *out, size_t out_size)
 {
     return encode_as(FULL, in, n, v, dict_log2, out, out_size);
+}
+
+/* Room for a raw LZMA stream of n bytes: without LZMA2's stored chunks,
+ * data that does not compress grows a little (about 1% when random). */
+static size_t packed_bound(size_t n)
+{
+    return n + n / 8 + 4096;
 }
 
 static size_t rounded(size_t n)
@@ -120,7 +135,7 @@ static int try_stream(bool quick, const uint8_t *in, size_t n, int kind, uint8_t
     t->v = variants_of(kind, &t->nv);
     for (size_t i = 0; i < t->nv; i++) {
         t->at_min[i] = encode_as(e, in, n, t->v[i], PKG_DICT_LOG2_MIN, scratch, scratch_size);
-        if (t->at_min[i] == 0)
+        if (t->at_min[i] == SIZE_MAX)
             return -1;
         if (t->at_min[i] < t->at_min[t->best_v])
             t->best_v = i;
@@ -131,7 +146,7 @@ static int try_stream(bool quick, const uint8_t *in, size_t n, int kind, uint8_t
     for (unsigned d = PKG_DICT_LOG2_MIN + 1; !quick && d <= dict_cap(n); d++) {
         t->at_dict[d - PKG_DICT_LOG2_MIN] =
             encode_as(e, in, n, t->v[t->best_v], d, scratch, scratch_size);
-        if (t->at_dict[d - PKG_DICT_LOG2_MIN] == 0)
+        if (t->at_dict[d - PKG_DICT_LOG2_MIN] == SIZE_MAX)
             return -1;
     }
     return 0;
@@ -162,7 +177,7 @@ static size_t scratch_bound(const size_t n[PKG_STREAMS])
 {
     size_t m = 0;
     for (int i = 0; i < PKG_STREAMS; i++) {
-        size_t b = lzma_stream_buffer_bound(n[i]);
+        size_t b = packed_bound(n[i]);
         m = b > m ? b : m;
     }
     return m;
@@ -178,7 +193,7 @@ size_t delta_lzma_estimate(const uint8_t *const in[PKG_STREAMS], const size_t n[
     for (int i = 0; scratch && i < PKG_STREAMS; i++) {
         size_t len = encode_as(MEDIUM, in[i], n[i], typical[i],
                                dict_cap(n[i]) < 14 ? dict_cap(n[i]) : 14, scratch, scratch_size);
-        if (len == 0) {
+        if (len == SIZE_MAX) {
             total = 0;
             break;
         }
@@ -206,7 +221,7 @@ struct stream_job {
 static void trial_job(void *arg)
 {
     struct stream_job *j = arg;
-    size_t size = lzma_stream_buffer_bound(j->n);
+    size_t size = packed_bound(j->n);
     uint8_t *scratch = malloc(size);
     j->rc = scratch ? try_stream(j->quick, j->in, j->n, j->kind, scratch, size, &j->t) : -1;
     free(scratch);
@@ -215,10 +230,10 @@ static void trial_job(void *arg)
 static void final_job(void *arg)
 {
     struct stream_job *j = arg;
-    size_t size = lzma_stream_buffer_bound(j->n);
+    size_t size = packed_bound(j->n);
     uint8_t *scratch = malloc(size);
-    j->len = scratch ? encode(j->in, j->n, j->v, j->dict_log2, scratch, size) : 0;
-    j->out = j->len ? malloc(j->len) : NULL;
+    j->len = scratch ? encode(j->in, j->n, j->v, j->dict_log2, scratch, size) : SIZE_MAX;
+    j->out = j->len != SIZE_MAX ? malloc(j->len ? j->len : 1) : NULL;
     if (j->out)
         memcpy(j->out, scratch, j->len);
     j->rc = j->out ? 0 : -1;

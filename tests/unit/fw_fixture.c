@@ -69,19 +69,29 @@ void fx_install_package(struct fx_flash *fx, const uint8_t *pkg, size_t len)
     install(fx, fx->flash.geo.fota_offset, fx->flash.geo.fota_size, pkg, len);
 }
 
+/* A package stream (FORMAT.md): raw LZMA of a known length, without the
+ * range coder's first byte; an empty stream has no bytes. */
 static size_t compress(const uint8_t *in, size_t len, uint8_t *out, size_t size,
                        struct pkg_stream_desc *d)
 {
+    *d = (struct pkg_stream_desc){0, (uint32_t)len, 1, 0, 0, 12};
+    if (len == 0)
+        return 0;
     lzma_options_lzma opt;
     lzma_lzma_preset(&opt, 6);
     opt.dict_size = 1u << 12;
     opt.lc = 1; /* three lc=3 decoders would not fit a 64 KiB updater */
     opt.lp = 0;
     opt.pb = 0;
-    lzma_filter f[2] = {{LZMA_FILTER_LZMA2, &opt}, {LZMA_VLI_UNKNOWN, NULL}};
+    opt.ext_flags = 0;
+    opt.ext_size_low = (uint32_t)len;
+    opt.ext_size_high = 0;
+    lzma_filter f[2] = {{LZMA_FILTER_LZMA1EXT, &opt}, {LZMA_VLI_UNKNOWN, NULL}};
     size_t pos = 0;
     ck_assert_int_eq(lzma_raw_buffer_encode(f, NULL, in, len, out, &pos, size), LZMA_OK);
-    *d = (struct pkg_stream_desc){(uint32_t)pos, (uint32_t)len, 1, 0, 0, 12};
+    ck_assert_uint_eq(out[0], 0);
+    memmove(out, out + 1, --pos);
+    d->packed_len = (uint32_t)pos;
     return pos;
 }
 

@@ -59,26 +59,35 @@ struct ref_result {
     const char *why;
 };
 
+/* A package stream is raw LZMA of a known length without the range coder's
+ * first byte (always 0): liblzma decodes it once that byte is put back. */
 static bool decode_stream(const uint8_t *in, const struct pkg_stream_desc *d, uint8_t **out)
 {
+    *out = malloc(d->raw_len + 1);
+    if (d->raw_len == 0)
+        return d->packed_len == 0;
     lzma_options_lzma opt;
     memset(&opt, 0, sizeof opt);
     opt.dict_size = 1u << d->dict_log2;
     opt.lc = d->lc;
     opt.lp = d->lp;
     opt.pb = d->pb;
-    lzma_filter filters[2] = {{LZMA_FILTER_LZMA2, &opt}, {LZMA_VLI_UNKNOWN, NULL}};
+    opt.ext_size_low = d->raw_len;
+    lzma_filter filters[2] = {{LZMA_FILTER_LZMA1EXT, &opt}, {LZMA_VLI_UNKNOWN, NULL}};
     lzma_stream strm = LZMA_STREAM_INIT;
     if (lzma_raw_decoder(&strm, filters) != LZMA_OK)
         return false;
-    *out = malloc(d->raw_len + 1);
-    strm.next_in = in;
-    strm.avail_in = d->packed_len;
+    uint8_t *whole = malloc(d->packed_len + 1);
+    whole[0] = 0;
+    memcpy(whole + 1, in, d->packed_len);
+    strm.next_in = whole;
+    strm.avail_in = d->packed_len + 1;
     strm.next_out = *out;
     strm.avail_out = d->raw_len + 1; /* one spare byte: more output is an error */
     lzma_ret r = lzma_code(&strm, LZMA_FINISH);
     bool ok = r == LZMA_STREAM_END && strm.avail_in == 0 && strm.total_out == d->raw_len;
     lzma_end(&strm);
+    free(whole);
     return ok;
 }
 
@@ -704,11 +713,16 @@ START_TEST(test_delta_ref_applier_refuses)
     opt.lc = h.stream[PKG_CTRL].lc;
     opt.lp = h.stream[PKG_CTRL].lp;
     opt.pb = h.stream[PKG_CTRL].pb;
-    lzma_filter f[2] = {{LZMA_FILTER_LZMA2, &opt}, {LZMA_VLI_UNKNOWN, NULL}};
+    opt.ext_flags = 0;
+    opt.ext_size_low = (uint32_t)w;
+    opt.ext_size_high = 0;
+    lzma_filter f[2] = {{LZMA_FILTER_LZMA1EXT, &opt}, {LZMA_VLI_UNKNOWN, NULL}};
     size_t packed = 0;
     ck_assert_int_eq(lzma_raw_buffer_encode(f, NULL, plain, w, bad + PKG_HEADER_MAX, &packed,
                                             lzma_stream_buffer_bound(w)),
                      LZMA_OK);
+    ck_assert_uint_eq(bad[PKG_HEADER_MAX], 0); /* not stored */
+    memmove(bad + PKG_HEADER_MAX, bad + PKG_HEADER_MAX + 1, --packed);
     memcpy(bad + PKG_HEADER_MAX + packed, pkg + len - rest, rest);
     h.stream[PKG_CTRL].packed_len = (uint32_t)packed;
     h.stream[PKG_CTRL].raw_len = (uint32_t)w;
