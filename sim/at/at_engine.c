@@ -33,6 +33,18 @@ void at_engine_free(struct at_engine *e)
 {
     at_engine_reset(e);
     at_override_clear(e);
+    free(e->out);
+    e->out = NULL;
+    e->out_cap = 0;
+}
+
+void at_engine_flush(struct at_engine *e)
+{
+    if (e->out_len == 0)
+        return;
+    size_t n = e->out_len;
+    e->out_len = 0; /* the write may reach code that writes again */
+    e->io->write(e->ctx, e->out, n);
 }
 
 void at_engine_data_stop(struct at_engine *e)
@@ -53,6 +65,7 @@ bool at_engine_in_data(const struct at_engine *e)
 
 void at_engine_reset(struct at_engine *e)
 {
+    at_engine_flush(e); /* what was said before the reset was on its way */
     at_engine_data_stop(e);
     at_frame_reset(&e->frame);
     e->busy = false;
@@ -67,10 +80,32 @@ bool at_engine_idle(const struct at_engine *e)
     return !e->answering;
 }
 
+/* Gathers output; it is written when the input call (or the completion)
+ * returns, so that the answers to every line of one read go out in one
+ * write, in order, each whole. Lines a pending command writes from outside
+ * (a timer) wait for its completion; anything else outside an entry point
+ * goes at once. */
 static void out(struct at_engine *e, const char *s, size_t n)
 {
-    if (n > 0)
-        e->io->write(e->ctx, s, n);
+    if (n == 0)
+        return;
+    if (e->out_len + n > e->out_cap) {
+        size_t cap = e->out_cap ? e->out_cap : 1024;
+        while (cap < e->out_len + n)
+            cap *= 2;
+        char *p = realloc(e->out, cap);
+        if (!p) { /* no room to gather: write what there is, then this */
+            at_engine_flush(e);
+            e->io->write(e->ctx, s, n);
+            return;
+        }
+        e->out = p;
+        e->out_cap = cap;
+    }
+    memcpy(e->out + e->out_len, s, n);
+    e->out_len += n;
+    if (e->depth == 0 && !e->busy)
+        at_engine_flush(e);
 }
 
 /* A command's information lines form one block: <CR><LF> opens it, each line
@@ -127,7 +162,7 @@ static void final(struct at_engine *e, int result)
     } else {
         reply_framed(e, "ERROR");
     }
-    e->io->idle(e->ctx);
+    e->io->idle(e->ctx); /* URCs written from here flush the response first */
 }
 
 static at_handler pick(const struct at_command *c, enum at_form form)
@@ -385,6 +420,7 @@ static void drain(struct at_engine *e)
 
 bool at_engine_input(struct at_engine *e, const char *data, size_t len)
 {
+    e->depth++;
     if (e->held_off == e->held_len && !e->draining) {
         size_t used = consume(e, data, len);
         data += used;
@@ -392,6 +428,8 @@ bool at_engine_input(struct at_engine *e, const char *data, size_t len)
     }
     hold(e, data, len);
     drain(e);
+    if (--e->depth == 0)
+        at_engine_flush(e); /* echo of a partial line, a data prompt */
     return !e->busy || e->data.active;
 }
 
@@ -399,12 +437,15 @@ void at_engine_complete(struct at_engine *e, int result)
 {
     if (!e->busy)
         return;
+    e->depth++;
     e->busy = false;
     if (result == AT_OK)
         run_chain(e);
     else
         final(e, result);
     drain(e);
+    if (--e->depth == 0)
+        at_engine_flush(e);
 }
 
 int at_override_add(struct at_engine *e, const char *pattern, const char *reply, bool once)

@@ -106,6 +106,12 @@ struct at_engine {
     struct at_data data;
     struct at_override overrides[AT_OVERRIDES_MAX];
     int noverrides;
+    /* Output gathered for one write: what one input call (or a completion)
+     * makes, echo, information blocks and final results of every line it
+     * holds, goes to io->write at once; a response is never split. */
+    char *out;
+    size_t out_len, out_cap;
+    int depth; /* entry points (input, complete) under way */
 };
 
 void at_engine_init(struct at_engine *e, const struct at_io *io, void *ctx);
@@ -135,6 +141,10 @@ void at_engine_data_stop(struct at_engine *e);
 /* Bytes that came after a trailing data mode's `len`. */
 size_t at_engine_data_extra(const struct at_engine *e);
 bool at_engine_in_data(const struct at_engine *e);
+
+/* Hands gathered output to io->write now. Whoever else writes to the same
+ * line (URCs) calls it first, so that nothing overtakes the engine's bytes. */
+void at_engine_flush(struct at_engine *e);
 
 /* Writes one information line of the running command's response. */
 void at_reply(struct at_engine *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
