@@ -43,7 +43,15 @@ struct at_io {
     void (*line)(void *ctx, const char *line, size_t len); /* a command line arrived */
     void (*idle)(void *ctx);                               /* final result written */
     void (*sync)(void *ctx);                               /* autobaud locked */
+    /* The command of a name, or NULL; the same answer for a name for as long
+     * as the engine lives (the engine remembers it). */
     const struct at_command *(*lookup)(void *ctx, const char *name);
+};
+
+#define AT_LOOKUP_SLOTS 64
+struct at_lookup_slot {
+    char name[16];
+    const struct at_command *cmd; /* NULL: empty */
 };
 
 #define AT_OVERRIDES_MAX 32
@@ -112,6 +120,7 @@ struct at_engine {
     char *out;
     size_t out_len, out_cap;
     int depth; /* entry points (input, complete) under way */
+    struct at_lookup_slot cache[AT_LOOKUP_SLOTS];
 };
 
 void at_engine_init(struct at_engine *e, const struct at_io *io, void *ctx);

@@ -8,6 +8,10 @@
 #include <string.h>
 
 #include "sim/at/at_engine.h"
+#include "sim/at/at_fmt.h"
+
+#include <limits.h>
+#include <stdarg.h>
 
 /* ---- the test harness ---- */
 
@@ -998,6 +1002,60 @@ START_TEST(test_flood_in_order)
 }
 END_TEST
 
+/* ---- the line formatter: the same text as vsnprintf ---- */
+
+static void same_as_printf(size_t size, const char *fmt, ...)
+{
+    char mine[256], libc[256];
+    va_list a, b;
+    va_start(a, fmt);
+    va_copy(b, a);
+    int n = at_vfmt(mine, size, fmt, a);
+    int m = vsnprintf(libc, size, fmt, b);
+    va_end(a);
+    va_end(b);
+    ck_assert_int_eq(n, m);
+    if (size > 0)
+        ck_assert_str_eq(mine, libc);
+}
+
+START_TEST(test_fmt_matches_vsnprintf)
+{
+    same_as_printf(256, "OK");
+    same_as_printf(256, "");
+    same_as_printf(256, "+CESQ: %d,%d,%d,%d,%d,%d", 47, 6, 255, 255, 0, 54);
+    same_as_printf(256, "%d %d %d %u %u", 0, -1, INT_MIN, 0u, UINT_MAX);
+    same_as_printf(256, "%d", INT_MAX);
+    same_as_printf(256, "[%s] [%.3s] [%.*s] [%.*s] [%.0s]", "abc", "abcdef", 2, "xyz", -1, "neg",
+                   "gone");
+    same_as_printf(256, "%.14s|%.6s", "short", "exactly6more");
+    same_as_printf(256, "%c%c 100%% %s", 'o', 'k', "done");
+    same_as_printf(256, "+T: %d,%.*s", 3, 2, "ab");
+    same_as_printf(256, "fallback %02d %x %ld %-4s|", 7, 255u, 123456789L, "ab");
+    same_as_printf(8, "+CESQ: %d,%d", 47, 6); /* cut to 7 bytes, full length returned */
+    same_as_printf(1, "%s", "nothing fits");
+    same_as_printf(5, "abcdefgh");
+    same_as_printf(256, "tail %");
+}
+END_TEST
+
+static int fmt_into(char *buf, size_t size, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int n = at_vfmt(buf, size, fmt, ap);
+    va_end(ap);
+    return n;
+}
+
+START_TEST(test_fmt_zero_size)
+{
+    char c = 'x';
+    ck_assert_int_eq(fmt_into(&c, 0, "%d%s", 123, "ab"), 5); /* nothing written */
+    ck_assert_int_eq(c, 'x');
+}
+END_TEST
+
 /* ---- one write per response ---- */
 
 START_TEST(test_chain_one_write)
@@ -1094,6 +1152,11 @@ Suite *at_engine_suite(void)
     tcase_add_test(tc, test_overlong_line);
     tcase_add_test(tc, test_max_line_runs);
     tcase_add_test(tc, test_line_with_edits);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("format");
+    tcase_add_test(tc, test_fmt_matches_vsnprintf);
+    tcase_add_test(tc, test_fmt_zero_size);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("writes");
