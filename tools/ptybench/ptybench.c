@@ -1,11 +1,12 @@
 /* The AT benchmark's floor and client (tools/bench-at drives both).
  *
- *   ptybench floor TABLE
+ *   ptybench floor TABLE [gather]
  *     Holds a raw PTY pair, prints the slave's path, and answers each line
  *     (bytes up to <CR>) that TABLE lists with its reply in one write();
  *     other lines are read and dropped. TABLE: one "LINE_HEX REPLY_HEX" a
  *     line. The least a program can do to answer like bcsim: a blocking
- *     read, a table look-up, one write.
+ *     read, a table look-up, one write. With `gather`, the replies to all
+ *     the lines of one read go in one write, as bcsim writes them.
  *   ptybench rt PTY N LINE_HEX REPLY_HEX
  *     N round trips, one line at a time: prints each one's nanoseconds.
  *   ptybench pipe PTY K REPS LINE_HEX REPLY_HEX
@@ -18,6 +19,7 @@
  * The client checks every byte it gets against the replies expected and
  * exits 1 on a difference. Libc and POSIX only. */
 #include <errno.h>
+#include <stdbool.h>
 #include <fcntl.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -89,7 +91,7 @@ static void write_all(int fd, const void *buf, size_t len)
 
 /* ---- The floor ---------------------------------------------------------- */
 
-static _Noreturn void floor_main(const char *table_path)
+static _Noreturn void floor_main(const char *table_path, bool gather)
 {
     struct blob line[TABLE_MAX], reply[TABLE_MAX];
     int entries = 0;
@@ -119,6 +121,8 @@ static _Noreturn void floor_main(const char *table_path)
 
     unsigned char buf[4096], cur[LINE_MAX_BYTES];
     size_t len = 0;
+    static unsigned char out[1 << 20];
+    size_t out_len = 0;
     for (;;) {
         ssize_t n = read(master, buf, sizeof buf);
         if (n < 0 && (errno == EINTR || errno == EIO))
@@ -132,11 +136,25 @@ static _Noreturn void floor_main(const char *table_path)
                 len++;
                 continue;
             }
-            for (int e = 0; e < entries; e++)
-                if (line[e].len == len && memcmp(line[e].p, cur, len) == 0)
+            for (int e = 0; e < entries; e++) {
+                if (line[e].len != len || memcmp(line[e].p, cur, len) != 0)
+                    continue;
+                if (!gather) {
                     write_all(master, reply[e].p, reply[e].len);
+                } else {
+                    if (out_len + reply[e].len > sizeof out) {
+                        write_all(master, out, out_len);
+                        out_len = 0;
+                    }
+                    memcpy(out + out_len, reply[e].p, reply[e].len);
+                    out_len += reply[e].len;
+                }
+            }
             len = 0;
         }
+        if (out_len > 0)
+            write_all(master, out, out_len);
+        out_len = 0;
     }
 }
 
@@ -223,12 +241,13 @@ static int client_main(int argc, char **argv)
 
 int main(int argc, char **argv)
 {
-    if (argc == 3 && strcmp(argv[1], "floor") == 0)
-        floor_main(argv[2]);
+    if ((argc == 3 || (argc == 4 && strcmp(argv[3], "gather") == 0)) &&
+        strcmp(argv[1], "floor") == 0)
+        floor_main(argv[2], argc == 4);
     if (argc >= 6 && (strcmp(argv[1], "rt") == 0 || strcmp(argv[1], "pipe") == 0 ||
                       strcmp(argv[1], "sink") == 0))
         return client_main(argc, argv);
-    fprintf(stderr, "usage: ptybench floor TABLE | rt PTY N LINE REPLY | "
+    fprintf(stderr, "usage: ptybench floor TABLE [gather] | rt PTY N LINE REPLY | "
                     "pipe PTY K REPS LINE REPLY | sink PTY BYTES LINE REPLY (hex)\n");
     return 2;
 }
