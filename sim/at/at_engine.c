@@ -191,11 +191,15 @@ static const struct at_command *lookup(struct at_engine *e, const char *name)
     uint32_t h = 2166136261u; /* FNV-1a */
     for (size_t i = 0; i < len; i++)
         h = (h ^ (uint8_t)name[i]) * 16777619u;
-    struct at_lookup_slot *slot = &e->cache[h % AT_LOOKUP_SLOTS];
-    if (slot->cmd && strcmp(slot->name, name) == 0)
-        return slot->cmd;
+    /* Two ways: a name has two slots, so that two names of one chain that
+     * hash alike do not push each other out. */
+    struct at_lookup_slot *way = &e->cache[(h % AT_LOOKUP_SLOTS) & ~1u];
+    for (int i = 0; i < 2; i++)
+        if (way[i].cmd && strcmp(way[i].name, name) == 0)
+            return way[i].cmd;
     const struct at_command *c = e->io->lookup(e->ctx, name);
     if (c) {
+        struct at_lookup_slot *slot = way[0].cmd ? &way[1] : &way[0];
         memcpy(slot->name, name, len + 1);
         slot->cmd = c;
     }

@@ -25,6 +25,7 @@ static struct {
     int writes;    /* io->write calls, and the length of each (the first 64) */
     size_t wlen[64];
     bool urc_on_line; /* io->line writes "<U>" as the module's URC queue would */
+    int lookups;      /* io->lookup calls */
 } t;
 
 static struct at_engine eng;
@@ -191,6 +192,7 @@ static const struct at_command table[] = {
 static const struct at_command *io_lookup(void *ctx, const char *name)
 {
     ck_assert_ptr_eq(ctx, &t);
+    t.lookups++;
     for (size_t i = 0; i < sizeof table / sizeof table[0]; i++)
         if (strcmp(table[i].name, name) == 0)
             return &table[i];
@@ -1056,6 +1058,15 @@ START_TEST(test_fmt_zero_size)
 }
 END_TEST
 
+/* The engine asks io->lookup once per name it finds, then remembers it. */
+START_TEST(test_lookup_remembered)
+{
+    ck_assert(IN("AT+T;+M;+T?\rAT+M;+T=1\rAT+NOPE\rAT+NOPE\r"));
+    ck_assert_int_eq(t.lookups, 4); /* +T, +M, and +NOPE twice: unknowns are asked again */
+    ck_assert_str_eq(t.log, "T,M,T?,M,T=");
+}
+END_TEST
+
 /* ---- one write per response ---- */
 
 START_TEST(test_chain_one_write)
@@ -1167,6 +1178,7 @@ Suite *at_engine_suite(void)
     tcase_add_test(tc, test_pending_two_writes);
     tcase_add_test(tc, test_other_writer_flushes_first);
     tcase_add_test(tc, test_reply_outside_written_at_once);
+    tcase_add_test(tc, test_lookup_remembered);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("robustness");
