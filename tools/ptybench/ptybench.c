@@ -1,12 +1,15 @@
 /* The AT benchmark's floor and client (tools/bench-at drives both).
  *
- *   ptybench floor TABLE [gather]
+ *   ptybench floor TABLE [gather|loop]
  *     Holds a raw PTY pair, prints the slave's path, and answers each line
  *     (bytes up to <CR>) that TABLE lists with its reply in one write();
  *     other lines are read and dropped. TABLE: one "LINE_HEX REPLY_HEX" a
  *     line. The least a program can do to answer like bcsim: a blocking
  *     read, a table look-up, one write. With `gather`, the replies to all
- *     the lines of one read go in one write, as bcsim writes them.
+ *     the lines of one read go in one write, as bcsim writes them. With
+ *     `loop`, it waits in epoll_wait and reads an inotify watch on the slave
+ *     before each read, the system calls bcsim's event loop makes for each
+ *     input: what an event-driven emulator cannot go below.
  *   ptybench rt PTY N LINE_HEX REPLY_HEX
  *     N round trips, one line at a time: prints each one's nanoseconds.
  *   ptybench pipe PTY K REPS LINE_HEX REPLY_HEX
@@ -25,6 +28,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
+#include <sys/inotify.h>
 #include <termios.h>
 #include <time.h>
 #include <unistd.h>
@@ -91,8 +96,11 @@ static void write_all(int fd, const void *buf, size_t len)
 
 /* ---- The floor ---------------------------------------------------------- */
 
-static _Noreturn void floor_main(const char *table_path, bool gather)
+enum floor_kind { FLOOR_PLAIN, FLOOR_GATHER, FLOOR_LOOP };
+
+static _Noreturn void floor_main(const char *table_path, enum floor_kind kind)
 {
+    bool gather = kind == FLOOR_GATHER;
     struct blob line[TABLE_MAX], reply[TABLE_MAX];
     int entries = 0;
     FILE *t = fopen(table_path, "r");
@@ -116,6 +124,16 @@ static _Noreturn void floor_main(const char *table_path, bool gather)
     int slave = open(path, O_RDWR | O_NOCTTY); /* held, as bcsim holds its own */
     if (slave < 0)
         die(path);
+    int ep = -1, watch = -1;
+    if (kind == FLOOR_LOOP) {
+        ep = epoll_create1(EPOLL_CLOEXEC);
+        watch = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+        struct epoll_event ev = {.events = EPOLLIN, .data.fd = master};
+        if (ep < 0 || watch < 0 ||
+            inotify_add_watch(watch, path, IN_OPEN | IN_CLOSE_WRITE | IN_CLOSE_NOWRITE) < 0 ||
+            fcntl(master, F_SETFL, O_NONBLOCK) != 0 || epoll_ctl(ep, EPOLL_CTL_ADD, master, &ev))
+            die("epoll");
+    }
     printf("%s\n", path);
     fflush(stdout);
 
@@ -124,8 +142,16 @@ static _Noreturn void floor_main(const char *table_path, bool gather)
     static unsigned char out[1 << 20];
     size_t out_len = 0;
     for (;;) {
+        if (kind == FLOOR_LOOP) {
+            struct epoll_event ev;
+            char events[4096];
+            if (epoll_wait(ep, &ev, 1, -1) < 0 && errno != EINTR)
+                die("epoll_wait");
+            while (read(watch, events, sizeof events) > 0)
+                ;
+        }
         ssize_t n = read(master, buf, sizeof buf);
-        if (n < 0 && (errno == EINTR || errno == EIO))
+        if (n < 0 && (errno == EINTR || errno == EIO || errno == EAGAIN))
             continue; /* EIO: no host has the slave open (ours keeps it alive) */
         if (n <= 0)
             die("read");
@@ -241,13 +267,16 @@ static int client_main(int argc, char **argv)
 
 int main(int argc, char **argv)
 {
-    if ((argc == 3 || (argc == 4 && strcmp(argv[3], "gather") == 0)) &&
-        strcmp(argv[1], "floor") == 0)
-        floor_main(argv[2], argc == 4);
+    if (argc == 3 && strcmp(argv[1], "floor") == 0)
+        floor_main(argv[2], FLOOR_PLAIN);
+    if (argc == 4 && strcmp(argv[1], "floor") == 0 && strcmp(argv[3], "gather") == 0)
+        floor_main(argv[2], FLOOR_GATHER);
+    if (argc == 4 && strcmp(argv[1], "floor") == 0 && strcmp(argv[3], "loop") == 0)
+        floor_main(argv[2], FLOOR_LOOP);
     if (argc >= 6 && (strcmp(argv[1], "rt") == 0 || strcmp(argv[1], "pipe") == 0 ||
                       strcmp(argv[1], "sink") == 0))
         return client_main(argc, argv);
-    fprintf(stderr, "usage: ptybench floor TABLE [gather] | rt PTY N LINE REPLY | "
+    fprintf(stderr, "usage: ptybench floor TABLE [gather|loop] | rt PTY N LINE REPLY | "
                     "pipe PTY K REPS LINE REPLY | sink PTY BYTES LINE REPLY (hex)\n");
     return 2;
 }
