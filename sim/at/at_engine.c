@@ -81,51 +81,70 @@ bool at_engine_idle(const struct at_engine *e)
     return !e->answering;
 }
 
-/* Gathers output; it is written when the input call (or the completion)
+/* Room for n more bytes of gathered output; false if memory ran out. */
+static bool reserve(struct at_engine *e, size_t n)
+{
+    if (e->out_len + n <= e->out_cap)
+        return true;
+    size_t cap = e->out_cap ? e->out_cap : 1024;
+    while (cap < e->out_len + n)
+        cap *= 2;
+    char *p = realloc(e->out, cap);
+    if (!p)
+        return false;
+    e->out = p;
+    e->out_cap = cap;
+    return true;
+}
+
+/* Output is gathered and written when the input call (or the completion)
  * returns, so that the answers to every line of one read go out in one
  * write, in order, each whole. Lines a pending command writes from outside
  * (a timer) wait for its completion; anything else outside an entry point
  * goes at once. */
-static void out(struct at_engine *e, const char *s, size_t n)
+static void gathered(struct at_engine *e)
 {
-    if (n == 0)
-        return;
-    if (e->out_len + n > e->out_cap) {
-        size_t cap = e->out_cap ? e->out_cap : 1024;
-        while (cap < e->out_len + n)
-            cap *= 2;
-        char *p = realloc(e->out, cap);
-        if (!p) { /* no room to gather: write what there is, then this */
-            at_engine_flush(e);
-            e->io->write(e->ctx, s, n);
-            return;
-        }
-        e->out = p;
-        e->out_cap = cap;
-    }
-    memcpy(e->out + e->out_len, s, n);
-    e->out_len += n;
     if (e->depth == 0 && !e->busy)
         at_engine_flush(e);
 }
 
+static void out(struct at_engine *e, const char *s, size_t n)
+{
+    if (n == 0)
+        return;
+    if (!reserve(e, n)) { /* no room to gather: write what there is, then this */
+        at_engine_flush(e);
+        e->io->write(e->ctx, s, n);
+        return;
+    }
+    memcpy(e->out + e->out_len, s, n);
+    e->out_len += n;
+    gathered(e);
+}
+
 /* A command's information lines form one block: <CR><LF> opens it, each line
- * ends with <CR><LF> (ATI: "\r\nQuectel_Ltd\r\nQuectel_BC66\r\n..."). */
+ * ends with <CR><LF> (ATI: "\r\nQuectel_Ltd\r\nQuectel_BC66\r\n..."). The
+ * line is formatted in place, at the end of the gathered output. */
 static void reply_line(struct at_engine *e, bool open_block, const char *fmt, va_list ap)
 {
-    char buf[AT_LINE_MAX + 8];
-    int n = at_vfmt(buf + 2, sizeof buf - 4, fmt, ap);
+    char spare[AT_LINE_MAX + 8];
+    bool in_place = reserve(e, sizeof spare);
+    char *buf = in_place ? e->out + e->out_len : spare;
+    size_t lead = open_block ? 2 : 0;
+    int n = at_vfmt(buf + lead, sizeof spare - 4, fmt, ap);
     if (n < 0)
         return;
-    if ((size_t)n > sizeof buf - 5)
-        n = (int)(sizeof buf - 5);
-    buf[0] = '\r';
-    buf[1] = '\n';
-    memcpy(buf + 2 + n, "\r\n", 2);
-    if (open_block)
-        out(e, buf, (size_t)n + 4);
-    else
-        out(e, buf + 2, (size_t)n + 2);
+    if ((size_t)n > sizeof spare - 5)
+        n = (int)(sizeof spare - 5);
+    memcpy(buf, "\r\n", lead);
+    memcpy(buf + lead + n, "\r\n", 2);
+    size_t len = lead + (size_t)n + 2;
+    if (!in_place) {
+        out(e, buf, len);
+        return;
+    }
+    e->out_len += len;
+    gathered(e);
 }
 
 void at_reply(struct at_engine *e, const char *fmt, ...)

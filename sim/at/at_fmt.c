@@ -5,28 +5,6 @@
 #include <stdio.h>
 #include <string.h>
 
-/* Whether every conversion in fmt is one at_vfmt formats itself. */
-static bool simple(const char *fmt)
-{
-    for (const char *p = fmt; (p = strchr(p, '%')) != NULL;) {
-        p++;
-        if (*p == '.') {
-            p++;
-            if (*p == '*')
-                p++;
-            else
-                while (*p >= '0' && *p <= '9')
-                    p++;
-            if (*p != 's')
-                return false;
-        } else if (*p != 'd' && *p != 'u' && *p != 's' && *p != 'c' && *p != '%') {
-            return false;
-        }
-        p++;
-    }
-    return true;
-}
-
 struct sink {
     char *buf;
     size_t size, len; /* len counts what the whole text takes */
@@ -55,17 +33,19 @@ static void put_uint(struct sink *s, unsigned long long v, bool negative)
 
 int at_vfmt(char *buf, size_t size, const char *fmt, va_list ap)
 {
-    if (size == 0 || !simple(fmt))
+    if (size == 0)
         return vsnprintf(buf, size, fmt, ap);
+    va_list again; /* for vsnprintf, from the start, if a conversion is not ours */
+    va_copy(again, ap);
     struct sink s = {buf, size, 0};
     for (const char *p = fmt; *p;) {
-        const char *pct = strchr(p, '%');
-        if (!pct) {
-            put(&s, p, strlen(p));
+        const char *lit = p;
+        while (*p && *p != '%')
+            p++;
+        put(&s, lit, (size_t)(p - lit));
+        if (!*p)
             break;
-        }
-        put(&s, p, (size_t)(pct - p));
-        p = pct + 1;
+        p++;
         long prec = -1;
         if (*p == '.') {
             p++;
@@ -77,6 +57,8 @@ int at_vfmt(char *buf, size_t size, const char *fmt, va_list ap)
                 while (*p >= '0' && *p <= '9')
                     prec = prec * 10 + (*p++ - '0');
             }
+            if (*p != 's')
+                goto other;
         }
         switch (*p++) {
         case 'd': {
@@ -100,11 +82,19 @@ int at_vfmt(char *buf, size_t size, const char *fmt, va_list ap)
             put(&s, str, n);
             break;
         }
-        default: /* %% */
+        case '%':
             put(&s, "%", 1);
             break;
+        default:
+            goto other;
         }
     }
+    va_end(again);
     buf[s.len < size ? s.len : size - 1] = '\0';
     return s.len > INT_MAX ? -1 : (int)s.len;
+other : {
+    int n = vsnprintf(buf, size, fmt, again);
+    va_end(again);
+    return n;
+}
 }
