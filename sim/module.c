@@ -137,6 +137,8 @@ void mod_urc_flush(struct module *m)
     if (m->power == MOD_POWER_OFF || !at_engine_idle(&m->at) || !m->uart.synced)
         return;
     struct urc *u;
+    if (m->urcs.head)
+        at_engine_flush(&m->at); /* an echo the engine holds goes first */
     while ((u = urc_pop(&m->urcs))) {
         char wire[URC_TEXT_MAX + 8];
         size_t n = urc_wire(u, wire, sizeof wire);
@@ -341,6 +343,8 @@ static void io_write(void *ctx, const char *data, size_t len)
 static void io_line(void *ctx, const char *line, size_t len)
 {
     struct module *m = ctx;
+    if (!evt_heard(m->events))
+        return; /* one per command line: formatting it is most of a short command's cost */
     char buf[EVT_LINE_MAX];
     struct jw w;
     evt_begin(m->events, &w, buf, sizeof buf, m->imei, "command");

@@ -1,4 +1,5 @@
 #include "sim/at/at_engine.h"
+#include "sim/at/at_fmt.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -33,6 +34,18 @@ void at_engine_free(struct at_engine *e)
 {
     at_engine_reset(e);
     at_override_clear(e);
+    free(e->out);
+    e->out = NULL;
+    e->out_cap = 0;
+}
+
+void at_engine_flush(struct at_engine *e)
+{
+    if (e->out_len == 0)
+        return;
+    size_t n = e->out_len;
+    e->out_len = 0; /* the write may reach code that writes again */
+    e->io->write(e->ctx, e->out, n);
 }
 
 void at_engine_data_stop(struct at_engine *e)
@@ -53,6 +66,7 @@ bool at_engine_in_data(const struct at_engine *e)
 
 void at_engine_reset(struct at_engine *e)
 {
+    at_engine_flush(e); /* what was said before the reset was on its way */
     at_engine_data_stop(e);
     at_frame_reset(&e->frame);
     e->busy = false;
@@ -67,29 +81,70 @@ bool at_engine_idle(const struct at_engine *e)
     return !e->answering;
 }
 
+/* Room for n more bytes of gathered output; false if memory ran out. */
+static bool reserve(struct at_engine *e, size_t n)
+{
+    if (e->out_len + n <= e->out_cap)
+        return true;
+    size_t cap = e->out_cap ? e->out_cap : 1024;
+    while (cap < e->out_len + n)
+        cap *= 2;
+    char *p = realloc(e->out, cap);
+    if (!p)
+        return false;
+    e->out = p;
+    e->out_cap = cap;
+    return true;
+}
+
+/* Output is gathered and written when the input call (or the completion)
+ * returns, so that the answers to every line of one read go out in one
+ * write, in order, each whole. Lines a pending command writes from outside
+ * (a timer) wait for its completion; anything else outside an entry point
+ * goes at once. */
+static void gathered(struct at_engine *e)
+{
+    if (e->depth == 0 && !e->busy)
+        at_engine_flush(e);
+}
+
 static void out(struct at_engine *e, const char *s, size_t n)
 {
-    if (n > 0)
+    if (n == 0)
+        return;
+    if (!reserve(e, n)) { /* no room to gather: write what there is, then this */
+        at_engine_flush(e);
         e->io->write(e->ctx, s, n);
+        return;
+    }
+    memcpy(e->out + e->out_len, s, n);
+    e->out_len += n;
+    gathered(e);
 }
 
 /* A command's information lines form one block: <CR><LF> opens it, each line
- * ends with <CR><LF> (ATI: "\r\nQuectel_Ltd\r\nQuectel_BC66\r\n..."). */
+ * ends with <CR><LF> (ATI: "\r\nQuectel_Ltd\r\nQuectel_BC66\r\n..."). The
+ * line is formatted in place, at the end of the gathered output. */
 static void reply_line(struct at_engine *e, bool open_block, const char *fmt, va_list ap)
 {
-    char buf[AT_LINE_MAX + 8];
-    int n = vsnprintf(buf + 2, sizeof buf - 4, fmt, ap);
+    char spare[AT_LINE_MAX + 8];
+    bool in_place = reserve(e, sizeof spare);
+    char *buf = in_place ? e->out + e->out_len : spare;
+    size_t lead = open_block ? 2 : 0;
+    int n = at_vfmt(buf + lead, sizeof spare - 4, fmt, ap);
     if (n < 0)
         return;
-    if ((size_t)n > sizeof buf - 5)
-        n = (int)(sizeof buf - 5);
-    buf[0] = '\r';
-    buf[1] = '\n';
-    memcpy(buf + 2 + n, "\r\n", 2);
-    if (open_block)
-        out(e, buf, (size_t)n + 4);
-    else
-        out(e, buf + 2, (size_t)n + 2);
+    if ((size_t)n > sizeof spare - 5)
+        n = (int)(sizeof spare - 5);
+    memcpy(buf, "\r\n", lead);
+    memcpy(buf + lead + n, "\r\n", 2);
+    size_t len = lead + (size_t)n + 2;
+    if (!in_place) {
+        out(e, buf, len);
+        return;
+    }
+    e->out_len += len;
+    gathered(e);
 }
 
 void at_reply(struct at_engine *e, const char *fmt, ...)
@@ -127,7 +182,7 @@ static void final(struct at_engine *e, int result)
     } else {
         reply_framed(e, "ERROR");
     }
-    e->io->idle(e->ctx);
+    e->io->idle(e->ctx); /* URCs written from here flush the response first */
 }
 
 static at_handler pick(const struct at_command *c, enum at_form form)
@@ -145,6 +200,31 @@ static at_handler pick(const struct at_command *c, enum at_form form)
     return NULL;
 }
 
+/* io->lookup through a small cache: the tables are searched by name, and a
+ * short command spent a fifth of its time there. */
+static const struct at_command *lookup(struct at_engine *e, const char *name)
+{
+    size_t len = strlen(name);
+    if (len >= sizeof e->cache[0].name)
+        return e->io->lookup(e->ctx, name);
+    uint32_t h = 2166136261u; /* FNV-1a */
+    for (size_t i = 0; i < len; i++)
+        h = (h ^ (uint8_t)name[i]) * 16777619u;
+    /* Two ways: a name has two slots, so that two names of one chain that
+     * hash alike do not push each other out. */
+    struct at_lookup_slot *way = &e->cache[(h % AT_LOOKUP_SLOTS) & ~1u];
+    for (int i = 0; i < 2; i++)
+        if (way[i].cmd && strcmp(way[i].name, name) == 0)
+            return way[i].cmd;
+    const struct at_command *c = e->io->lookup(e->ctx, name);
+    if (c) {
+        struct at_lookup_slot *slot = way[0].cmd ? &way[1] : &way[0];
+        memcpy(slot->name, name, len + 1);
+        slot->cmd = c;
+    }
+    return c;
+}
+
 static void run_chain(struct at_engine *e)
 {
     for (;;) {
@@ -154,7 +234,7 @@ static void run_chain(struct at_engine *e)
             final(e, AT_OK);
             return;
         }
-        const struct at_command *c = r > 0 ? e->io->lookup(e->ctx, cmd.name) : NULL;
+        const struct at_command *c = r > 0 ? lookup(e, cmd.name) : NULL;
         at_handler h = c ? pick(c, cmd.form) : NULL;
         e->in_block = false;
         if (!h && c && cmd.form == AT_FORM_TEST && c->test_reply) {
@@ -385,6 +465,7 @@ static void drain(struct at_engine *e)
 
 bool at_engine_input(struct at_engine *e, const char *data, size_t len)
 {
+    e->depth++;
     if (e->held_off == e->held_len && !e->draining) {
         size_t used = consume(e, data, len);
         data += used;
@@ -392,6 +473,8 @@ bool at_engine_input(struct at_engine *e, const char *data, size_t len)
     }
     hold(e, data, len);
     drain(e);
+    if (--e->depth == 0)
+        at_engine_flush(e); /* echo of a partial line, a data prompt */
     return !e->busy || e->data.active;
 }
 
@@ -399,12 +482,15 @@ void at_engine_complete(struct at_engine *e, int result)
 {
     if (!e->busy)
         return;
+    e->depth++;
     e->busy = false;
     if (result == AT_OK)
         run_chain(e);
     else
         final(e, result);
     drain(e);
+    if (--e->depth == 0)
+        at_engine_flush(e);
 }
 
 int at_override_add(struct at_engine *e, const char *pattern, const char *reply, bool once)

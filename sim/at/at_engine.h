@@ -43,7 +43,15 @@ struct at_io {
     void (*line)(void *ctx, const char *line, size_t len); /* a command line arrived */
     void (*idle)(void *ctx);                               /* final result written */
     void (*sync)(void *ctx);                               /* autobaud locked */
+    /* The command of a name, or NULL; the same answer for a name for as long
+     * as the engine lives (the engine remembers it). */
     const struct at_command *(*lookup)(void *ctx, const char *name);
+};
+
+#define AT_LOOKUP_SLOTS 64
+struct at_lookup_slot {
+    char name[16];
+    const struct at_command *cmd; /* NULL: empty */
 };
 
 #define AT_OVERRIDES_MAX 32
@@ -106,6 +114,13 @@ struct at_engine {
     struct at_data data;
     struct at_override overrides[AT_OVERRIDES_MAX];
     int noverrides;
+    /* Output gathered for one write: what one input call (or a completion)
+     * makes, echo, information blocks and final results of every line it
+     * holds, goes to io->write at once; a response is never split. */
+    char *out;
+    size_t out_len, out_cap;
+    int depth; /* entry points (input, complete) under way */
+    struct at_lookup_slot cache[AT_LOOKUP_SLOTS];
 };
 
 void at_engine_init(struct at_engine *e, const struct at_io *io, void *ctx);
@@ -135,6 +150,10 @@ void at_engine_data_stop(struct at_engine *e);
 /* Bytes that came after a trailing data mode's `len`. */
 size_t at_engine_data_extra(const struct at_engine *e);
 bool at_engine_in_data(const struct at_engine *e);
+
+/* Hands gathered output to io->write now. Whoever else writes to the same
+ * line (URCs) calls it first, so that nothing overtakes the engine's bytes. */
+void at_engine_flush(struct at_engine *e);
 
 /* Writes one information line of the running command's response. */
 void at_reply(struct at_engine *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

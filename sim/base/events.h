@@ -23,6 +23,11 @@ struct evt_bus {
 };
 
 int evt_subscribe(struct evt_bus *bus, evt_fn fn, void *ctx); /* 0 or -ENOSPC */
+/* Whether anyone subscribes: an event nobody hears need not be formatted. */
+static inline bool evt_heard(const struct evt_bus *bus)
+{
+    return bus->nsubs > 0;
+}
 void evt_unsubscribe(struct evt_bus *bus, evt_fn fn, void *ctx);
 
 /* Starts an event: {"t":ms,"module":source,"type":type ... ; add fields, then

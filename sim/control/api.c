@@ -34,6 +34,7 @@ void simctl_status(const struct module *m, struct simctl_status *out)
     out->autobaud_locked = m->uart.synced;
     clk_describe(m->clk, out->speed, sizeof out->speed);
     out->uart_bytes_dropped = m->uart.dropped;
+    out->uart_writes = m->uart.writes;
     out->signal = m->signal;
 }
 
@@ -90,6 +91,8 @@ int simctl_status_field(const struct simctl_status *st, const char *name, char *
         v = st->baud;
     else if (strcmp(name, "uart_bytes_dropped") == 0)
         v = st->uart_bytes_dropped;
+    else if (strcmp(name, "uart_writes") == 0)
+        v = st->uart_writes;
     else
         return -1;
     snprintf(out, size, "%llu", (unsigned long long)v);

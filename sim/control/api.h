@@ -46,6 +46,7 @@ struct simctl_status {
     bool autobaud_locked;
     char speed[32]; /* the clock: "realtime", "fast", "x2" ... */
     uint64_t uart_bytes_dropped;
+    uint64_t uart_writes;      /* write() calls to the PTY since bcsim started */
     struct prof_signal signal; /* what AT+CESQ and AT+CSQ report when registered */
 };
 

@@ -172,6 +172,7 @@ static void cmd_status(struct ctl_conn *c, int argc, char **argv)
     jw_bool(&w, "autobaud_locked", st.autobaud_locked);
     jw_str(&w, "speed", st.speed);
     jw_int(&w, "uart_bytes_dropped", (int64_t)st.uart_bytes_dropped);
+    jw_int(&w, "uart_writes", (int64_t)st.uart_writes);
     conn_send(c, jw_end(&w));
 }
 

@@ -213,6 +213,7 @@ static bool write_arrived(struct uart *u)
             drop_pending(u, "no host");
             return false;
         }
+        u->writes++;
         if (u->log)
             tlog_bytes(u->log, TLOG_TO_HOST, u->buf + u->off, (size_t)n);
         u->off += (size_t)n;

@@ -69,6 +69,7 @@ struct uart {
     bool input_wanted;                 /* the module takes input (it is not answering) */
     bool held;                         /* back-pressure: input paused while the queue drains */
     uint64_t dropped; /* bytes lost: unsynced, overflow, nobody attached, power cut */
+    uint64_t writes;  /* write() calls that handed output to the PTY */
 };
 
 int uart_open(struct uart *u, uv_loop_t *loop, const struct clk *clk, const char *link,

@@ -313,6 +313,39 @@ START_TEST(registration_state_machine)
 }
 END_TEST
 
+/* Each response reaches the host in one write() to the PTY, echo, blocks and
+ * final result together (the UART counts them: status uart_writes), and lines
+ * sent together are never answered in more writes than there are lines. */
+START_TEST(one_write_per_response)
+{
+    struct session s;
+    begin(&s, "bc66");
+    long before = bcsim_status_long(&s.p, "uart_writes");
+    check(&s, "AT+CESQ;+CGMR;+CEREG?;+CSQ",
+          "AT+CESQ;+CGMR;+CEREG?;+CSQ\r\r\n+CESQ: 47,6,255,255,0,54\r\n\r\nRevision: "
+          "BC66NBR01A07\r\n\r\n+CEREG: 0,1\r\n\r\n+CSQ: 21,0\r\n\r\nOK\r\n");
+    long after = bcsim_status_long(&s.p, "uart_writes");
+    ck_assert_int_eq(after - before, 1);
+    check(&s, "AT", "AT\r\r\nOK\r\n");
+    ck_assert_int_eq(bcsim_status_long(&s.p, "uart_writes") - after, 1);
+
+    enum { LINES = 20 };
+    before = bcsim_status_long(&s.p, "uart_writes");
+    char burst[LINES * 8 + 1] = "";
+    for (int i = 0; i < LINES; i++)
+        strcat(burst, "AT+CSQ\r");
+    host_send_bytes(&s.h, burst, strlen(burst));
+    for (int i = 0; i < LINES; i++) {
+        host_expect(&s.h, "\r\nOK\r\n", s.buf, sizeof s.buf, HOST_TIMEOUT_MS);
+        ck_assert_msg(strcmp(s.buf, "AT+CSQ\r\r\n+CSQ: 21,0\r\n\r\nOK\r\n") == 0, "answer %d: %s",
+                      i, host_show(s.buf));
+    }
+    long writes = bcsim_status_long(&s.p, "uart_writes") - before;
+    ck_assert_msg(writes >= 1 && writes <= LINES, "%ld writes for %d answers", writes, LINES);
+    end(&s);
+}
+END_TEST
+
 Suite *commands_suite(void)
 {
     Suite *s = suite_create("commands");
@@ -321,6 +354,7 @@ Suite *commands_suite(void)
     tcase_add_loop_test(tc, identity, 0, 3);
     tcase_add_loop_test(tc, card2_concatenated_query, 0, 2);
     tcase_add_test(tc, card1_network_checks);
+    tcase_add_test(tc, one_write_per_response);
     tcase_add_loop_test(tc, address_forms, 0, 3);
     tcase_add_loop_test(tc, echo_and_errors, 0, 3);
     tcase_add_loop_test(tc, baud_rate, 0, 3);

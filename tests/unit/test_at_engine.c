@@ -8,6 +8,10 @@
 #include <string.h>
 
 #include "sim/at/at_engine.h"
+#include "sim/at/at_fmt.h"
+
+#include <limits.h>
+#include <stdarg.h>
 
 /* ---- the test harness ---- */
 
@@ -18,6 +22,10 @@ static struct {
     char last_line[AT_LINE_MAX + 1];
     char log[256]; /* handlers that ran, in order */
     int pending;   /* +P calls */
+    int writes;    /* io->write calls, and the length of each (the first 64) */
+    size_t wlen[64];
+    bool urc_on_line; /* io->line writes "<U>" as the module's URC queue would */
+    int lookups;      /* io->lookup calls */
 } t;
 
 static struct at_engine eng;
@@ -38,6 +46,9 @@ static void io_write(void *ctx, const char *data, size_t len)
     memcpy(t.out + t.len, data, len);
     t.len += len;
     t.out[t.len] = '\0';
+    if (t.writes < 64)
+        t.wlen[t.writes] = len;
+    t.writes++;
 }
 
 static void io_line(void *ctx, const char *line, size_t len)
@@ -47,6 +58,10 @@ static void io_line(void *ctx, const char *line, size_t len)
     memcpy(t.last_line, line, len);
     t.last_line[len] = '\0';
     t.lines++;
+    if (t.urc_on_line) { /* as mod_urc_flush does: the engine's bytes first */
+        at_engine_flush(&eng);
+        io_write(ctx, "<U>", 3);
+    }
 }
 
 static void io_idle(void *ctx)
@@ -177,6 +192,7 @@ static const struct at_command table[] = {
 static const struct at_command *io_lookup(void *ctx, const char *name)
 {
     ck_assert_ptr_eq(ctx, &t);
+    t.lookups++;
     for (size_t i = 0; i < sizeof table / sizeof table[0]; i++)
         if (strcmp(table[i].name, name) == 0)
             return &table[i];
@@ -988,6 +1004,139 @@ START_TEST(test_flood_in_order)
 }
 END_TEST
 
+/* ---- the line formatter: the same text as vsnprintf ---- */
+
+static void same_as_printf(size_t size, const char *fmt, ...)
+{
+    char mine[256], libc[256];
+    va_list a, b;
+    va_start(a, fmt);
+    va_copy(b, a);
+    int n = at_vfmt(mine, size, fmt, a);
+    int m = vsnprintf(libc, size, fmt, b);
+    va_end(a);
+    va_end(b);
+    ck_assert_int_eq(n, m);
+    if (size > 0)
+        ck_assert_str_eq(mine, libc);
+}
+
+START_TEST(test_fmt_matches_vsnprintf)
+{
+    same_as_printf(256, "OK");
+    same_as_printf(256, "");
+    same_as_printf(256, "+CESQ: %d,%d,%d,%d,%d,%d", 47, 6, 255, 255, 0, 54);
+    same_as_printf(256, "%d %d %d %u %u", 0, -1, INT_MIN, 0u, UINT_MAX);
+    same_as_printf(256, "%d", INT_MAX);
+    same_as_printf(256, "[%s] [%.3s] [%.*s] [%.*s] [%.0s]", "abc", "abcdef", 2, "xyz", -1, "neg",
+                   "gone");
+    same_as_printf(256, "%.14s|%.6s", "short", "exactly6more");
+    same_as_printf(256, "%c%c 100%% %s", 'o', 'k', "done");
+    same_as_printf(256, "+T: %d,%.*s", 3, 2, "ab");
+    same_as_printf(256, "fallback %02d %x %ld %-4s|", 7, 255u, 123456789L, "ab");
+    same_as_printf(8, "+CESQ: %d,%d", 47, 6); /* cut to 7 bytes, full length returned */
+    same_as_printf(1, "%s", "nothing fits");
+    same_as_printf(5, "abcdefgh");
+    same_as_printf(256, "tail %");
+}
+END_TEST
+
+static int fmt_into(char *buf, size_t size, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int n = at_vfmt(buf, size, fmt, ap);
+    va_end(ap);
+    return n;
+}
+
+START_TEST(test_fmt_zero_size)
+{
+    char c = 'x';
+    ck_assert_int_eq(fmt_into(&c, 0, "%d%s", 123, "ab"), 5); /* nothing written */
+    ck_assert_int_eq(c, 'x');
+}
+END_TEST
+
+/* The engine asks io->lookup once per name it finds, then remembers it. */
+START_TEST(test_lookup_remembered)
+{
+    ck_assert(IN("AT+T;+M;+T?\rAT+M;+T=1\rAT+NOPE\rAT+NOPE\r"));
+    ck_assert_int_eq(t.lookups, 4); /* +T, +M, and +NOPE twice: unknowns are asked again */
+    ck_assert_str_eq(t.log, "T,M,T?,M,T=");
+}
+END_TEST
+
+/* ---- one write per response ---- */
+
+START_TEST(test_chain_one_write)
+{
+    ck_assert(IN("AT+T;+M;+T?;+F=?\r"));
+    OUT("AT+T;+M;+T?;+F=?\r\r\nEXEC\r\n\r\nL1\r\nL2\r\n\r\n+T: 1\r\n\r\n+F: (0,1)\r\n\r\nOK\r\n");
+    ck_assert_int_eq(t.writes, 1);
+}
+END_TEST
+
+/* Lines that arrive together are answered in order, each whole, in one write. */
+START_TEST(test_pipelined_lines_one_write)
+{
+    ck_assert(IN("AT\rAT+M\rAT+ERR\rAT+C\rAT+T"));
+    OUT("AT\r\r\nOK\r\nAT+M\r\r\nL1\r\nL2\r\n\r\nOK\r\nAT+ERR\r\r\nERROR\r\nAT+C\r\r\nERROR\r\nAT+"
+        "T");
+    ck_assert_int_eq(t.writes, 1);
+    ck_assert_int_eq(t.idles, 4);
+    ck_assert(IN("\r"));
+    ck_assert_int_eq(t.writes, 2);
+    ck_assert_uint_eq(t.wlen[1], sizeof "\r\r\nEXEC\r\n\r\nOK\r\n" - 1);
+}
+END_TEST
+
+START_TEST(test_override_one_write)
+{
+    ck_assert_int_eq(at_override_add(&eng, "AT+CSQ", "+CSQ: 31,99\nOK", false), 0);
+    ck_assert(IN("AT+CSQ\r"));
+    OUT("AT+CSQ\r\r\n+CSQ: 31,99\r\n\r\nOK\r\n");
+    ck_assert_int_eq(t.writes, 1);
+}
+END_TEST
+
+/* A pending command: what it said by the time it went pending in one write,
+ * the lines it adds later and its final result in another. */
+START_TEST(test_pending_two_writes)
+{
+    ck_assert(!IN("AT+T;+P\r"));
+    OUT("AT+T;+P\r\r\nEXEC\r\n");
+    ck_assert_int_eq(t.writes, 1);
+    at_reply(&eng, "+P: done");
+    at_reply(&eng, "+P: more");
+    ck_assert_int_eq(t.writes, 1); /* held until the command completes */
+    at_engine_complete(&eng, AT_OK);
+    OUT("AT+T;+P\r\r\nEXEC\r\n\r\n+P: done\r\n+P: more\r\n\r\nOK\r\n");
+    ck_assert_int_eq(t.writes, 2);
+}
+END_TEST
+
+/* Whoever else writes flushes the engine first: a URC sent from the line
+ * event still follows the echo, as when every piece was written at once. */
+START_TEST(test_other_writer_flushes_first)
+{
+    t.urc_on_line = true;
+    ck_assert(IN("AT+T\r"));
+    OUT("AT+T\r<U>\r\nEXEC\r\n\r\nOK\r\n");
+    ck_assert_int_eq(t.writes, 3);
+}
+END_TEST
+
+/* Nothing waits once the engine is idle: an at_reply outside any command
+ * (no entry point, nothing pending) is written at once. */
+START_TEST(test_reply_outside_written_at_once)
+{
+    at_reply(&eng, "+LOOSE");
+    OUT("\r\n+LOOSE\r\n");
+    ck_assert_int_eq(t.writes, 1);
+}
+END_TEST
+
 Suite *at_engine_suite(void)
 {
     Suite *s = suite_create("at_engine");
@@ -1014,6 +1163,22 @@ Suite *at_engine_suite(void)
     tcase_add_test(tc, test_overlong_line);
     tcase_add_test(tc, test_max_line_runs);
     tcase_add_test(tc, test_line_with_edits);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("format");
+    tcase_add_test(tc, test_fmt_matches_vsnprintf);
+    tcase_add_test(tc, test_fmt_zero_size);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("writes");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_test(tc, test_chain_one_write);
+    tcase_add_test(tc, test_pipelined_lines_one_write);
+    tcase_add_test(tc, test_override_one_write);
+    tcase_add_test(tc, test_pending_two_writes);
+    tcase_add_test(tc, test_other_writer_flushes_first);
+    tcase_add_test(tc, test_reply_outside_written_at_once);
+    tcase_add_test(tc, test_lookup_remembered);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("robustness");
