@@ -1,4 +1,4 @@
-/* The apply path's LZMA2 decoder against liblzma's encoder. */
+/* The apply path's LZMA2 and raw LZMA decoder against liblzma's encoder. */
 #include "tests/integration/suites.h"
 #include "fw_image/lzma2_dec.h"
 
@@ -152,6 +152,88 @@ START_TEST(damaged_streams_fail_cleanly)
 }
 END_TEST
 
+/* A package stream: raw LZMA of a known length, no end marker, the range
+ * coder's first (zero) byte dropped (FORMAT.md). */
+static size_t encode_raw(const uint8_t *in, size_t len, uint8_t *out, size_t cap, unsigned lc,
+                         unsigned lp, unsigned pb, uint32_t dict)
+{
+    if (len == 0)
+        return 0;
+    lzma_options_lzma o;
+    lzma_lzma_preset(&o, 6);
+    o.dict_size = dict;
+    o.lc = lc;
+    o.lp = lp;
+    o.pb = pb;
+    o.ext_flags = 0;
+    o.ext_size_low = (uint32_t)len;
+    o.ext_size_high = 0;
+    lzma_filter f[2] = {{LZMA_FILTER_LZMA1EXT, &o}, {LZMA_VLI_UNKNOWN, NULL}};
+    size_t pos = 0;
+    ck_assert_int_eq(lzma_raw_buffer_encode(f, NULL, in, len, out, &pos, cap), LZMA_OK);
+    ck_assert_uint_eq(out[0], 0);
+    memmove(out, out + 1, --pos);
+    return pos;
+}
+
+static uint8_t props_of(unsigned lc, unsigned lp, unsigned pb)
+{
+    return (uint8_t)((pb * 5 + lp) * 9 + lc);
+}
+
+START_TEST(raw_streams_of_a_known_length)
+{
+    static const struct {
+        unsigned lc, lp, pb;
+        uint32_t dict;
+        size_t len;
+    } cases[] = {{3, 0, 2, 4096, 100000}, {0, 0, 0, 32768, 70000}, {1, 0, 0, 8192, 5},
+                 {0, 1, 1, 4096, 65536},  {2, 2, 3, 65536, 1},     {3, 0, 0, 4096, 0}};
+    static uint8_t data[100000], packed[120000], got[100001];
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        sample(data, cases[c].len, (uint32_t)c + 31);
+        size_t plen = encode_raw(data, cases[c].len, packed, sizeof packed, cases[c].lc,
+                                 cases[c].lp, cases[c].pb, cases[c].dict);
+        uint8_t props = props_of(cases[c].lc, cases[c].lp, cases[c].pb);
+        unsigned lclp = cases[c].lc + cases[c].lp;
+        for (uint32_t feed = 1; feed <= 64; feed *= 8) {
+            struct src s = {packed, plen, 0, feed};
+            struct lz_dec d;
+            ck_assert_int_eq(lz_init_raw(&d, probs, lclp, dict, cases[c].dict, fill, &s, props,
+                                         (uint32_t)cases[c].len, (uint32_t)plen),
+                             LZ_OK);
+            ck_assert_int_eq(lz_read(&d, got, (uint32_t)cases[c].len), LZ_OK);
+            ck_assert_int_eq(lz_finish(&d), LZ_END);
+            ck_assert_msg(memcmp(got, data, cases[c].len) == 0, "case %zu differs", c);
+            ck_assert_uint_eq(s.pos, plen);
+            ck_assert_int_ne(lz_read(&d, got, 1), LZ_OK); /* nothing beyond its length */
+        }
+        /* One byte short, or one byte more than the data, is an error. */
+        struct src s = {packed, plen, 0, 64};
+        struct lz_dec d;
+        if (plen > 0) {
+            lz_init_raw(&d, probs, lclp, dict, cases[c].dict, fill, &s, props,
+                        (uint32_t)cases[c].len, (uint32_t)plen - 1);
+            int r = lz_read(&d, got, (uint32_t)cases[c].len);
+            ck_assert(r != LZ_OK || lz_finish(&d) != LZ_END);
+        }
+        packed[plen] = 0;
+        s = (struct src){packed, plen + 1, 0, 64};
+        int r = lz_init_raw(&d, probs, lclp, dict, cases[c].dict, fill, &s, props,
+                            (uint32_t)cases[c].len, (uint32_t)plen + 1);
+        if (r == LZ_OK)
+            r = lz_read(&d, got, (uint32_t)cases[c].len);
+        ck_assert(r != LZ_OK || lz_finish(&d) != LZ_END);
+    }
+    /* More context than the caller made room for, and a props byte past 224. */
+    struct lz_dec d;
+    struct src s = {packed, 0, 0, 64};
+    ck_assert_int_eq(lz_init_raw(&d, probs, 2, dict, 4096, fill, &s, props_of(3, 0, 0), 10, 10),
+                     LZ_ECORRUPT);
+    ck_assert_int_eq(lz_init_raw(&d, probs, 4, dict, 4096, fill, &s, 225, 10, 10), LZ_ECORRUPT);
+}
+END_TEST
+
 Suite *lzma2_suite(void)
 {
     Suite *s = suite_create("lzma2");
@@ -161,6 +243,7 @@ Suite *lzma2_suite(void)
     tcase_add_test(tc, memory_is_sized_by_context_bits);
     tcase_add_test(tc, refuses_more_context_than_room);
     tcase_add_test(tc, damaged_streams_fail_cleanly);
+    tcase_add_test(tc, raw_streams_of_a_known_length);
     suite_add_tcase(s, tc);
     return s;
 }
