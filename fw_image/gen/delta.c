@@ -222,7 +222,15 @@ static int build_order(bool descending, uint32_t sector_size, const struct delta
     return rc;
 }
 
-/* build_order's arguments and result, for a thread. */
+static size_t estimate(const struct candidate *c)
+{
+    const uint8_t *in[PKG_STREAMS] = {c->raw.ctrl.p, c->raw.diff.p, c->raw.extra.p};
+    size_t n[PKG_STREAMS] = {c->raw.ctrl.n, c->raw.diff.n, c->raw.extra.n};
+    return delta_lzma_estimate(in, n);
+}
+
+/* build_order's arguments and result (with the order's size estimate, unless
+ * `best`), for a thread. */
 struct order_job {
     bool descending;
     uint32_t sector_size, old_len, new_len, slots;
@@ -231,6 +239,8 @@ struct order_job {
     const struct delta_seg *free_segs;
     size_t n_free;
     struct candidate *c;
+    bool estimate;
+    size_t size; /* the estimate, or 0 */
     int rc;
 };
 
@@ -239,13 +249,8 @@ static void order_job_run(void *arg)
     struct order_job *j = arg;
     j->rc = build_order(j->descending, j->sector_size, j->m, j->old, j->old_len, j->new, j->new_len,
                         j->slots, j->free_segs, j->n_free, j->c);
-}
-
-static size_t estimate(const struct candidate *c)
-{
-    const uint8_t *in[PKG_STREAMS] = {c->raw.ctrl.p, c->raw.diff.p, c->raw.extra.p};
-    size_t n[PKG_STREAMS] = {c->raw.ctrl.n, c->raw.diff.n, c->raw.extra.n};
-    return delta_lzma_estimate(in, n);
+    if (j->rc == 0 && j->estimate && (j->size = estimate(j->c)) == 0)
+        j->rc = -1;
 }
 
 static int make_delta(struct pkg_header *h, const uint8_t *old, uint32_t old_len,
@@ -266,9 +271,9 @@ static int make_delta(struct pkg_header *h, const uint8_t *old, uint32_t old_len
      * compressed and the smaller kept. */
     struct order_job jobs[2];
     for (int k = 0; k < 2; k++)
-        jobs[k] = (struct order_job){
-            k == 1,    h->sector_size, old_len, new_len, pp->stash_slots, m, old, new,
-            free_segs, n_free,         &c[k],   0};
+        jobs[k] =
+            (struct order_job){k == 1, h->sector_size, old_len, new_len, pp->stash_slots, m, old,
+                               new,    free_segs,      n_free,  &c[k],   !pp->best,       0, 0};
     delta_par_run(order_job_run, jobs, sizeof jobs[0], 2);
     for (; built < 2; built++)
         if ((rc = jobs[built].rc) != 0)
@@ -280,14 +285,8 @@ static int make_delta(struct pkg_header *h, const uint8_t *old, uint32_t old_len
         goto out;
     }
     int first = 0, last = 1;
-    if (!pp->best) {
-        size_t e0 = estimate(&c[0]), e1 = estimate(&c[1]);
-        if (e0 == 0 || e1 == 0) {
-            rc = -1;
-            goto out;
-        }
-        first = last = e1 < e0 ? 1 : 0;
-    }
+    if (!pp->best)
+        first = last = jobs[1].size < jobs[0].size ? 1 : 0;
     for (int k = first; k <= last; k++) {
         uint8_t *cand = NULL;
         size_t cand_len = 0;
