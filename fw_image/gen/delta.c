@@ -249,8 +249,10 @@ static void order_job_run(void *arg)
     struct order_job *j = arg;
     j->rc = build_order(j->descending, j->sector_size, j->m, j->old, j->old_len, j->new, j->new_len,
                         j->slots, j->free_segs, j->n_free, j->c);
-    if (j->rc == 0 && j->estimate && (j->size = estimate(j->c)) == 0)
+    if (j->rc == 0 && j->estimate && (j->size = estimate(j->c)) == 0) {
+        delta_raw_free(&j->c->raw); /* a failed job leaves nothing behind */
         j->rc = -1;
+    }
 }
 
 static int make_delta(struct pkg_header *h, const uint8_t *old, uint32_t old_len,
