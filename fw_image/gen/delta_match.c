@@ -587,6 +587,29 @@ static uint8_t *late_sectors(const struct ctx *x, const struct delta_seg *segs, 
     return late;
 }
 
+/* The windows of late sectors, cut like the whole target is (PIECE_MIN),
+ * into a malloc'd array; NULL if out of memory. */
+static struct piece *late_windows(const struct ctx *x, const struct delta_costs *c,
+                                  const uint8_t *late, uint32_t n_sectors, size_t *n)
+{
+    uint32_t size = 1u << x->shift, per = (PIECE_MIN + size - 1) / size;
+    struct piece *v = malloc((n_sectors ? n_sectors : 1) * sizeof *v);
+    *n = 0;
+    for (uint32_t t = 0; v && t < n_sectors; t++) {
+        if (!late[t])
+            continue;
+        uint32_t u = t + 1;
+        while (u < n_sectors && late[u] && u - t < per)
+            u++;
+        v[*n] = (struct piece){*x, c, NULL, 0, 0};
+        v[*n].x.begin = t * size;
+        v[*n].x.end = u * size < x->new_len ? u * size : x->new_len;
+        ++*n;
+        t = u - 1;
+    }
+    return v;
+}
+
 int delta_rematch(const struct delta_matcher *m, const uint8_t *new, uint32_t new_len,
                   const struct delta_avail *av, const struct delta_costs *c,
                   const struct delta_seg *segs, size_t n, struct delta_seg **out, size_t *n_out)
@@ -594,32 +617,31 @@ int delta_rematch(const struct delta_matcher *m, const uint8_t *new, uint32_t ne
     struct ctx x = {m, new, new_len, av, log2_u32(av->sector_size), 0, new_len};
     uint32_t size = av->sector_size, n_sectors = (new_len + size - 1) / size;
     uint8_t *late = late_sectors(&x, segs, n, n_sectors);
+    size_t n_win = 0;
+    struct piece *win = late ? late_windows(&x, c, late, n_sectors, &n_win) : NULL;
+    free(late);
+    if (!win)
+        return -1;
+    /* The windows are cut side by side, DELTA_PAR_MAX at a time. */
+    for (size_t k = 0; k < n_win; k += DELTA_PAR_MAX)
+        delta_par_run(cut_piece, win + k, sizeof win[0],
+                      n_win - k < DELTA_PAR_MAX ? n_win - k : DELTA_PAR_MAX);
     struct seg_list l = {NULL, 0, 0};
     size_t i = 0;
     uint32_t done = 0;
-    int rc = late ? 0 : -1;
-    for (uint32_t t = 0; rc == 0 && t < n_sectors; t++) {
-        if (!late[t])
-            continue;
-        uint32_t u = t;
-        while (u + 1 < n_sectors && late[u + 1])
-            u++;
-        x.begin = t * size;
-        x.end = (u + 1) * size < new_len ? (u + 1) * size : new_len;
-        struct delta_seg *w = NULL;
-        size_t nw = 0;
-        rc = copy_clipped(segs, n, &i, done, x.begin, &l);
+    int rc = 0;
+    for (size_t k = 0; k < n_win; k++) {
+        rc = rc ? rc : win[k].rc;
         if (rc == 0)
-            rc = cut_range(&x, c, &w, &nw);
-        for (size_t k = 0; rc == 0 && k < nw; k++)
-            rc = seg_push(&l, w[k]);
-        free(w);
-        done = x.end;
-        t = u;
+            rc = copy_clipped(segs, n, &i, done, win[k].x.begin, &l);
+        for (size_t j = 0; rc == 0 && j < win[k].n; j++)
+            rc = seg_push(&l, win[k].segs[j]);
+        done = win[k].x.end;
+        free(win[k].segs);
     }
     if (rc == 0)
         rc = copy_clipped(segs, n, &i, done, new_len, &l);
-    free(late);
+    free(win);
     if (rc != 0) {
         free(l.v);
         return -1;
