@@ -104,10 +104,23 @@ static bool fails(const struct flash *f, uint64_t n, uint64_t at)
     return (at && n == at) || (f->faults.worn_from && f->count.ops >= f->faults.worn_from);
 }
 
+/* A word at a time: the byte loop this replaces ran at one byte per several
+ * cycles (f->mem reloaded per byte, since a byte store may alias it, and not
+ * vectorised at -O2), a quarter of a download's time. memcpy keeps the
+ * unaligned word accesses defined; the compiler makes them plain moves. */
 static void program_bytes(struct flash *f, uint32_t addr, const uint8_t *src, uint32_t len)
 {
-    for (uint32_t i = 0; i < len; i++)
-        f->mem[addr + i] &= src[i];
+    uint8_t *dst = f->mem + addr;
+    size_t i = 0;
+    for (; len - i >= sizeof(uint64_t); i += sizeof(uint64_t)) {
+        uint64_t d, s;
+        memcpy(&d, dst + i, sizeof d);
+        memcpy(&s, src + i, sizeof s);
+        d &= s;
+        memcpy(dst + i, &d, sizeof d);
+    }
+    for (; i < len; i++)
+        dst[i] &= src[i];
 }
 
 int flash_program(struct flash *f, uint32_t addr, const void *buf, uint32_t len)

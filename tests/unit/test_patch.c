@@ -54,6 +54,29 @@ START_TEST(erase_sets_ff_program_ands)
 }
 END_TEST
 
+/* Program works a word at a time: every start offset within a word and every
+ * tail length must still AND exactly the bytes given, and no byte beside them. */
+START_TEST(program_ands_at_any_alignment_and_length)
+{
+    struct flash *f = &fx.flash;
+    static uint8_t old[3 * 64], src[64], want[3 * 64], got[3 * 64];
+    for (uint32_t off = 0; off < 16; off++) {
+        for (uint32_t len = 0; len <= 40; len++) {
+            fx_random(old, sizeof old, off * 64 + len + 1);
+            fx_random(src, sizeof src, off * 64 + len + 7000);
+            ck_assert_int_eq(flash_erase(f, 0), 0);
+            ck_assert_int_eq(flash_program(f, 0, old, sizeof old), 0);
+            memcpy(want, old, sizeof want);
+            for (uint32_t i = 0; i < len; i++)
+                want[64 + off + i] &= src[i];
+            ck_assert_int_eq(flash_program(f, 64 + off, src, len), 0);
+            ck_assert_int_eq(flash_read(f, 0, got, sizeof got), 0);
+            ck_assert_mem_eq(got, want, sizeof want);
+        }
+    }
+}
+END_TEST
+
 START_TEST(strict_refuses_unerased)
 {
     struct flash *f = &fx.flash;
@@ -475,6 +498,7 @@ Suite *patch_suite(void)
     TCase *tc = tcase_create("flash");
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_test(tc, erase_sets_ff_program_ands);
+    tcase_add_test(tc, program_ands_at_any_alignment_and_length);
     tcase_add_test(tc, strict_refuses_unerased);
     tcase_add_test(tc, cuts_and_failures);
     tcase_add_test(tc, geometry_checks);
