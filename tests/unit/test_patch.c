@@ -77,6 +77,73 @@ START_TEST(program_ands_at_any_alignment_and_length)
 }
 END_TEST
 
+/* flash_write_sector writes the memory once, not erase then program: under
+ * every fault (a cut of either operation, clean or torn, a failure of either,
+ * a worn chip, the capacity limit, strict) it must end as the pair would, in
+ * the memory, the counters, the wear and the power. */
+static void arm(struct flash *f, int fault)
+{
+    switch (fault) {
+    case 1:
+    case 2:
+    case 3:
+    case 4: /* cut the erase or the program, clean or torn */
+        f->faults.cut_after = f->count.ops + (fault <= 2 ? 0 : 1);
+        f->faults.cut_mode = fault % 2 ? FLASH_CUT_CLEAN : FLASH_CUT_TORN;
+        break;
+    case 5:
+        f->faults.fail_erase_at = f->count.erases + 1;
+        break;
+    case 6:
+        f->faults.fail_program_at = f->count.programs + 1;
+        break;
+    case 7:
+        f->faults.worn_from = f->count.ops + 2; /* the program is the first worn one */
+        break;
+    case 8:
+        f->faults.fota_capacity = FX_SECTOR; /* the FOTA area's second sector is out */
+        break;
+    case 9:
+        f->faults.strict = true; /* over old data, but erased first */
+        break;
+    }
+}
+
+START_TEST(write_sector_is_erase_then_program)
+{
+    static struct fx_flash pair, one;
+    static uint8_t data[FX_SECTOR];
+    const uint32_t lens[] = {0, 1, 7, 100, FX_SECTOR - 1, FX_SECTOR};
+    const uint32_t addrs[] = {FX_SECTOR, 33 * FX_SECTOR};
+    for (int fault = 0; fault <= 9; fault++) {
+        for (size_t l = 0; l < sizeof lens / sizeof lens[0]; l++) {
+            for (size_t a = 0; a < 2; a++) {
+                fx_flash_init(&pair);
+                fx_random(pair.mem, sizeof pair.mem, (uint32_t)(fault * 100 + l * 10 + a));
+                ck_assert_int_eq(flash_erase(&pair.flash, 0), 0); /* some history */
+                one = pair;
+                one.flash.mem = one.mem;
+                one.flash.erase_count = one.erase_count;
+                fx_random(data, sizeof data, (uint32_t)(fault + 50 * l + 7 * a + 1));
+                arm(&pair.flash, fault);
+                arm(&one.flash, fault);
+                int want = flash_erase(&pair.flash, addrs[a]);
+                if (want == 0)
+                    want = flash_program(&pair.flash, addrs[a], data, lens[l]);
+                int got = flash_write_sector(&one.flash, addrs[a], data, lens[l]);
+                ck_assert_msg(got == want, "fault %d len %u: %d, not %d", fault, lens[l], got,
+                              want);
+                ck_assert_mem_eq(one.mem, pair.mem, sizeof one.mem);
+                ck_assert_mem_eq(one.erase_count, pair.erase_count, sizeof one.erase_count);
+                ck_assert_mem_eq(&one.flash.count, &pair.flash.count, sizeof one.flash.count);
+                ck_assert_int_eq(one.flash.powered, pair.flash.powered);
+                ck_assert_uint_eq(one.flash.noise, pair.flash.noise);
+            }
+        }
+    }
+}
+END_TEST
+
 START_TEST(strict_refuses_unerased)
 {
     struct flash *f = &fx.flash;
@@ -499,6 +566,7 @@ Suite *patch_suite(void)
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_test(tc, erase_sets_ff_program_ands);
     tcase_add_test(tc, program_ands_at_any_alignment_and_length);
+    tcase_add_test(tc, write_sector_is_erase_then_program);
     tcase_add_test(tc, strict_refuses_unerased);
     tcase_add_test(tc, cuts_and_failures);
     tcase_add_test(tc, geometry_checks);
