@@ -1,10 +1,12 @@
-/* The flash model's rules, the journal, and the in-place applier: round trips,
- * refusals before the first write, and power cuts at every operation. */
+/* The flash model's rules, the FOTA sink, the journal, and the in-place
+ * applier: round trips, refusals before the first write, and power cuts at
+ * every operation. */
 #include "tests/integration/suites.h"
 #include "tests/unit/fw_fixture.h"
 #include "fw_image/bytes.h"
 #include "fw_image/journal.h"
 #include "fw_image/patch.h"
+#include "sim/fota_sink.h"
 
 #include <check.h>
 #include <stdio.h>
@@ -200,6 +202,74 @@ START_TEST(cuts_and_failures)
     ck_assert_int_eq(flash_program(f, fota + FX_SECTOR, data, 1), FLASH_EFULL);
     ck_assert_int_eq(flash_erase(f, fota + FX_SECTOR), FLASH_EFULL);
     ck_assert_int_eq(flash_program(f, 0, data, 1), 0); /* elsewhere unaffected */
+}
+END_TEST
+
+/* ---- The FOTA sink ---------------------------------------------------------- */
+
+/* What a transfer left: the sink, the flash and its counters. */
+struct sink_end {
+    int err;
+    uint32_t written, buffered;
+    uint8_t sector[FX_SECTOR];
+    struct flash_counters count;
+    uint8_t mem[FX_TOTAL];
+};
+
+/* Feeds `len` bytes in pieces of `piece` (the last one shorter), stopping at
+ * the first error, then flushes; the flash fails as `fault` says. */
+static void sink_run(struct sink_end *e, size_t piece, int fault, const uint8_t *data, size_t len)
+{
+    static struct fx_flash f;
+    static struct fota_sink sink;
+    fx_flash_init(&f);
+    if (fault == 1)
+        f.flash.faults.fail_program_at = 3;
+    if (fault == 2)
+        f.flash.faults.fail_erase_at = 5;
+    if (fault == 3 || fault == 4) {
+        f.flash.faults.cut_after = fault == 3 ? 6 : 7; /* the 4th erase, the 4th program */
+        f.flash.faults.cut_mode = FLASH_CUT_TORN;
+    }
+    fota_sink_reset(&sink, &f.flash);
+    e->err = 0;
+    for (size_t at = 0; at < len && !e->err; at += piece)
+        e->err = fota_sink_write(&sink, data + at, len - at < piece ? len - at : piece);
+    if (!e->err)
+        e->err = fota_sink_flush(&sink);
+    e->written = sink.written;
+    e->buffered = sink.buffered;
+    memcpy(e->sector, sink.sector, sink.buffered);
+    e->count = f.flash.count;
+    memcpy(e->mem, f.mem, sizeof f.mem);
+}
+
+/* Whole sectors go to the flash from the caller's bytes, the rest through the
+ * buffer: however the package comes cut, the sink does the same operations
+ * and ends in the same state, failures included. */
+START_TEST(sink_same_whatever_the_pieces)
+{
+    static uint8_t data[5000];
+    static struct sink_end one_by_one, pieces;
+    fx_random(data, sizeof data, 99);
+    const size_t sizes[] = {7, FX_SECTOR - 1, FX_SECTOR, FX_SECTOR + 1, 1500, sizeof data};
+    for (int fault = 0; fault <= 4; fault++) {
+        memset(&one_by_one, 0, sizeof one_by_one);
+        sink_run(&one_by_one, 1, fault, data, sizeof data);
+        ck_assert_int_eq(one_by_one.err, fault ? (fault >= 3 ? FLASH_EPOWER : FLASH_EFAIL) : 0);
+        for (size_t k = 0; k < sizeof sizes / sizeof sizes[0]; k++) {
+            memset(&pieces, 0, sizeof pieces);
+            sink_run(&pieces, sizes[k], fault, data, sizeof data);
+            ck_assert_msg(pieces.err == one_by_one.err, "fault %d, pieces of %zu", fault, sizes[k]);
+            ck_assert_uint_eq(pieces.written, one_by_one.written);
+            ck_assert_uint_eq(pieces.buffered, one_by_one.buffered);
+            ck_assert_mem_eq(pieces.sector, one_by_one.sector, pieces.buffered);
+            ck_assert_mem_eq(&pieces.count, &one_by_one.count, sizeof pieces.count);
+            ck_assert_mem_eq(pieces.mem, one_by_one.mem, sizeof pieces.mem);
+        }
+    }
+    /* The last fault cut the 4th program: three sectors were written. */
+    ck_assert_uint_eq(one_by_one.written, 3 * FX_SECTOR);
 }
 END_TEST
 
@@ -571,6 +641,10 @@ Suite *patch_suite(void)
     tcase_add_test(tc, cuts_and_failures);
     tcase_add_test(tc, geometry_checks);
     tcase_add_test(tc, journal_torn_record_reads_absent);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("sink");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_test(tc, sink_same_whatever_the_pieces);
     suite_add_tcase(s, tc);
     tc = tcase_create("apply");
     tcase_add_checked_fixture(tc, setup, teardown);
