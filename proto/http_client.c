@@ -146,6 +146,12 @@ static void arm_idle(struct http_dl *h)
     uv_timer_start(&h->idle, on_idle, h->stall_ms, 0);
 }
 
+/* --speed fast or a link without its model: no delay of any kind. */
+static bool unpaced(const struct http_dl *h)
+{
+    return h->link.bytes_per_s == 0 && h->link.rtt_ms == 0;
+}
+
 static void on_alloc(uv_handle_t *handle, size_t suggested, uv_buf_t *buf)
 {
     (void)suggested;
@@ -234,13 +240,14 @@ static void on_written(uv_write_t *w, int status)
         finish(h, DL_ERESET, status);
         return;
     }
+    if (unpaced(h))
+        return; /* reading since the request went */
     /* The answer takes a round trip to come back. */
     uv_timer_start(&h->pace, on_pace, h->link.rtt_ms, 0);
 }
 
-static void send_request(uv_timer_t *t)
+static void send_request(struct http_dl *h)
 {
-    struct http_dl *h = t->data;
     const char *open = strchr(h->url.host, ':') ? "[" : "", *close = *open ? "]" : "";
     char port[8] = "";
     if (h->url.port != 80)
@@ -251,8 +258,19 @@ static void send_request(uv_timer_t *t)
                      h->url.path, open, h->url.host, close, port);
     uv_buf_t b = uv_buf_init(h->request, (unsigned)n);
     h->write.data = h;
-    if (uv_write(&h->write, (uv_stream_t *)&h->tcp, &b, 1, on_written) != 0)
+    if (uv_write(&h->write, (uv_stream_t *)&h->tcp, &b, 1, on_written) != 0) {
         finish(h, DL_ERESET, 0);
+        return;
+    }
+    /* No round trip to wait for: the answer is read as soon as it comes,
+     * not after the loop has reported the write done. */
+    if (unpaced(h))
+        start_reading(h);
+}
+
+static void on_handshake_done(uv_timer_t *t)
+{
+    send_request(t->data);
 }
 
 static void on_connected(uv_connect_t *c, int status)
@@ -265,8 +283,12 @@ static void on_connected(uv_connect_t *c, int status)
         return;
     }
     arm_idle(h);
+    if (unpaced(h)) {
+        send_request(h);
+        return;
+    }
     /* The handshake costs a round trip before the request can go. */
-    uv_timer_start(&h->pace, send_request, h->link.rtt_ms, 0);
+    uv_timer_start(&h->pace, on_handshake_done, h->link.rtt_ms, 0);
 }
 
 static void on_resolved(void *ctx, int status, const struct sockaddr *addr)
