@@ -156,7 +156,7 @@ static void arm_idle(struct http_dl *h)
     uv_timer_start(&h->idle, on_idle, h->stall_ms, 0);
 }
 
-/* --speed fast or a link without its model: no delay of any kind. */
+/* No link delay of any kind: --speed fast, or --downlink 0 with --rtt 0. */
 static bool unpaced(const struct http_dl *h)
 {
     return h->link.bytes_per_s == 0 && h->link.rtt_ms == 0;
