@@ -104,13 +104,29 @@ static bool fails(const struct flash *f, uint64_t n, uint64_t at)
     return (at && n == at) || (f->faults.worn_from && f->count.ops >= f->faults.worn_from);
 }
 
+/* A word at a time: the byte loop this replaces ran at one byte per several
+ * cycles (f->mem reloaded per byte, since a byte store may alias it, and not
+ * vectorised at -O2), a quarter of a download's time. memcpy keeps the
+ * unaligned word accesses defined; the compiler makes them plain moves. */
 static void program_bytes(struct flash *f, uint32_t addr, const uint8_t *src, uint32_t len)
 {
-    for (uint32_t i = 0; i < len; i++)
-        f->mem[addr + i] &= src[i];
+    uint8_t *dst = f->mem + addr;
+    size_t i = 0;
+    for (; len - i >= sizeof(uint64_t); i += sizeof(uint64_t)) {
+        uint64_t d, s;
+        memcpy(&d, dst + i, sizeof d);
+        memcpy(&s, src + i, sizeof s);
+        d &= s;
+        memcpy(dst + i, &d, sizeof d);
+    }
+    for (; i < len; i++)
+        dst[i] &= src[i];
 }
 
-int flash_program(struct flash *f, uint32_t addr, const void *buf, uint32_t len)
+/* A program's checks, before it counts as an operation. Over a sector just
+ * erased (`erased`) every bit may be cleared, so strict has nothing to check. */
+static int program_allowed(const struct flash *f, uint32_t addr, const uint8_t *src, uint32_t len,
+                           bool erased)
 {
     if (!f->powered)
         return FLASH_EPOWER;
@@ -118,26 +134,46 @@ int flash_program(struct flash *f, uint32_t addr, const void *buf, uint32_t len)
         return FLASH_ERANGE;
     if (beyond_capacity(f, addr, len))
         return FLASH_EFULL;
-    const uint8_t *src = buf;
-    if (f->faults.strict) {
+    if (f->faults.strict && !erased) {
         for (uint32_t i = 0; i < len; i++)
             if ((f->mem[addr + i] & src[i]) != src[i])
                 return FLASH_EUNERASED;
     }
+    return FLASH_OK;
+}
+
+/* A program counted as an operation: the power cut or the failure it meets,
+ * if any. A torn cut programs the first half (the caller's memory must hold
+ * the flash's contents by then). */
+static int program_happens(struct flash *f, uint32_t addr, const uint8_t *src, uint32_t len,
+                           bool tear)
+{
     if (cut_here(f)) {
-        if (f->faults.cut_mode == FLASH_CUT_TORN)
+        if (tear && f->faults.cut_mode == FLASH_CUT_TORN)
             program_bytes(f, addr, src, len / 2);
         return FLASH_EPOWER;
     }
     f->count.programs++;
     if (fails(f, f->count.programs, f->faults.fail_program_at))
         return FLASH_EFAIL;
-    program_bytes(f, addr, src, len);
+    return FLASH_OK;
+}
+
+int flash_program(struct flash *f, uint32_t addr, const void *buf, uint32_t len)
+{
+    int err = program_allowed(f, addr, buf, len, false);
+    if (!err)
+        err = program_happens(f, addr, buf, len, true);
+    if (err)
+        return err;
+    program_bytes(f, addr, buf, len);
     f->count.bytes_programmed += len;
     return FLASH_OK;
 }
 
-int flash_erase(struct flash *f, uint32_t addr)
+/* An erase counted as an operation, the cut (torn or clean) or failure it
+ * meets, but not the erasing: FLASH_OK leaves the sector to be set to 0xFF. */
+static int erase_happens(struct flash *f, uint32_t addr)
 {
     if (!f->powered)
         return FLASH_EPOWER;
@@ -158,10 +194,17 @@ int flash_erase(struct flash *f, uint32_t addr)
     f->count.erases++;
     if (fails(f, f->count.erases, f->faults.fail_erase_at))
         return FLASH_EFAIL;
-    memset(f->mem + addr, 0xff, s);
     if (f->erase_count)
         f->erase_count[addr / s]++;
     return FLASH_OK;
+}
+
+int flash_erase(struct flash *f, uint32_t addr)
+{
+    int err = erase_happens(f, addr);
+    if (!err)
+        memset(f->mem + addr, 0xff, f->geo.sector_size);
+    return err;
 }
 
 int flash_sha256(struct flash *f, uint32_t addr, uint32_t len, uint8_t out[SHA256_LEN])
@@ -182,10 +225,33 @@ int flash_sha256(struct flash *f, uint32_t addr, uint32_t len, uint8_t out[SHA25
     return FLASH_OK;
 }
 
+/* The erase and the program as two operations, each with its faults, as
+ * flash_erase then flash_program would do them; but when both go through, the
+ * memory is written once (the data, then 0xFF for the rest of the sector)
+ * instead of set to 0xFF and then ANDed: half the passes of a download. */
 int flash_write_sector(struct flash *f, uint32_t addr, const void *buf, uint32_t len)
 {
-    int err = flash_erase(f, addr);
-    return err ? err : flash_program(f, addr, buf, len);
+    uint32_t s = f->geo.sector_size;
+    if (len > s) { /* beyond its sector: the general path */
+        int err = flash_erase(f, addr);
+        return err ? err : flash_program(f, addr, buf, len);
+    }
+    int err = erase_happens(f, addr);
+    if (err)
+        return err;
+    err = program_allowed(f, addr, buf, len, true);
+    if (!err)
+        err = program_happens(f, addr, buf, len, false);
+    if (err) { /* erased, and the program stopped by its fault (half of it if torn) */
+        memset(f->mem + addr, 0xff, s);
+        if (err == FLASH_EPOWER && f->faults.cut_mode == FLASH_CUT_TORN && !f->powered)
+            memcpy(f->mem + addr, buf, len / 2);
+        return err;
+    }
+    memcpy(f->mem + addr, buf, len);
+    memset(f->mem + addr + len, 0xff, s - len);
+    f->count.bytes_programmed += len;
+    return FLASH_OK;
 }
 
 const char *flash_strerror(int err)

@@ -55,16 +55,21 @@ static void defer(struct download *d, enum dl_error err, int detail)
     uv_timer_start(&d->deferred, on_deferred, 0, 0);
 }
 
-/* Every transfer's done() comes here first. */
+/* Every transfer's done() comes here first. The owner hears the result
+ * before the transfer closes (an HTTP socket's close is the kernel's TCP
+ * teardown): the transfer has stopped, and the download is no longer
+ * running, so the owner may start the next one. */
 static void on_transfer_done(void *ctx, enum dl_error err, int detail)
 {
     struct download *d = ctx;
-    d->backend->close(d->transfer); /* it frees itself once its handles close */
+    const struct dl_backend *backend = d->backend;
+    void *transfer = d->transfer;
     d->transfer = NULL;
     if (d->starting)
         defer(d, err, detail);
     else
         d->done(d->done_ctx, err, detail);
+    backend->close(transfer); /* it frees itself once its handles close */
 }
 
 void download_start(struct download *d, const struct dl_request *req)

@@ -54,6 +54,21 @@ int fota_sink_write(struct fota_sink *s, const uint8_t *p, size_t n)
     if (fota_sink_length(s) + n > flash_fota_room(s->flash))
         return FLASH_EFULL;
     while (n > 0) {
+        if (s->buffered == 0 && n >= sector) {
+            /* A whole sector in the caller's bytes goes to the flash from
+             * there: the same operations, without a copy into the buffer. */
+            int err =
+                flash_write_sector(s->flash, s->flash->geo.fota_offset + s->written, p, sector);
+            if (err) {
+                memcpy(s->sector, p, sector); /* left as the buffered path leaves it */
+                s->buffered = sector;
+                return err;
+            }
+            s->written += sector;
+            p += sector;
+            n -= sector;
+            continue;
+        }
         size_t k = sector - s->buffered < n ? sector - s->buffered : n;
         memcpy(s->sector + s->buffered, p, k);
         s->buffered += (uint32_t)k;

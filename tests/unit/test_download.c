@@ -250,6 +250,45 @@ START_TEST(abort_then_restart)
 }
 END_TEST
 
+/* The owner hears a result before the transfer closes: from inside done()
+ * it may start the next download, and both end whole, each transfer freed. */
+struct chained {
+    struct rig *rig;
+    struct seen first, second;
+};
+
+static void on_first_done(void *ctx, enum dl_error err, int detail)
+{
+    struct chained *c = ctx;
+    on_done(&c->first, err, detail);
+    ck_assert(!download_running(&c->rig->dl));
+    struct dl_request req = request(c->rig, &c->rig->url, &c->second);
+    download_start(&c->rig->dl, &req);
+    ck_assert(download_running(&c->rig->dl));
+}
+
+START_TEST(next_download_from_done)
+{
+    struct rig r;
+    rig_open(&r, NULL, 0);
+    static struct chained c;
+    memset(&c, 0, sizeof c);
+    c.rig = &r;
+    struct dl_request req = request(&r, &r.url, &c.first);
+    req.done = on_first_done;
+    req.done_ctx = &c;
+    download_start(&r.dl, &req);
+    run_until(&r, &c.second.done_calls, 1);
+    ck_assert_int_eq(c.first.err, DL_OK);
+    ck_assert_int_eq(c.second.err, DL_OK);
+    ck_assert_uint_eq(c.second.received, FILE_SIZE);
+    ck_assert_mem_eq(c.second.body, expected, FILE_SIZE);
+    rig_close(&r); /* nothing left on the loop: both transfers freed */
+    ck_assert_int_eq(c.first.done_calls, 1);
+    ck_assert_int_eq(c.second.done_calls, 1);
+}
+END_TEST
+
 /* A result that waits for the loop is what an abort reports: it had ended. */
 START_TEST(abort_with_result_waiting)
 {
@@ -302,6 +341,7 @@ Suite *download_suite(void)
     tcase_add_test(tc, scheme_without_backend);
     tcase_add_test(tc, backend_failure_in_start);
     tcase_add_test(tc, abort_then_restart);
+    tcase_add_test(tc, next_download_from_done);
     tcase_add_test(tc, abort_with_result_waiting);
     tcase_add_test(tc, paced_by_link);
     suite_add_tcase(s, tc);

@@ -1,10 +1,12 @@
-/* The flash model's rules, the journal, and the in-place applier: round trips,
- * refusals before the first write, and power cuts at every operation. */
+/* The flash model's rules, the FOTA sink, the journal, and the in-place
+ * applier: round trips, refusals before the first write, and power cuts at
+ * every operation. */
 #include "tests/integration/suites.h"
 #include "tests/unit/fw_fixture.h"
 #include "fw_image/bytes.h"
 #include "fw_image/journal.h"
 #include "fw_image/patch.h"
+#include "sim/fota_sink.h"
 
 #include <check.h>
 #include <stdio.h>
@@ -51,6 +53,96 @@ START_TEST(erase_sets_ff_program_ands)
     ck_assert_int_eq(flash_erase(f, 1), FLASH_ERANGE); /* not on a sector */
     ck_assert_int_eq(flash_read(f, FX_TOTAL - 1, r, 2), FLASH_ERANGE);
     ck_assert_int_eq(flash_program(f, FX_TOTAL, b, 1), FLASH_ERANGE);
+}
+END_TEST
+
+/* Program works a word at a time: every start offset within a word and every
+ * tail length must still AND exactly the bytes given, and no byte beside them. */
+START_TEST(program_ands_at_any_alignment_and_length)
+{
+    struct flash *f = &fx.flash;
+    static uint8_t old[3 * 64], src[64], want[3 * 64], got[3 * 64];
+    for (uint32_t off = 0; off < 16; off++) {
+        for (uint32_t len = 0; len <= 40; len++) {
+            fx_random(old, sizeof old, off * 64 + len + 1);
+            fx_random(src, sizeof src, off * 64 + len + 7000);
+            ck_assert_int_eq(flash_erase(f, 0), 0);
+            ck_assert_int_eq(flash_program(f, 0, old, sizeof old), 0);
+            memcpy(want, old, sizeof want);
+            for (uint32_t i = 0; i < len; i++)
+                want[64 + off + i] &= src[i];
+            ck_assert_int_eq(flash_program(f, 64 + off, src, len), 0);
+            ck_assert_int_eq(flash_read(f, 0, got, sizeof got), 0);
+            ck_assert_mem_eq(got, want, sizeof want);
+        }
+    }
+}
+END_TEST
+
+/* flash_write_sector writes the memory once, not erase then program: under
+ * every fault (a cut of either operation, clean or torn, a failure of either,
+ * a worn chip, the capacity limit, strict) it must end as the pair would, in
+ * the memory, the counters, the wear and the power. */
+static void arm(struct flash *f, int fault)
+{
+    switch (fault) {
+    case 1:
+    case 2:
+    case 3:
+    case 4: /* cut the erase or the program, clean or torn */
+        f->faults.cut_after = f->count.ops + (fault <= 2 ? 0 : 1);
+        f->faults.cut_mode = fault % 2 ? FLASH_CUT_CLEAN : FLASH_CUT_TORN;
+        break;
+    case 5:
+        f->faults.fail_erase_at = f->count.erases + 1;
+        break;
+    case 6:
+        f->faults.fail_program_at = f->count.programs + 1;
+        break;
+    case 7:
+        f->faults.worn_from = f->count.ops + 2; /* the program is the first worn one */
+        break;
+    case 8:
+        f->faults.fota_capacity = FX_SECTOR; /* the FOTA area's second sector is out */
+        break;
+    case 9:
+        f->faults.strict = true; /* over old data, but erased first */
+        break;
+    }
+}
+
+START_TEST(write_sector_is_erase_then_program)
+{
+    static struct fx_flash pair, one;
+    static uint8_t data[FX_SECTOR];
+    const uint32_t lens[] = {0, 1, 7, 100, FX_SECTOR - 1, FX_SECTOR};
+    const uint32_t addrs[] = {FX_SECTOR, 33 * FX_SECTOR};
+    for (int fault = 0; fault <= 9; fault++) {
+        for (size_t l = 0; l < sizeof lens / sizeof lens[0]; l++) {
+            for (size_t a = 0; a < 2; a++) {
+                fx_flash_init(&pair);
+                fx_random(pair.mem, sizeof pair.mem, (uint32_t)(fault * 100 + l * 10 + a));
+                ck_assert_int_eq(flash_erase(&pair.flash, 0), 0); /* some history */
+                one = pair;
+                one.flash.mem = one.mem;
+                one.flash.erase_count = one.erase_count;
+                fx_random(data, sizeof data, (uint32_t)(fault + 50 * l + 7 * a + 1));
+                arm(&pair.flash, fault);
+                arm(&one.flash, fault);
+                int want = flash_erase(&pair.flash, addrs[a]);
+                if (want == 0)
+                    want = flash_program(&pair.flash, addrs[a], data, lens[l]);
+                int got = flash_write_sector(&one.flash, addrs[a], data, lens[l]);
+                ck_assert_msg(got == want, "fault %d len %u: %d, not %d", fault, lens[l], got,
+                              want);
+                ck_assert_mem_eq(one.mem, pair.mem, sizeof one.mem);
+                ck_assert_mem_eq(one.erase_count, pair.erase_count, sizeof one.erase_count);
+                ck_assert_mem_eq(&one.flash.count, &pair.flash.count, sizeof one.flash.count);
+                ck_assert_int_eq(one.flash.powered, pair.flash.powered);
+                ck_assert_uint_eq(one.flash.noise, pair.flash.noise);
+            }
+        }
+    }
 }
 END_TEST
 
@@ -110,6 +202,74 @@ START_TEST(cuts_and_failures)
     ck_assert_int_eq(flash_program(f, fota + FX_SECTOR, data, 1), FLASH_EFULL);
     ck_assert_int_eq(flash_erase(f, fota + FX_SECTOR), FLASH_EFULL);
     ck_assert_int_eq(flash_program(f, 0, data, 1), 0); /* elsewhere unaffected */
+}
+END_TEST
+
+/* ---- The FOTA sink ---------------------------------------------------------- */
+
+/* What a transfer left: the sink, the flash and its counters. */
+struct sink_end {
+    int err;
+    uint32_t written, buffered;
+    uint8_t sector[FX_SECTOR];
+    struct flash_counters count;
+    uint8_t mem[FX_TOTAL];
+};
+
+/* Feeds `len` bytes in pieces of `piece` (the last one shorter), stopping at
+ * the first error, then flushes; the flash fails as `fault` says. */
+static void sink_run(struct sink_end *e, size_t piece, int fault, const uint8_t *data, size_t len)
+{
+    static struct fx_flash f;
+    static struct fota_sink sink;
+    fx_flash_init(&f);
+    if (fault == 1)
+        f.flash.faults.fail_program_at = 3;
+    if (fault == 2)
+        f.flash.faults.fail_erase_at = 5;
+    if (fault == 3 || fault == 4) {
+        f.flash.faults.cut_after = fault == 3 ? 6 : 7; /* the 4th erase, the 4th program */
+        f.flash.faults.cut_mode = FLASH_CUT_TORN;
+    }
+    fota_sink_reset(&sink, &f.flash);
+    e->err = 0;
+    for (size_t at = 0; at < len && !e->err; at += piece)
+        e->err = fota_sink_write(&sink, data + at, len - at < piece ? len - at : piece);
+    if (!e->err)
+        e->err = fota_sink_flush(&sink);
+    e->written = sink.written;
+    e->buffered = sink.buffered;
+    memcpy(e->sector, sink.sector, sink.buffered);
+    e->count = f.flash.count;
+    memcpy(e->mem, f.mem, sizeof f.mem);
+}
+
+/* Whole sectors go to the flash from the caller's bytes, the rest through the
+ * buffer: however the package comes cut, the sink does the same operations
+ * and ends in the same state, failures included. */
+START_TEST(sink_same_whatever_the_pieces)
+{
+    static uint8_t data[5000];
+    static struct sink_end one_by_one, pieces;
+    fx_random(data, sizeof data, 99);
+    const size_t sizes[] = {7, FX_SECTOR - 1, FX_SECTOR, FX_SECTOR + 1, 1500, sizeof data};
+    for (int fault = 0; fault <= 4; fault++) {
+        memset(&one_by_one, 0, sizeof one_by_one);
+        sink_run(&one_by_one, 1, fault, data, sizeof data);
+        ck_assert_int_eq(one_by_one.err, fault ? (fault >= 3 ? FLASH_EPOWER : FLASH_EFAIL) : 0);
+        for (size_t k = 0; k < sizeof sizes / sizeof sizes[0]; k++) {
+            memset(&pieces, 0, sizeof pieces);
+            sink_run(&pieces, sizes[k], fault, data, sizeof data);
+            ck_assert_msg(pieces.err == one_by_one.err, "fault %d, pieces of %zu", fault, sizes[k]);
+            ck_assert_uint_eq(pieces.written, one_by_one.written);
+            ck_assert_uint_eq(pieces.buffered, one_by_one.buffered);
+            ck_assert_mem_eq(pieces.sector, one_by_one.sector, pieces.buffered);
+            ck_assert_mem_eq(&pieces.count, &one_by_one.count, sizeof pieces.count);
+            ck_assert_mem_eq(pieces.mem, one_by_one.mem, sizeof pieces.mem);
+        }
+    }
+    /* The last fault cut the 4th program: three sectors were written. */
+    ck_assert_uint_eq(one_by_one.written, 3 * FX_SECTOR);
 }
 END_TEST
 
@@ -551,10 +711,16 @@ Suite *patch_suite(void)
     TCase *tc = tcase_create("flash");
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_test(tc, erase_sets_ff_program_ands);
+    tcase_add_test(tc, program_ands_at_any_alignment_and_length);
+    tcase_add_test(tc, write_sector_is_erase_then_program);
     tcase_add_test(tc, strict_refuses_unerased);
     tcase_add_test(tc, cuts_and_failures);
     tcase_add_test(tc, geometry_checks);
     tcase_add_test(tc, journal_torn_record_reads_absent);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("sink");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_test(tc, sink_same_whatever_the_pieces);
     suite_add_tcase(s, tc);
     tc = tcase_create("apply");
     tcase_add_checked_fixture(tc, setup, teardown);
