@@ -1,6 +1,8 @@
 /* Packages for scenarios, made with the bcsim program's own subcommands. */
 #include "tools/scenario/scn_pkg.h"
 
+#include "fw_image/pkg_format.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <spawn.h>
@@ -176,9 +178,11 @@ static int make_sized(const char *self, const char *dir, const char *model,
 int scn_pkg_path(const char *cache_dir, const char *model, const struct scn_package *p, char *path,
                  size_t size)
 {
-    int n = snprintf(path, size, "%s/%s_%s_%s_%s_%u%s_%s.pkg", cache_dir, model, p->from, p->to,
-                     p->breakage[0] ? p->breakage : "good", p->size, p->force ? "_forced" : "",
-                     BCSIM_VERSION);
+    /* The format version too: a cache made by an older generator holds
+     * packages today's module may refuse. */
+    int n = snprintf(path, size, "%s/%s_%s_%s_%s_%u%s_%s_f%d.pkg", cache_dir, model, p->from,
+                     p->to, p->breakage[0] ? p->breakage : "good", p->size,
+                     p->force ? "_forced" : "", BCSIM_VERSION, PKG_VERSION);
     return n < 0 || (size_t)n >= size ? -1 : 0;
 }
 
