@@ -3,8 +3,8 @@
  * which put three streams over 100 KiB; this one sizes its probability table
  * for the stream's own lc+lp and takes all memory from the caller, so the
  * whole apply fits in tens of KiB. It decodes raw LZMA2 (no .xz container)
- * and raw LZMA streams of a known length, pulls its input through a callback, and checks every distance and length,
- * so a damaged stream is an error, never a stray read. */
+ * and raw LZMA streams of a known length, pulls its input through a callback, and checks every
+ * distance and length, so a damaged stream is an error, never a stray read. */
 #ifndef BCSIM_LZMA2_DEC_H
 #define BCSIM_LZMA2_DEC_H
 

@@ -180,9 +180,9 @@ int scn_pkg_path(const char *cache_dir, const char *model, const struct scn_pack
 {
     /* The format version too: a cache made by an older generator holds
      * packages today's module may refuse. */
-    int n = snprintf(path, size, "%s/%s_%s_%s_%s_%u%s_%s_f%d.pkg", cache_dir, model, p->from,
-                     p->to, p->breakage[0] ? p->breakage : "good", p->size,
-                     p->force ? "_forced" : "", BCSIM_VERSION, PKG_VERSION);
+    int n = snprintf(path, size, "%s/%s_%s_%s_%s_%u%s_%s_f%d.pkg", cache_dir, model, p->from, p->to,
+                     p->breakage[0] ? p->breakage : "good", p->size, p->force ? "_forced" : "",
+                     BCSIM_VERSION, PKG_VERSION);
     return n < 0 || (size_t)n >= size ? -1 : 0;
 }
 
