@@ -297,6 +297,35 @@ END_TEST
 /* pkg info runs the checks of pkg verify that need no base image, and says
  * which one a package fails; the breaks that only a base reveals show in the
  * model and source fields. */
+/* Changes the header of the package at `file` in place and re-signs it;
+ * the change must keep the header's length. */
+static void rewrite_header(const char *file, void (*change)(struct pkg_header *))
+{
+    int fd = open(file, O_RDWR);
+    ck_assert_int_ge(fd, 0);
+    uint8_t raw[PKG_HEADER_MAX];
+    struct pkg_header h;
+    ck_assert_int_eq(pread(fd, raw, sizeof raw, 0), sizeof raw);
+    ck_assert_int_eq(pkg_header_read(raw, sizeof raw, &h), 0);
+    uint32_t n = h.header_len;
+    change(&h);
+    ck_assert_uint_eq(pkg_header_write(&h, raw), n);
+    ck_assert_int_eq(pwrite(fd, raw, n, 0), n);
+    close(fd);
+}
+
+static void unknown_model(struct pkg_header *h)
+{
+    strcpy(h->model, "bc99"); /* as long as "bc66" */
+}
+
+/* Bigger dictionaries: the streams still decode (a decoder may have more
+ * history than the encoder used), but the package needs more RAM. */
+static void larger_dictionaries(struct pkg_header *h)
+{
+    h->stream[PKG_DIFF].dict_log2 = h->stream[PKG_EXTRA].dict_log2 = PKG_DICT_LOG2_MAX;
+}
+
 START_TEST(broken_packages_show_in_info)
 {
     static const char *const breaks[][3] = {
@@ -327,38 +356,11 @@ START_TEST(broken_packages_show_in_info)
     ck_assert_int_eq(RUN("pkg", "make", "--from", path("a07.img"), "--to", path("a08.img"), "-o",
                          path("other.pkg")),
                      0);
-    int fd = open(path("other.pkg"), O_RDWR);
-    ck_assert_int_ge(fd, 0);
-    uint8_t raw[PKG_HEADER_MAX];
-    struct pkg_header h;
-    ck_assert_int_eq(pread(fd, raw, sizeof raw, 0), sizeof raw);
-    ck_assert_int_eq(pkg_header_read(raw, sizeof raw, &h), 0);
-    uint32_t n = h.header_len;
-    strcpy(h.model, "bc99"); /* as long as "bc66": the header keeps its length */
-    ck_assert_uint_eq(pkg_header_write(&h, raw), n);
-    ck_assert_int_eq(pwrite(fd, raw, n, 0), n);
-    close(fd);
+    rewrite_header(path("other.pkg"), unknown_model);
     ck_assert_int_eq(RUN("pkg", "info", path("other.pkg")), 1);
     ck_assert_str_eq(field("\ncheck      "), "package is for an unknown model 'bc99'");
 }
 END_TEST
-
-/* Rewrites the header of the package at `file` with bigger dictionaries
- * (the streams still decode: a decoder may have more history than used). */
-static void enlarge_dictionaries(const char *file)
-{
-    int fd = open(file, O_RDWR);
-    ck_assert_int_ge(fd, 0);
-    uint8_t raw[PKG_HEADER_MAX];
-    struct pkg_header h;
-    ck_assert_int_eq(pread(fd, raw, sizeof raw, 0), sizeof raw);
-    ck_assert_int_eq(pkg_header_read(raw, sizeof raw, &h), 0);
-    uint32_t n = h.header_len;
-    h.stream[PKG_DIFF].dict_log2 = h.stream[PKG_EXTRA].dict_log2 = PKG_DICT_LOG2_MAX;
-    ck_assert_uint_eq(pkg_header_write(&h, raw), n);
-    ck_assert_int_eq(pwrite(fd, raw, n, 0), n);
-    close(fd);
-}
 
 /* Each model's updater has a RAM budget (profile.c): pkg make fits every
  * package in it, pkg info prints what a package needs, and the module
@@ -385,7 +387,7 @@ START_TEST(updater_ram_is_a_budget)
         ck_assert_uint_gt(strtoul(mem, NULL, 10), 16384);
         ck_assert_int_eq(RUN("pkg", "verify", path("u.pkg"), "--base", path("a.img")), 0);
 
-        enlarge_dictionaries(path("u.pkg"));
+        rewrite_header(path("u.pkg"), larger_dictionaries);
         ck_assert_int_eq(RUN("pkg", "info", path("u.pkg")), 0); /* the package itself checks */
         ck_assert_uint_gt(strtoul(field("\nmemory     "), NULL, 10),
                           strtoul(pairs[i][3], NULL, 10));

@@ -69,30 +69,35 @@ void fx_install_package(struct fx_flash *fx, const uint8_t *pkg, size_t len)
     install(fx, fx->flash.geo.fota_offset, fx->flash.geo.fota_size, pkg, len);
 }
 
-/* A package stream (FORMAT.md): raw LZMA of a known length, without the
- * range coder's first byte; an empty stream has no bytes. */
-static size_t compress(const uint8_t *in, size_t len, uint8_t *out, size_t size,
-                       struct pkg_stream_desc *d)
+size_t fx_stream(const uint8_t *in, size_t len, uint8_t *out, size_t size, unsigned lc, unsigned lp,
+                 unsigned pb, uint32_t dict_size)
 {
-    *d = (struct pkg_stream_desc){0, (uint32_t)len, 1, 0, 0, 12};
     if (len == 0)
         return 0;
     lzma_options_lzma opt;
     lzma_lzma_preset(&opt, 6);
-    opt.dict_size = 1u << 12;
-    opt.lc = 1; /* three lc=3 decoders would not fit a 64 KiB updater */
-    opt.lp = 0;
-    opt.pb = 0;
+    opt.dict_size = dict_size;
+    opt.lc = lc;
+    opt.lp = lp;
+    opt.pb = pb;
     opt.ext_flags = 0;
     opt.ext_size_low = (uint32_t)len;
-    opt.ext_size_high = 0;
+    opt.ext_size_high = (uint32_t)((uint64_t)len >> 32);
     lzma_filter f[2] = {{LZMA_FILTER_LZMA1EXT, &opt}, {LZMA_VLI_UNKNOWN, NULL}};
     size_t pos = 0;
     ck_assert_int_eq(lzma_raw_buffer_encode(f, NULL, in, len, out, &pos, size), LZMA_OK);
     ck_assert_uint_eq(out[0], 0);
     memmove(out, out + 1, --pos);
-    d->packed_len = (uint32_t)pos;
     return pos;
+}
+
+/* lc=1: three lc=3 decoders would not fit a 64 KiB updater. */
+static size_t compress(const uint8_t *in, size_t len, uint8_t *out, size_t size,
+                       struct pkg_stream_desc *d)
+{
+    size_t n = fx_stream(in, len, out, size, 1, 0, 0, 1u << 12);
+    *d = (struct pkg_stream_desc){(uint32_t)n, (uint32_t)len, 1, 0, 0, 12};
+    return n;
 }
 
 size_t fx_package(uint8_t *out, size_t size, const char *model, const uint8_t *old, size_t old_len,

@@ -32,6 +32,11 @@ void fx_random(uint8_t *out, size_t len, uint32_t seed);
 void fx_install_image(struct fx_flash *fx, const uint8_t *img, size_t len);
 void fx_install_package(struct fx_flash *fx, const uint8_t *pkg, size_t len);
 
+/* A package stream (FORMAT.md): raw LZMA of a known length, without the
+ * range coder's first byte; an empty stream has no bytes. Returns its size. */
+size_t fx_stream(const uint8_t *in, size_t len, uint8_t *out, size_t size, unsigned lc, unsigned lp,
+                 unsigned pb, uint32_t dict_size);
+
 /* The raw streams; the control stream carries each step's plan entry
  * before its triples (FORMAT.md). */
 struct fx_pkg_parts {

@@ -19,6 +19,7 @@
 #include "fw_image/sha256.h"
 
 #include "tests/unit/corpus.h"
+#include "tests/unit/fw_fixture.h"
 
 /* ============================================================ test images */
 
@@ -706,23 +707,10 @@ START_TEST(test_delta_ref_applier_refuses)
     }
     ck_assert_ptr_eq(c.p, c.end);
     size_t rest = len - h.header_len - h.stream[PKG_CTRL].packed_len;
-    uint8_t *bad = malloc(PKG_HEADER_MAX + lzma_stream_buffer_bound(w) + rest);
-    lzma_options_lzma opt;
-    ck_assert(!lzma_lzma_preset(&opt, 6));
-    opt.dict_size = 1u << h.stream[PKG_CTRL].dict_log2;
-    opt.lc = h.stream[PKG_CTRL].lc;
-    opt.lp = h.stream[PKG_CTRL].lp;
-    opt.pb = h.stream[PKG_CTRL].pb;
-    opt.ext_flags = 0;
-    opt.ext_size_low = (uint32_t)w;
-    opt.ext_size_high = 0;
-    lzma_filter f[2] = {{LZMA_FILTER_LZMA1EXT, &opt}, {LZMA_VLI_UNKNOWN, NULL}};
-    size_t packed = 0;
-    ck_assert_int_eq(lzma_raw_buffer_encode(f, NULL, plain, w, bad + PKG_HEADER_MAX, &packed,
-                                            lzma_stream_buffer_bound(w)),
-                     LZMA_OK);
-    ck_assert_uint_eq(bad[PKG_HEADER_MAX], 0); /* not stored */
-    memmove(bad + PKG_HEADER_MAX, bad + PKG_HEADER_MAX + 1, --packed);
+    uint8_t *bad = malloc(PKG_HEADER_MAX + lzma_stream_buffer_bound(w) + 4096 + rest);
+    const struct pkg_stream_desc *cd = &h.stream[PKG_CTRL];
+    size_t packed = fx_stream(plain, w, bad + PKG_HEADER_MAX, lzma_stream_buffer_bound(w) + 4096,
+                              cd->lc, cd->lp, cd->pb, 1u << cd->dict_log2);
     memcpy(bad + PKG_HEADER_MAX + packed, pkg + len - rest, rest);
     h.stream[PKG_CTRL].packed_len = (uint32_t)packed;
     h.stream[PKG_CTRL].raw_len = (uint32_t)w;

@@ -1,6 +1,7 @@
 /* The apply path's LZMA2 and raw LZMA decoder against liblzma's encoder. */
 #include "tests/integration/suites.h"
 #include "fw_image/lzma2_dec.h"
+#include "tests/unit/fw_fixture.h"
 
 #include <check.h>
 #include <lzma.h>
@@ -152,30 +153,6 @@ START_TEST(damaged_streams_fail_cleanly)
 }
 END_TEST
 
-/* A package stream: raw LZMA of a known length, no end marker, the range
- * coder's first (zero) byte dropped (FORMAT.md). */
-static size_t encode_raw(const uint8_t *in, size_t len, uint8_t *out, size_t cap, unsigned lc,
-                         unsigned lp, unsigned pb, uint32_t dict)
-{
-    if (len == 0)
-        return 0;
-    lzma_options_lzma o;
-    lzma_lzma_preset(&o, 6);
-    o.dict_size = dict;
-    o.lc = lc;
-    o.lp = lp;
-    o.pb = pb;
-    o.ext_flags = 0;
-    o.ext_size_low = (uint32_t)len;
-    o.ext_size_high = 0;
-    lzma_filter f[2] = {{LZMA_FILTER_LZMA1EXT, &o}, {LZMA_VLI_UNKNOWN, NULL}};
-    size_t pos = 0;
-    ck_assert_int_eq(lzma_raw_buffer_encode(f, NULL, in, len, out, &pos, cap), LZMA_OK);
-    ck_assert_uint_eq(out[0], 0);
-    memmove(out, out + 1, --pos);
-    return pos;
-}
-
 static uint8_t props_of(unsigned lc, unsigned lp, unsigned pb)
 {
     return (uint8_t)((pb * 5 + lp) * 9 + lc);
@@ -192,8 +169,8 @@ START_TEST(raw_streams_of_a_known_length)
     static uint8_t data[100000], packed[120000], got[100001];
     for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
         sample(data, cases[c].len, (uint32_t)c + 31);
-        size_t plen = encode_raw(data, cases[c].len, packed, sizeof packed, cases[c].lc,
-                                 cases[c].lp, cases[c].pb, cases[c].dict);
+        size_t plen = fx_stream(data, cases[c].len, packed, sizeof packed, cases[c].lc, cases[c].lp,
+                                cases[c].pb, cases[c].dict);
         uint8_t props = props_of(cases[c].lc, cases[c].lp, cases[c].pb);
         unsigned lclp = cases[c].lc + cases[c].lp;
         for (uint32_t feed = 1; feed <= 64; feed *= 8) {

@@ -195,45 +195,36 @@ static uint8_t *corpus_in(const char *dir, const char *pair, const char *which, 
     return img;
 }
 
-static uint8_t *corpus(const char *pair, const char *which, size_t *len)
-{
-    return corpus_in(corpus_dir(), pair, which, len);
-}
-
 static const char *const pairs[] = {"pybv11", "mpy_esp8266"};
 static char wide[CORPUS_PAIRS_MAX][CORPUS_NAME_MAX];
 
-START_TEST(corpus_cut_everywhere)
+/* A pair of `dir` as a bc66 update: made by the generator, applied by the
+ * module's updater, cut and resumed. */
+static void cut_pair(const char *dir, const char *pair, const char *what)
 {
     size_t ol, nl;
-    uint8_t *old = corpus(pairs[_i], "old", &ol), *new = corpus(pairs[_i], "new", &nl);
+    uint8_t *old = corpus_in(dir, pair, "old", &ol), *new = corpus_in(dir, pair, "new", &nl);
     struct update u;
     prepare(&u, "bc66", old, ol, new, nl);
     int tried = cut_all(&u, exhaustive() ? 1 : 97);
     fprintf(stderr,
-            "power-cut: corpus %s (%zu-byte package, %u steps, %zu bytes of apply "
-            "memory): %d cut points, all resumed to the exact target\n",
-            pairs[_i], u.pkg_len, u.pt->hdr.steps, patch_memory_used(u.pt), tried);
+            "power-cut: %s %s (%zu-byte package, %u steps, %zu bytes of apply memory): %d cut "
+            "points, all resumed to the exact target\n",
+            what, pair, u.pkg_len, u.pt->hdr.steps, patch_memory_used(u.pt), tried);
+    ck_assert_int_gt(tried, 0);
     release(&u);
+}
+
+START_TEST(corpus_cut_everywhere)
+{
+    cut_pair(corpus_dir(), pairs[_i], "corpus");
 }
 END_TEST
 
-/* Every pair of the wide corpus (tools/fetch-corpus), as a bc66 update:
- * made by the generator, applied by the module's updater, cut and resumed. */
+/* Every pair of the wide corpus (tools/fetch-corpus). */
 START_TEST(wide_corpus_cut_everywhere)
 {
-    size_t ol, nl;
-    uint8_t *old = corpus_in(corpus_wide_dir(), wide[_i], "old", &ol);
-    uint8_t *new = corpus_in(corpus_wide_dir(), wide[_i], "new", &nl);
-    struct update u;
-    prepare(&u, "bc66", old, ol, new, nl);
-    int tried = cut_all(&u, exhaustive() ? 1 : 97);
-    fprintf(stderr,
-            "power-cut: wide corpus %s (%zu-byte package, %u steps, %zu bytes of apply "
-            "memory): %d cut points, all resumed to the exact target\n",
-            wide[_i], u.pkg_len, u.pt->hdr.steps, patch_memory_used(u.pt), tried);
-    ck_assert_int_gt(tried, 0);
-    release(&u);
+    cut_pair(corpus_wide_dir(), wide[_i], "wide corpus");
 }
 END_TEST
 
