@@ -45,12 +45,12 @@ static const struct variant *variants_of(int kind, size_t *n)
     }
 }
 
-/* The package's own encoding (FULL), or quicker ones to rank choices by:
- * QUICK (a hash chain, the fast mode) is about twenty times faster and some
- * 15% larger, and ranks the literal options as FULL does nearly always;
- * MEDIUM (a shallow binary tree) is about four times faster and ranks whole
- * streams, such as those of two step orders, as FULL does. */
-enum effort { QUICK, MEDIUM, FULL };
+/* The package's own encoding (FULL), or a quick one to rank choices by
+ * (QUICK: a hash chain, the fast mode), about twenty times faster and some
+ * 15% larger, which ranks the literal options and the two step orders as
+ * FULL does nearly always (on the 15 corpus pairs, a shallow binary tree
+ * four times slower chose no better). */
+enum effort { QUICK, FULL };
 
 static size_t encode_as(enum effort e, const uint8_t *in, size_t n, struct variant v,
                         unsigned dict_log2, uint8_t *out, size_t out_size)
@@ -67,10 +67,6 @@ static size_t encode_as(enum effort e, const uint8_t *in, size_t n, struct varia
     opt.mf = quick ? LZMA_MF_HC4 : LZMA_MF_BT4;
     opt.mode = quick ? LZMA_MODE_FAST : LZMA_MODE_NORMAL;
     opt.depth = 0;
-    if (e == MEDIUM) {
-        opt.nice_len = 64;
-        opt.depth = 8;
-    }
     if (n == 0)
         return 0; /* an empty stream has no bytes (FORMAT.md) */
     /* Raw LZMA with the length known: no chunk headers, no end marker. */
@@ -191,7 +187,7 @@ size_t delta_lzma_estimate(const uint8_t *const in[PKG_STREAMS], const size_t n[
     size_t scratch_size = scratch_bound(n), total = 0;
     uint8_t *scratch = malloc(scratch_size);
     for (int i = 0; scratch && i < PKG_STREAMS; i++) {
-        size_t len = encode_as(MEDIUM, in[i], n[i], typical[i],
+        size_t len = encode_as(QUICK, in[i], n[i], typical[i],
                                dict_cap(n[i]) < 14 ? dict_cap(n[i]) : 14, scratch, scratch_size);
         if (len == SIZE_MAX) {
             total = 0;
