@@ -6,6 +6,7 @@
 #include "tests/integration/suites.h"
 
 #include "sim/base/json.h"
+#include "sim/base/num.h"
 #include "sim/control/words.h"
 
 #include <check.h>
@@ -44,17 +45,6 @@ static void j_ws(const char **p)
         (*p)++;
 }
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* A string; decoded into out (bytes, \u00XX as one byte) if out is given. */
 static bool j_string(const char **p, char *out_buf, size_t size, size_t *len)
 {
@@ -78,7 +68,7 @@ static bool j_string(const char **p, char *out_buf, size_t size, size_t *len)
             } else if (e == 'u') {
                 v = 0;
                 for (int i = 0; i < 4; i++) {
-                    int h = hexval(*s++);
+                    int h = num_hex_digit(*s++);
                     if (h < 0)
                         return false;
                     v = v * 16 + (unsigned)h;
