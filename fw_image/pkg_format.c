@@ -195,18 +195,23 @@ uint64_t pkg_total_len(const struct pkg_header *h)
     return h->header_len + pkg_body_len(h);
 }
 
-/* The applier carves its decoders from one arena in 16-byte pieces. */
+/* The applier carves its decoders from one arena in 16-byte pieces
+ * (patch.c's arena_take). */
 static size_t rounded(size_t n)
 {
     return (n + 15) & ~(size_t)15;
+}
+
+size_t pkg_stream_memory(unsigned lclp, unsigned dict_log2)
+{
+    return rounded(lz_probs_size(lclp)) + rounded((size_t)1 << dict_log2);
 }
 
 size_t pkg_decoder_memory(const struct pkg_header *h)
 {
     size_t n = 0;
     for (int i = 0; i < PKG_STREAMS; i++)
-        n += rounded(lz_probs_size(h->stream[i].lc + h->stream[i].lp)) +
-             rounded((size_t)1 << h->stream[i].dict_log2);
+        n += pkg_stream_memory(h->stream[i].lc + h->stream[i].lp, h->stream[i].dict_log2);
     return n;
 }
 

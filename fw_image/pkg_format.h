@@ -66,6 +66,10 @@ uint64_t pkg_body_len(const struct pkg_header *h);
 /* Header and body: the whole package. */
 uint64_t pkg_total_len(const struct pkg_header *h);
 
+/* Bytes of RAM an applier needs for one stream's decoder: the probability
+ * table for lc + lp and the dictionary. */
+size_t pkg_stream_memory(unsigned lclp, unsigned dict_log2);
+
 /* Bytes of RAM an applier needs for the decoders of these streams: each
  * stream's probability table and dictionary. */
 size_t pkg_decoder_memory(const struct pkg_header *h);

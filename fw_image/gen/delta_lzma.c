@@ -1,7 +1,6 @@
 #include "fw_image/gen/delta_lzma.h"
 
 #include "fw_image/gen/delta_par.h"
-#include "fw_image/lzma2_dec.h"
 
 #include <lzma.h>
 #include <stdbool.h>
@@ -95,14 +94,9 @@ static size_t packed_bound(size_t n)
     return n + n / 8 + 4096;
 }
 
-static size_t rounded(size_t n)
-{
-    return (n + 15) & ~(size_t)15;
-}
-
 static size_t memory_of(struct variant v, unsigned dict_log2)
 {
-    return rounded(lz_probs_size(v.lc + v.lp)) + rounded((size_t)1 << dict_log2);
+    return pkg_stream_memory(v.lc + v.lp, dict_log2);
 }
 
 /* The largest dictionary worth trying: one that holds the whole stream. */
